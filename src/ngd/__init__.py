@@ -1,0 +1,32 @@
+"""ngd: natural-gradient fitting of logistic, softmax and generalized linear models.
+
+    >>> import ngd
+    >>> result = ngd.fit(X, y, model="logistic", method="ngd")
+    >>> result.coef, result.stderr
+
+The step is the natural gradient F^{-1} grad L, with F the Fisher information (exact or
+empirical); Newton and SGD run on the same objective for comparison.
+"""
+from importlib import metadata as _metadata
+from pathlib import Path as _Path
+
+from ngd.api import fit, compare, METHODS
+from ngd.exceptions import ConvergenceWarning, DataError, DampingWarning, NgdError
+from ngd.result import FitResult, History
+
+try:
+    __version__ = _metadata.version("ngd")
+except _metadata.PackageNotFoundError:  # running from a source tree
+    __version__ = "0+unknown"
+
+
+def get_include():
+    """Folder that contains the ``ngd`` package: add it to Cython's include_path to cimport
+    ``ngd.kernels`` (needed with editable installs, harmless otherwise)."""
+    return str(_Path(__file__).resolve().parent.parent)
+
+
+__all__ = [
+    "fit", "compare", "METHODS", "FitResult", "History", "get_include", "NgdError",
+    "DataError", "ConvergenceWarning", "DampingWarning", "__version__",
+]

@@ -1,0 +1,42 @@
+# Row-block helpers shared by the kernels: the fixed chunking that makes every reduction
+# independent of the thread count, and the copy of a row block into a float64 buffer.
+from libc.math cimport sqrt
+from cython cimport floating
+
+cdef enum:
+    CHUNK_DOUBLES = 32768      # ~256 KiB of float64 per row block
+    MAX_SLOTS = 64             # partial results reduced in slot order
+
+
+cdef inline Py_ssize_t chunk_rows(Py_ssize_t n, Py_ssize_t p) noexcept nogil:
+    """Rows per block: about CHUNK_DOUBLES values, between 16 and 4096 rows."""
+    cdef Py_ssize_t rows = CHUNK_DOUBLES // (p if p > 0 else 1)
+    if rows < 16:
+        rows = 16
+    if rows > 4096:
+        rows = 4096
+    if rows > n:
+        rows = n if n > 0 else 1
+    return rows
+
+
+cdef inline void load_rows(const floating* X, Py_ssize_t ldx, bint row_major,
+                           Py_ssize_t i0, Py_ssize_t m, Py_ssize_t p,
+                           const double* scale, double* out) noexcept nogil:
+    """out[r, j] = scale[i0 + r] * X[i0 + r, j] (scale NULL means 1); out is row-major m x p."""
+    cdef Py_ssize_t r, j
+    cdef double s
+    if row_major:
+        for r in range(m):
+            s = 1.0 if scale == NULL else scale[i0 + r]
+            for j in range(p):
+                out[r * p + j] = s * X[(i0 + r) * ldx + j]
+    else:
+        for j in range(p):
+            for r in range(m):
+                out[r * p + j] = X[i0 + r + j * ldx]
+        if scale != NULL:
+            for r in range(m):
+                s = scale[i0 + r]
+                for j in range(p):
+                    out[r * p + j] *= s

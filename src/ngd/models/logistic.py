@@ -1,0 +1,183 @@
+"""Logistic regression (binomial response, logit link) on the objective of DESIGN.md.
+
+    L(theta) = (1/sum w) sum_i w_i nll_i + (l2/2) ||coef||^2,
+    nll_i = log(1 + exp(eta_i)) - y_i eta_i,   eta_i = x_i . coef + intercept + offset_i.
+
+theta is laid out as [coef (p values), intercept] (the intercept last, as in scikit-learn).
+"""
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit
+
+from ngd._kernels import fisher as _fisher
+from ngd._kernels import fused as _fused
+
+CURVATURES = ("exact", "empirical", "hessian")
+_KERNEL_KIND = {
+    None: _fused.FISHER_KINDS["none"],
+    "exact": _fused.FISHER_KINDS["exact"],
+    "empirical": _fused.FISHER_KINDS["empirical"],
+    # canonical link: the observed Hessian weight of the logit loss is p (1 - p) as well
+    "hessian": _fused.FISHER_KINDS["exact"],
+}
+
+
+@dataclass
+class Evaluation:
+    """Objective value, gradient and per-row curvature weights at one theta."""
+
+    loss: float
+    grad: np.ndarray
+    weights: np.ndarray | None
+    curvature: str | None
+
+    @property
+    def grad_norm(self):
+        """max_j |grad_j|."""
+        return float(np.max(np.abs(self.grad)))
+
+
+class LogisticModel:
+    """Binomial-logit model; arrays are assumed validated (see ``ngd.api``)."""
+
+    name = "logistic"
+
+    def __init__(self, X, y, sample_weight=None, offset=None, fit_intercept=True, l2=0.0,
+                 n_threads=1):
+        self.X = X
+        self.y = y
+        self.sample_weight = sample_weight
+        self.offset = offset
+        self.fit_intercept = bool(fit_intercept)
+        self.l2 = float(l2)
+        self.n_threads = int(n_threads)
+        self.n_samples, self.n_features = X.shape
+        self.weight_sum = float(X.shape[0] if sample_weight is None else sample_weight.sum())
+        self.n_params = self.n_features + self.fit_intercept
+
+    # --- parameters -------------------------------------------------------------------
+    def split(self, theta):
+        """(coef, intercept) from theta = [coef, intercept]."""
+        coef = theta[:self.n_features]
+        return coef, (float(theta[self.n_features]) if self.fit_intercept else 0.0)
+
+    def initial_theta(self):
+        """coef = 0, intercept = logit of the weighted mean response (the null-model MLE)."""
+        theta = np.zeros(self.n_params)
+        if self.fit_intercept:
+            w = 1.0 if self.sample_weight is None else self.sample_weight
+            ybar = float(np.sum(w * self.y) / self.weight_sum)
+            ybar = min(max(ybar, 1e-10), 1 - 1e-10)
+            theta[-1] = np.log(ybar / (1 - ybar))
+        return theta
+
+    def linear_predictor(self, theta, X=None, offset=None):
+        """eta = X coef + intercept + offset."""
+        coef, intercept = self.split(theta)
+        X = self.X if X is None else X
+        eta = X @ coef.astype(X.dtype, copy=False) + intercept
+        return eta if offset is None else eta + offset
+
+    # --- one pass: loss, gradient, curvature weights ------------------------------------
+    def evaluate(self, theta, curvature=None):
+        """Loss, gradient and (if curvature is given) per-row weights v_i / sum w, in one
+        pass over X."""
+        return self._evaluate(theta, curvature, self.X, self.y, self.sample_weight,
+                              self.offset, self.weight_sum)
+
+    def evaluate_rows(self, theta, rows):
+        """Loss and gradient of the objective restricted to ``rows`` (a mini-batch)."""
+        w = None if self.sample_weight is None else self.sample_weight[rows]
+        off = None if self.offset is None else self.offset[rows]
+        w_sum = float(len(rows) if w is None else w.sum())
+        return self._evaluate(theta, None, self.X[rows], self.y[rows], w, off, w_sum)
+
+    def _evaluate(self, theta, curvature, X, y, w, offset, w_sum):
+        if curvature not in _KERNEL_KIND:
+            raise ValueError(f"curvature must be one of {CURVATURES}, got {curvature!r}")
+        kind = _KERNEL_KIND[curvature]
+        coef, intercept = self.split(theta)
+        coef = np.ascontiguousarray(coef, dtype=np.float64)
+        raw_grad = np.empty(self.n_features + 1)
+        weights = np.empty(X.shape[0]) if curvature is not None else None
+        loss_sum = _fused._logistic_pass(X, coef, intercept, y, w, offset, kind, raw_grad,
+                                         weights, self.n_threads)
+        loss = loss_sum / w_sum + 0.5 * self.l2 * float(coef @ coef)
+        grad = raw_grad[:self.n_params] / w_sum
+        grad[:self.n_features] += self.l2 * coef
+        if weights is not None:
+            weights /= w_sum
+        return Evaluation(loss, grad, weights, curvature)
+
+    def loss(self, theta):
+        """L(theta)."""
+        return self.evaluate(theta).loss
+
+    def gradient(self, theta):
+        """grad L(theta) = (1/sum w) sum_i w_i (p_i - y_i) [x_i, 1] + l2 [coef, 0]."""
+        return self.evaluate(theta).grad
+
+    # --- curvature matrices -----------------------------------------------------------
+    def curvature_matrix(self, weights):
+        """[X, 1]^T diag(weights) [X, 1] + l2 on the coef diagonal (intercept unpenalised)."""
+        p = self.n_features
+        gram = np.empty((p, p))
+        xv = np.empty(p) if self.fit_intercept else None
+        _fisher._weighted_gram(self.X, weights, gram, xv, self.n_threads)
+        if self.fit_intercept:
+            out = np.empty((p + 1, p + 1))
+            out[:p, :p] = gram
+            out[:p, p] = out[p, :p] = xv
+            out[p, p] = weights.sum()
+        else:
+            out = gram
+        out[np.arange(p), np.arange(p)] += self.l2
+        return out
+
+    def exact_fisher(self, theta):
+        """F = (1/sum w) sum_i w_i p_i (1 - p_i) x_i x_i^T (+ l2 I on coef)."""
+        return self.curvature_matrix(self.evaluate(theta, "exact").weights)
+
+    def empirical_fisher(self, theta):
+        """F_hat = (1/sum w) sum_i w_i s_i s_i^T, s_i = (p_i - y_i) [x_i, 1] (+ l2 I on coef)."""
+        return self.curvature_matrix(self.evaluate(theta, "empirical").weights)
+
+    def hessian(self, theta):
+        """Observed Hessian of L; for the canonical logit link it equals the exact Fisher."""
+        return self.curvature_matrix(self.evaluate(theta, "hessian").weights)
+
+    # --- statistics ------------------------------------------------------------------
+    def predict_proba(self, theta, X=None, offset=None):
+        """p_i = 1 / (1 + exp(-eta_i))."""
+        return expit(self.linear_predictor(theta, X, offset))
+
+    def scores(self, theta):
+        """Per-sample scores of the log-likelihood, s_i = (y_i - p_i) [x_i, 1], shape (n, n_params)."""
+        r = self.y - self.predict_proba(theta, offset=self.offset)
+        X = np.asarray(self.X, dtype=np.float64)
+        cols = [X * r[:, None]]
+        if self.fit_intercept:
+            cols.append(r[:, None])
+        return np.hstack(cols)
+
+    def sample_response(self, theta, rng):
+        """y ~ Bernoulli(p_i) under the model at theta."""
+        return (rng.random(self.n_samples) < self.predict_proba(theta, offset=self.offset)
+                ).astype(np.float64)
+
+    def mean_kl(self, theta_old, theta_new):
+        """(1/sum w) sum_i w_i KL(Bernoulli(p_i(theta_old)) || Bernoulli(p_i(theta_new)))."""
+        eta0 = self.linear_predictor(theta_old, offset=self.offset)
+        eta1 = self.linear_predictor(theta_new, offset=self.offset)
+        p0 = expit(eta0)
+        # KL = p0 (eta0 - eta1) + log(1 + e^eta1) - log(1 + e^eta0)
+        kl = p0 * (eta0 - eta1) + np.logaddexp(0, eta1) - np.logaddexp(0, eta0)
+        w = 1.0 if self.sample_weight is None else self.sample_weight
+        return float(np.sum(w * kl) / self.weight_sum)
+
+    def gradient_lipschitz(self):
+        """Upper bound on the curvature of L: lambda_max of (1/4) [X, 1]^T W [X, 1] / sum w + l2."""
+        w = np.ones(self.n_samples) if self.sample_weight is None else self.sample_weight
+        bound = self.curvature_matrix(0.25 * w / self.weight_sum)
+        return float(np.linalg.eigvalsh(bound)[-1])

@@ -1,0 +1,86 @@
+"""The iteration loop every optimiser shares: stopping rule, history, callback, status.
+
+Stopping: converged when max_j |g_j| <= tol (status 0) or when the loss changed by at most
+ftol * max(1, |L|) in one iteration (status 1); otherwise stop at max_iter (2), when the line
+search fails (3), on a non-finite loss or gradient (4, keeping the last finite iterate), or when
+the callback raises StopIteration (5).
+"""
+import time
+import warnings
+
+import numpy as np
+
+from ngd.exceptions import ConvergenceWarning, DampingWarning
+from ngd.result import CONVERGED_STATUSES, STATUS_MESSAGES, FitResult, History
+
+
+def _finite(evaluation):
+    return np.isfinite(evaluation.loss) and np.all(np.isfinite(evaluation.grad))
+
+
+def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
+    """Iterate ``stepper.step`` from theta0; return a FitResult (without statistics)."""
+    start = time.perf_counter()
+    history = History()
+    theta = np.array(theta0, dtype=np.float64)
+    current = stepper.evaluate(theta)
+    n_fev = 1
+    n_updates = 0
+    damping_raised = []
+    history.append(iter=0, loss=current.loss, grad_norm=current.grad_norm if _finite(current)
+                   else np.nan, n_updates=0, n_linesearch=0, time=0.0)
+    status = None
+    if not _finite(current):
+        status = 4
+    elif current.grad_norm <= tol:
+        status = 0
+    iteration = 0
+    while status is None:
+        if iteration >= max_iter:
+            status = 2
+            break
+        outcome = stepper.step(theta, current)
+        n_fev += outcome.n_linesearch if outcome.n_linesearch else 1
+        if outcome.escalated:
+            damping_raised.append((iteration + 1, outcome.damping))
+        if outcome.failed:
+            status = 3
+            break
+        if not _finite(outcome.evaluation):
+            status = 4
+            break
+        change = current.loss - outcome.evaluation.loss
+        theta, current = outcome.theta, outcome.evaluation
+        iteration += 1
+        n_updates += outcome.n_updates
+        history.append(iter=iteration, loss=current.loss, grad_norm=current.grad_norm,
+                       step_size=outcome.step_size, kl=outcome.kl, damping=outcome.damping,
+                       dir_deriv=outcome.dir_deriv, n_linesearch=outcome.n_linesearch,
+                       n_updates=n_updates, time=time.perf_counter() - start)
+        if current.grad_norm <= tol:
+            status = 0
+        elif abs(change) <= ftol * max(1.0, abs(current.loss)):
+            status = 1
+        if callback is not None and status is None:
+            snapshot = FitResult(x=theta.copy(), loss=current.loss, grad=current.grad.copy(),
+                                 grad_norm=current.grad_norm, n_iter=iteration, method=method,
+                                 history=history)
+            try:
+                callback(snapshot)
+            except StopIteration:
+                status = 5
+    message = STATUS_MESSAGES[status]
+    if damping_raised:
+        first_iter, _ = damping_raised[0]
+        largest = max(lam for _, lam in damping_raised)
+        message += (f" The curvature was not positive definite in {len(damping_raised)} "
+                    f"iteration(s) (first at iteration {first_iter}); damping was raised up to "
+                    f"{largest:.3g}.")
+        warnings.warn(message, DampingWarning, stacklevel=3)
+    if status == 2:
+        warnings.warn(f"{method}: {message}", ConvergenceWarning, stacklevel=3)
+    return FitResult(x=theta, loss=float(current.loss), grad=current.grad,
+                     grad_norm=float(current.grad_norm) if _finite(current) else np.nan,
+                     n_iter=iteration, n_fev=n_fev, n_updates=n_updates,
+                     converged=status in CONVERGED_STATUSES, status=status, message=message,
+                     method=method, history=history, time=time.perf_counter() - start)
