@@ -20,6 +20,15 @@ except _metadata.PackageNotFoundError:  # running from a source tree
     __version__ = "0+unknown"
 
 
+def build_info():
+    """Build and threading facts: OpenMP on/off, omp_get_max_threads(), default thread count."""
+    from ngd._kernels._openmp import omp_max_threads, openmp_enabled
+    from ngd._threads import effective_n_threads
+
+    return {"openmp": openmp_enabled(), "omp_max_threads": omp_max_threads(),
+            "default_threads": effective_n_threads(None)}
+
+
 def get_include():
     """Folder that contains the ``ngd`` package: add it to Cython's include_path to cimport
     ``ngd.kernels`` (needed with editable installs, harmless otherwise)."""
@@ -27,6 +36,6 @@ def get_include():
 
 
 __all__ = [
-    "fit", "compare", "METHODS", "FitResult", "History", "get_include", "NgdError",
+    "fit", "compare", "METHODS", "FitResult", "History", "build_info", "get_include", "NgdError",
     "DataError", "ConvergenceWarning", "DampingWarning", "__version__",
 ]

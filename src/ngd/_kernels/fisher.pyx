@@ -59,6 +59,8 @@ cdef int weighted_gram(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t
         return -1
     for i in range(n):
         scale[i] = sqrt(v[i]) if nonneg else v[i]
+    if n_threads > n_slots:           # no idle threads on small inputs
+        n_threads = <int> n_slots
     with parallel(num_threads=n_threads):
         buf = <double*> malloc(rows * p * sizeof(double))
         raw = NULL

@@ -64,6 +64,8 @@ cdef int logistic_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t
     cdef bint direct
     if partial == NULL:
         return -1
+    if n_threads > n_slots:           # no idle threads on small inputs
+        n_threads = <int> n_slots
     with parallel(num_threads=n_threads):
         buf = <double*> malloc(rows * p * sizeof(double))
         resid = <double*> malloc(rows * sizeof(double))
@@ -102,6 +104,11 @@ cdef int logistic_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t
                         resid[r] = resid[r] + intercept
                         if offset != NULL:
                             resid[r] = resid[r] + offset[i0 + r]
+                        # assigned here so that Cython makes them thread-private (they are
+                        # only written through pointers below, which it does not see)
+                        nll = 0.0
+                        res = 0.0
+                        wt = 0.0
                         _logistic_row(resid[r], yi, wi, fisher_kind, &nll, &res, &wt)
                         slot[p + 1] += wi * nll
                         slot[p] += res

@@ -3,9 +3,14 @@
 ``damped_cholesky`` tries LAPACK dpotrf on F + lambda I; when F + lambda I is not numerically
 positive definite it sets lambda <- max(2 lambda, lambda_0), lambda_0 = 1e-10 * trace(F) / p
 (1e-10 when the trace is not positive), and retries (Nocedal & Wright, Algorithm 3.3).
+"Numerically positive definite" means dpotrf succeeds *and* every pivot satisfies
+U_jj^2 > 64 p eps (F_jj + lambda): on a singular F (collinear columns) rounding often leaves a
+pivot of order eps F_jj that dpotrf accepts, and the solve would then be meaningless.
 It returns the number of escalations, writes the lambda it used, and leaves the upper
 Cholesky factor U (F + lambda I = U^T U, column-major) in ``factor`` for ``cholesky_solve``.
 """
+from libc.float cimport DBL_EPSILON
+
 from ngd._kernels._blas cimport blas_int, dpotrf, dpotrs
 
 
@@ -16,6 +21,7 @@ cdef int damped_cholesky(const double* F, Py_ssize_t p, double damping, double* 
     cdef double trace = 0.0, lam = damping, lam0
     cdef blas_int bp = <blas_int> p, info = 0
     cdef int escalations = 0
+    cdef double rtol = 64.0 * p * DBL_EPSILON
     for i in range(p):
         trace += F[i * p + i]
     lam0 = 1e-10 * trace / p if trace > 0 else 1e-10
@@ -25,6 +31,12 @@ cdef int damped_cholesky(const double* F, Py_ssize_t p, double damping, double* 
                 factor[j * p + i] = F[j * p + i]
             factor[j * p + j] += lam
         dpotrf("U", &bp, factor, &bp, &info)
+        if info == 0:
+            # reject pivots that are rounding noise (singular to working precision)
+            for j in range(p):
+                if factor[j * p + j] * factor[j * p + j] <= rtol * (F[j * p + j] + lam):
+                    info = <blas_int> (j + 1)
+                    break
         if info == 0:
             damping_used[0] = lam
             return escalations

@@ -76,9 +76,9 @@ def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
         message += (f" The curvature was not positive definite in {len(damping_raised)} "
                     f"iteration(s) (first at iteration {first_iter}); damping was raised up to "
                     f"{largest:.3g}.")
-        warnings.warn(message, DampingWarning, stacklevel=3)
+        warnings.warn(message, DampingWarning, stacklevel=4)
     if status == 2:
-        warnings.warn(f"{method}: {message}", ConvergenceWarning, stacklevel=3)
+        warnings.warn(f"{method}: {message}", ConvergenceWarning, stacklevel=4)
     return FitResult(x=theta, loss=float(current.loss), grad=current.grad,
                      grad_norm=float(current.grad_norm) if _finite(current) else np.nan,
                      n_iter=iteration, n_fev=n_fev, n_updates=n_updates,

@@ -1,0 +1,1 @@
+"""The ``ngd`` command line (Click); calls only ngd's public API."""

@@ -1,0 +1,55 @@
+"""``ngd``: fit logistic regression by natural gradient from the shell.
+
+Exit codes: 0 success (also when a fit did not converge: a warning goes to stderr),
+2 bad input or usage, 1 internal error.
+"""
+import sys
+
+import click
+
+from ngd.cli._errors import InputError, InternalError
+from ngd.cli.fit import fit_command
+from ngd.cli.info import info_command
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True,
+           "max_content_width": 100}
+
+
+class NgdGroup(click.Group):
+    """Keeps commands in a fixed order and maps library errors to one line and an exit code."""
+
+    def list_commands(self, ctx):
+        return list(self.commands)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            if isinstance(exc, (ValueError, TypeError, OSError, ArithmeticError)):
+                raise InputError(exc) from None
+            raise InternalError(exc) from None
+
+
+@click.group(cls=NgdGroup, context_settings=CONTEXT, no_args_is_help=True,
+             epilog="Exit codes: 0 success, 1 internal error, 2 bad input or usage.")
+@click.version_option(package_name="ngd", prog_name="ngd")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks on errors.")
+def cli(debug):
+    """Natural-gradient fitting of logistic regression, compared with Newton and SGD."""
+
+
+cli.add_command(fit_command)
+cli.add_command(info_command)
+
+
+def main():
+    """Console-script entry point; exits quietly when stdout is a closed pipe."""
+    try:
+        cli.main(prog_name="ngd")
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(1)
