@@ -60,11 +60,14 @@ def fit_command(data, model, target, method, fisher, l2, max_iter, tol, step, kl
     methods = [method] if no_compare else [method] + [m for m in ngd.METHODS if m != method]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        results = ngd.compare(dataset.X, dataset.y, methods=methods, model=model, l2=l2,
-                              sample_weight=dataset.sample_weight,
-                              fit_intercept=not no_intercept, n_threads=threads, fisher=fisher,
-                              tol=tol, max_iter=max_iter, step=step, kl=kl_budget,
-                              damping=damping, seed=seed)
+        try:
+            results = ngd.compare(dataset.X, dataset.y, methods=methods, model=model, l2=l2,
+                                  sample_weight=dataset.sample_weight,
+                                  fit_intercept=not no_intercept, n_threads=threads,
+                                  fisher=fisher, tol=tol, max_iter=max_iter, step=step,
+                                  kl=kl_budget, damping=damping, seed=seed)
+        except ngd.DataError as exc:
+            raise ngd.DataError(f"{data}: {exc}") from None
     primary = results[method]
     report = build_report(dataset, model, l2, primary, results)
     if as_json:

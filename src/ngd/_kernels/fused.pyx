@@ -20,22 +20,26 @@ from ngd._kernels._rows cimport chunk_rows, load_rows, MAX_SLOTS
 
 cdef inline void _logistic_row(double eta, double y, double w, int fisher_kind,
                                double* nll, double* resid, double* weight) noexcept nogil:
-    """Stable pointwise loss, residual w (p - y) and Fisher weight at one linear predictor."""
-    cdef double e, prob, pq
+    """Stable pointwise loss, residual w (p - y) and Fisher weight at one linear predictor.
+
+    For eta >= 0 (e = exp(-eta)): nll = (1 - y) eta + log1p(e) and p - y = ((1 - y) - y e)
+    / (1 + e), which keep full relative accuracy when y = 1 and p is close to 1 (the naive
+    eta + log1p(e) - y eta and 1/(1 + e) - y cancel catastrophically there)."""
+    cdef double e, diff, pq
     if eta >= 0:
         e = exp(-eta)
-        prob = 1.0 / (1.0 + e)
-        nll[0] = eta + log1p(e) - y * eta
+        nll[0] = (1.0 - y) * eta + log1p(e)
+        diff = ((1.0 - y) - y * e) / (1.0 + e)
     else:
         e = exp(eta)
-        prob = e / (1.0 + e)
         nll[0] = log1p(e) - y * eta
+        diff = e / (1.0 + e) - y
     pq = e / ((1.0 + e) * (1.0 + e))
-    resid[0] = w * (prob - y)
+    resid[0] = w * diff
     if fisher_kind == FISHER_EXACT:
         weight[0] = w * pq
     elif fisher_kind == FISHER_EMPIRICAL:
-        weight[0] = w * (prob - y) * (prob - y)
+        weight[0] = w * diff * diff
 
 
 cdef int logistic_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,

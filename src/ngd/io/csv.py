@@ -37,7 +37,9 @@ def read_csv(path, target=None, delimiter=None):
             warnings.simplefilter("ignore", UserWarning)      # "empty input file"
             table = np.loadtxt(path, delimiter=delimiter, skiprows=1, dtype=np.float64,
                                ndmin=2, encoding="utf-8", comments=None)
-        if table.shape[0] and table.shape[1] != len(names):
+        if table.size == 0:
+            raise DataError(f"{path}: no data rows after the header")
+        if table.shape[1] != len(names):
             raise ValueError("header and rows differ in width")
         y = table[:, t]
         X = np.ascontiguousarray(table[:, features])
