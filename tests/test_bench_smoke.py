@@ -1,0 +1,73 @@
+"""Keep the benchmark suite alive: ``python -m bench --quick`` runs every benchmark class once
+at its smallest size. No timing assertions: wall-clock numbers live only in bench/ output."""
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(not (ROOT / "bench" / "__main__.py").exists(),
+                                reason="bench/ is not part of this checkout")
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "results.json"
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--json", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return proc, out
+
+
+def test_quick_run_exits_zero(quick_run):
+    proc, _ = quick_run
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    assert "FAILED" not in proc.stdout
+
+
+def test_quick_run_prints_tables(quick_run):
+    proc, _ = quick_run
+    for heading in ("BLAS peak reference", "WeightedGram", "LogisticPass", "Logistic solvers"):
+        assert heading in proc.stdout, proc.stdout
+    for column in ("GFLOP/s", "t/t_ngd", "objective", "gap", "converged"):
+        assert column in proc.stdout, proc.stdout
+    for solver in ("ngd", "ngd-newton", "ngd-sgd"):
+        assert f"\n{solver} " in proc.stdout, proc.stdout
+
+
+def test_quick_run_writes_json(quick_run, monkeypatch):
+    proc, path = quick_run
+    data = json.loads(path.read_text())
+    machine = data["machine"]
+    assert machine["cpu_count"] >= 1
+    assert isinstance(machine["threadpool_info"], list)
+    assert machine["versions"]["numpy"] and machine["versions"]["ngd"]
+    assert machine["dgemm_gflops"]          # measured in the same run
+    assert data["quick"] is True and data["failed"] == []
+
+    monkeypatch.syspath_prepend(str(ROOT))
+    import bench.__main__ as runner
+    from bench import bench_kernels, bench_solvers
+    ran = {r["benchmark"] for r in data["records"]}
+    for module in (bench_kernels, bench_solvers):
+        for cls in runner.discover(module):
+            assert cls.__name__ in ran
+    timed = [r for r in data["records"] if r["kind"] == "time" and not r.get("skipped")]
+    assert timed and all(r["value"] > 0 for r in timed)
+
+
+def test_ngd_solvers_reach_the_same_objective(quick_run):
+    # Not a timing check: NGD (exact Fisher) and Newton are the same iteration for logistic
+    # regression, so on the quick problem both must land on the best objective of the run.
+    _, path = quick_run
+    data = json.loads(path.read_text())
+    objective = {(r["params"]["solver"], r["params"]["l2"]): r["value"]
+                 for r in data["records"]
+                 if r["benchmark"] == "LogisticSolvers" and r["name"] == "track_objective"
+                 and not r.get("skipped")}
+    for l2 in {key[1] for key in objective}:
+        best = min(v for (s, l), v in objective.items() if l == l2)
+        for solver in ("ngd", "ngd-newton"):
+            assert objective[(solver, l2)] - best < 1e-9

@@ -1,0 +1,210 @@
+"""Downstream build: a third-party extension cimports ngd's C API (``ngd/kernels.pxd``).
+
+The extension is written into ``tmp_path``, cythonized with ``include_path=[ngd.get_include()]``
+(required for editable installs, harmless otherwise), built in a subprocess, loaded from its
+file with importlib, and compared with numpy. It links no BLAS of its own: the kernels are
+reached through the ``__pyx_capi__`` capsules of ngd's compiled modules.
+"""
+import importlib.util
+import shutil
+import subprocess
+import sys
+import sysconfig
+import textwrap
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+
+PYX = '''
+# cython: language_level=3, boundscheck=False, wraparound=False
+from ngd.kernels cimport (weighted_gram, damped_cholesky, cholesky_solve, logistic_pass,
+                          FISHER_EXACT, NGD_CAPI_VERSION)
+
+CAPI_VERSION = NGD_CAPI_VERSION
+
+
+def gram(const double[:, ::1] X, const double[::1] v, double[:, ::1] out,
+         double[::1] xv, int n_threads):
+    """X^T diag(v) X (and X^T v) for a C-ordered float64 X."""
+    cdef Py_ssize_t n = X.shape[0], p = X.shape[1]
+    cdef int status
+    with nogil:
+        status = weighted_gram(&X[0, 0], n, p, p, True, &v[0], &out[0, 0], &xv[0], n_threads)
+    return status
+
+
+def gram_f32_fortran(const float[::1, :] X, const double[::1] v, double[:, ::1] out,
+                     int n_threads):
+    """The float specialisation, on a column-major float32 X (ldx = n), no X^T v."""
+    cdef Py_ssize_t n = X.shape[0], p = X.shape[1]
+    cdef int status
+    with nogil:
+        status = weighted_gram(&X[0, 0], n, p, n, False, &v[0], &out[0, 0], NULL, n_threads)
+    return status
+
+
+def solve(const double[:, ::1] F, double damping, double[::1] b):
+    """b <- (F + lambda I)^{-1} b; returns (escalations, lambda used, LAPACK info)."""
+    cdef Py_ssize_t p = F.shape[0]
+    cdef double[:, ::1] factor = F.copy()
+    cdef double used = damping
+    cdef int escalations, info = -99
+    with nogil:
+        escalations = damped_cholesky(&F[0, 0], p, damping, &factor[0, 0], &used, 50)
+        if escalations >= 0:
+            info = cholesky_solve(&factor[0, 0], p, &b[0], 1)
+    return escalations, used, info
+
+
+def logistic(const double[:, ::1] X, const double[::1] coef, double intercept,
+             const double[::1] y, double[::1] grad, double[::1] weights, int n_threads):
+    """Loss sum, gradient [X^T r, sum r] and exact Fisher weights of the logistic NLL."""
+    cdef Py_ssize_t n = X.shape[0], p = X.shape[1]
+    cdef double loss = 0.0
+    cdef int status
+    with nogil:
+        status = logistic_pass(&X[0, 0], n, p, p, True, &coef[0], intercept, &y[0], NULL,
+                               NULL, FISHER_EXACT, &loss, &grad[0], &weights[0], n_threads)
+    return status, loss
+'''
+
+SETUP = '''
+import sys
+
+import ngd
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+# No BLAS, no OpenMP, no numpy headers: the kernels come through ngd's __pyx_capi__ capsules.
+ext = Extension("ngd_downstream", ["ngd_downstream.pyx"],
+                extra_compile_args=[] if sys.platform == "win32" else ["-O0"])
+setup(name="ngd_downstream",
+      ext_modules=cythonize([ext], include_path=[ngd.get_include()], quiet=True,
+                            compiler_directives={"language_level": 3}))
+'''
+
+
+def _compiler():
+    cc = (sysconfig.get_config_var("CC") or "").split()
+    candidates = ([cc[0]] if cc else []) + ["cc", "gcc", "clang"]
+    return next((shutil.which(c) for c in candidates if shutil.which(c)), None)
+
+
+@pytest.fixture(scope="module")
+def downstream(tmp_path_factory):
+    pytest.importorskip("Cython", reason="Cython is needed to build a downstream extension")
+    if _compiler() is None:
+        pytest.skip("no C compiler found (cc, gcc or clang) to build a downstream extension")
+    build = tmp_path_factory.mktemp("downstream")
+    (build / "ngd_downstream.pyx").write_text(textwrap.dedent(PYX))
+    (build / "setup.py").write_text(textwrap.dedent(SETUP))
+    proc = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace"], cwd=build,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"downstream build failed:\n{proc.stdout}\n{proc.stderr}"
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    so = build / f"ngd_downstream{suffix}"
+    assert so.exists(), sorted(p.name for p in build.iterdir())
+    spec = importlib.util.spec_from_file_location("ngd_downstream", so)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_downstream_links_no_blas(downstream):
+    ldd = shutil.which("ldd")
+    if ldd is None or not sys.platform.startswith("linux"):
+        pytest.skip("ldd is only used on Linux")
+    libs = subprocess.run([ldd, downstream.__file__], capture_output=True, text=True).stdout
+    assert not any(word in libs.lower() for word in ("blas", "lapack", "gomp")), libs
+
+
+def test_capi_version(downstream):
+    assert downstream.CAPI_VERSION == 1
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_weighted_gram_matches_numpy(downstream, n_threads):
+    rng = np.random.default_rng(0)
+    n, p = 1000, 7
+    X = rng.standard_normal((n, p))
+    v = rng.uniform(0.1, 1.0, n)
+    out = np.full((p, p), np.nan)
+    xv = np.full(p, np.nan)
+    # The caller owns the threading contract: BLAS single-threaded around an OpenMP kernel.
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert downstream.gram(X, v, out, xv, n_threads) == 0
+    np.testing.assert_allclose(out, X.T @ (v[:, None] * X), rtol=1e-12, atol=1e-10)
+    np.testing.assert_allclose(xv, X.T @ v, rtol=1e-12, atol=1e-10)
+
+
+def test_weighted_gram_negative_weights(downstream):
+    # Some v_i < 0 takes the dgemm branch instead of dsyrk.
+    rng = np.random.default_rng(1)
+    n, p = 500, 5
+    X = rng.standard_normal((n, p))
+    v = rng.standard_normal(n)
+    out = np.empty((p, p))
+    xv = np.empty(p)
+    assert downstream.gram(X, v, out, xv, 1) == 0
+    np.testing.assert_allclose(out, X.T @ (v[:, None] * X), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(xv, X.T @ v, rtol=1e-10, atol=1e-10)
+
+
+def test_weighted_gram_float32_fortran(downstream):
+    rng = np.random.default_rng(2)
+    n, p = 800, 6
+    X = np.asfortranarray(rng.standard_normal((n, p)).astype(np.float32))
+    v = rng.uniform(0.1, 1.0, n)
+    out = np.empty((p, p))
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert downstream.gram_f32_fortran(X, v, out, 2) == 0
+    X64 = X.astype(np.float64)   # the kernel accumulates in float64
+    np.testing.assert_allclose(out, X64.T @ (v[:, None] * X64), rtol=1e-10, atol=1e-8)
+
+
+def test_damped_cholesky_solve_matches_numpy(downstream):
+    rng = np.random.default_rng(3)
+    p = 9
+    A = rng.standard_normal((40, p))
+    F = A.T @ A / 40
+    g = rng.standard_normal(p)
+    b = g.copy()
+    escalations, used, info = downstream.solve(F, 0.1, b)
+    assert (escalations, used, info) == (0, 0.1, 0)
+    np.testing.assert_allclose(b, np.linalg.solve(F + 0.1 * np.eye(p), g), rtol=1e-10)
+
+
+def test_damped_cholesky_escalates_on_singular(downstream):
+    p = 4
+    u = np.arange(1.0, p + 1)
+    F = np.outer(u, u)                       # rank one: needs damping
+    g = np.ones(p)
+    b = g.copy()
+    escalations, used, info = downstream.solve(F, 0.0, b)
+    assert escalations > 0 and used > 0 and info == 0
+    # lambda is tiny (about 1e-10 trace/p), so compare backward errors, not solutions.
+    A = F + used * np.eye(p)
+    backward = np.linalg.norm(A @ b - g) / (np.linalg.norm(A, 2) * np.linalg.norm(b))
+    assert backward < 1e-12
+
+
+def test_logistic_pass_matches_numpy(downstream):
+    rng = np.random.default_rng(4)
+    n, p = 600, 5
+    X = rng.standard_normal((n, p))
+    coef = 0.3 * rng.standard_normal(p)
+    intercept = -0.2
+    y = (rng.uniform(size=n) < 0.4).astype(np.float64)
+    grad = np.empty(p + 1)
+    weights = np.empty(n)
+    with threadpool_limits(limits=1, user_api="blas"):
+        status, loss = downstream.logistic(X, coef, intercept, y, grad, weights, 2)
+    assert status == 0
+    eta = X @ coef + intercept
+    prob = 1.0 / (1.0 + np.exp(-eta))
+    np.testing.assert_allclose(loss, np.sum(np.logaddexp(0.0, eta) - y * eta), rtol=1e-12)
+    r = prob - y
+    np.testing.assert_allclose(grad, np.append(X.T @ r, r.sum()), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(weights, prob * (1 - prob), rtol=1e-10)
