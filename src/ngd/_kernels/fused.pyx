@@ -18,28 +18,36 @@ from ngd._kernels._blas cimport blas_int, dgemv
 from ngd._kernels._rows cimport chunk_rows, load_rows, MAX_SLOTS
 
 
-cdef inline void _logistic_row(double eta, double y, double w, int fisher_kind,
-                               double* nll, double* resid, double* weight) noexcept nogil:
+cdef struct RowTerms:
+    double nll       # pointwise loss
+    double resid     # w (p - y), the derivative of w nll with respect to eta
+    double weight    # Fisher weight w p (1 - p) or w (p - y)^2
+
+
+cdef inline RowTerms _logistic_row(double eta, double y, double w,
+                                   int fisher_kind) noexcept nogil:
     """Stable pointwise loss, residual w (p - y) and Fisher weight at one linear predictor.
 
     For eta >= 0 (e = exp(-eta)): nll = (1 - y) eta + log1p(e) and p - y = ((1 - y) - y e)
     / (1 + e), which keep full relative accuracy when y = 1 and p is close to 1 (the naive
     eta + log1p(e) - y eta and 1/(1 + e) - y cancel catastrophically there)."""
-    cdef double e, diff, pq
+    cdef RowTerms out
+    cdef double e, diff
     if eta >= 0:
         e = exp(-eta)
-        nll[0] = (1.0 - y) * eta + log1p(e)
+        out.nll = (1.0 - y) * eta + log1p(e)
         diff = ((1.0 - y) - y * e) / (1.0 + e)
     else:
         e = exp(eta)
-        nll[0] = log1p(e) - y * eta
+        out.nll = log1p(e) - y * eta
         diff = e / (1.0 + e) - y
-    pq = e / ((1.0 + e) * (1.0 + e))
-    resid[0] = w * diff
+    out.resid = w * diff
+    out.weight = 0.0
     if fisher_kind == FISHER_EXACT:
-        weight[0] = w * pq
+        out.weight = w * e / ((1.0 + e) * (1.0 + e))
     elif fisher_kind == FISHER_EMPIRICAL:
-        weight[0] = w * diff * diff
+        out.weight = w * diff * diff
+    return out
 
 
 cdef int logistic_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
@@ -60,11 +68,10 @@ cdef int logistic_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t
     cdef double* resid
     cdef double* slot
     cdef const double* A
-    cdef double nll, res, wt, wi, yi
+    cdef RowTerms terms
+    cdef double wi, yi
     cdef blas_int bp = <blas_int> p, bm, blda, one = 1
     cdef double d_one = 1.0, d_zero = 0.0
-    cdef char* trans_eta
-    cdef char* trans_grad
     cdef bint direct
     if partial == NULL:
         return -1
@@ -108,17 +115,12 @@ cdef int logistic_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t
                         resid[r] = resid[r] + intercept
                         if offset != NULL:
                             resid[r] = resid[r] + offset[i0 + r]
-                        # assigned here so that Cython makes them thread-private (they are
-                        # only written through pointers below, which it does not see)
-                        nll = 0.0
-                        res = 0.0
-                        wt = 0.0
-                        _logistic_row(resid[r], yi, wi, fisher_kind, &nll, &res, &wt)
-                        slot[p + 1] += wi * nll
-                        slot[p] += res
-                        resid[r] = res
+                        terms = _logistic_row(resid[r], yi, wi, fisher_kind)
+                        slot[p + 1] += wi * terms.nll
+                        slot[p] += terms.resid
+                        resid[r] = terms.resid
                         if fisher_kind != FISHER_NONE:
-                            weight_out[i0 + r] = wt
+                            weight_out[i0 + r] = terms.weight
                     if direct and not row_major:
                         dgemv("T", &bm, &bp, &d_one, <double*> A, &blda, resid, &one,
                               &d_one, slot, &one)
