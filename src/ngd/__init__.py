@@ -11,6 +11,7 @@ from importlib import metadata as _metadata
 from pathlib import Path as _Path
 
 from ngd.api import fit, compare, METHODS
+from ngd.predict import predict
 from ngd.exceptions import ConvergenceWarning, DataError, DampingWarning, NgdError
 from ngd.result import FitResult, History
 
@@ -36,6 +37,6 @@ def get_include():
 
 
 __all__ = [
-    "fit", "compare", "METHODS", "FitResult", "History", "build_info", "get_include", "NgdError",
+    "fit", "compare", "predict", "METHODS", "FitResult", "History", "build_info", "get_include", "NgdError",
     "DataError", "ConvergenceWarning", "DampingWarning", "__version__",
 ]
