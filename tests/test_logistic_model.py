@@ -319,8 +319,8 @@ def test_gradient_lipschitz_bounds_curvature():
 def test_registry():
     assert get_model("logistic") is LogisticModel
     assert get_model(" Logistic ") is LogisticModel
-    with pytest.raises(ValueError):
-        get_model("softmax")            # planned, not implemented
+    from ngd.models import GLM
+    assert get_model("inverse-gaussian") is GLM and get_model("poisson") is GLM
     with pytest.raises(ValueError):
         get_model("no_such_model")
     with pytest.raises(TypeError):

@@ -223,7 +223,7 @@ def test_exact_ngd_and_newton_histories_coincide():
     b = ngd.fit(X, y, method="newton", n_threads=1)
     assert a.n_iter == b.n_iter
     np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-13)
-    assert a.fisher == "exact" and b.fisher == "hessian"
+    assert a.fisher == "exact" and b.fisher == "observed"
 
 
 # --- KL-budget step -------------------------------------------------------------------------
@@ -495,9 +495,11 @@ def test_bad_inputs_raise():
         (ValueError, dict(sample_weight=np.ones(31))),
         (ValueError, dict(offset=np.ones(30))),
         (ValueError, dict(method="lbfgs")),
-        (ValueError, dict(fisher="observed")),
+        (ValueError, dict(fisher="hessian")),
         (ValueError, dict(model="no_such_model")),
-        (ValueError, dict(model="poisson")),                      # planned, not implemented
+        (ValueError, dict(model="poisson", y=-y)),                # negative counts
+        (ValueError, dict(model="gamma")),                        # y = 0 is outside gamma
+        (ValueError, dict(model="poisson", link="logit")),        # invalid family/link
         (TypeError, dict(model=None)),
         (ValueError, dict(l2=-0.1)),
         (ValueError, dict(l2=np.inf)),

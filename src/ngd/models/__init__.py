@@ -2,7 +2,11 @@
 
 No optimiser logic lives here; optimisers call ``evaluate`` and ``curvature_matrix``.
 """
+from ngd.models.families import FAMILIES, get_family
+from ngd.models.glm import GLM
+from ngd.models.links import LINKS, get_link
 from ngd.models.logistic import Evaluation, LogisticModel
-from ngd.models.registry import MODELS, get_model
+from ngd.models.registry import MODEL_NAMES, get_model, normalise_model_name
 
-__all__ = ["Evaluation", "LogisticModel", "MODELS", "get_model"]
+__all__ = ["Evaluation", "LogisticModel", "GLM", "FAMILIES", "LINKS", "MODEL_NAMES",
+           "get_family", "get_link", "get_model", "normalise_model_name"]

@@ -13,13 +13,13 @@ from scipy.special import expit
 from ngd._kernels import fisher as _fisher
 from ngd._kernels import fused as _fused
 
-CURVATURES = ("exact", "empirical", "hessian")
+CURVATURES = ("exact", "empirical", "observed")
 _KERNEL_KIND = {
     None: _fused.FISHER_KINDS["none"],
     "exact": _fused.FISHER_KINDS["exact"],
     "empirical": _fused.FISHER_KINDS["empirical"],
     # canonical link: the observed Hessian weight of the logit loss is p (1 - p) as well
-    "hessian": _fused.FISHER_KINDS["exact"],
+    "observed": _fused.FISHER_KINDS["exact"],
 }
 
 
@@ -42,6 +42,8 @@ class LogisticModel:
     """Binomial-logit model; arrays are assumed validated (see ``ngd.api``)."""
 
     name = "logistic"
+    family_name = "binomial"
+    link_name = "logit"
 
     def __init__(self, X, y, sample_weight=None, offset=None, fit_intercept=True, l2=0.0,
                  n_threads=1):
@@ -145,7 +147,7 @@ class LogisticModel:
 
     def hessian(self, theta):
         """Observed Hessian of L; for the canonical logit link it equals the exact Fisher."""
-        return self.curvature_matrix(self.evaluate(theta, "hessian").weights)
+        return self.curvature_matrix(self.evaluate(theta, "observed").weights)
 
     # --- statistics ------------------------------------------------------------------
     def predict_proba(self, theta, X=None, offset=None):
@@ -175,6 +177,13 @@ class LogisticModel:
         kl = p0 * (eta0 - eta1) + np.logaddexp(0, eta1) - np.logaddexp(0, eta0)
         w = 1.0 if self.sample_weight is None else self.sample_weight
         return float(np.sum(w * kl) / self.weight_sum)
+
+    def as_glm(self):
+        """The same model as a binomial-logit :class:`ngd.models.GLM` (for statistics)."""
+        from ngd.models.glm import GLM
+        return GLM(self.X, self.y, "binomial", "logit", sample_weight=self.sample_weight,
+                   offset=self.offset, fit_intercept=self.fit_intercept, l2=self.l2,
+                   n_threads=self.n_threads)
 
     def gradient_lipschitz(self):
         """Upper bound on the curvature of L: lambda_max of (1/4) [X, 1]^T W [X, 1] / sum w + l2."""

@@ -1,18 +1,32 @@
-"""Model names accepted by ``ngd.fit(model=...)`` and ``--model``; '-' and '_' are equivalent."""
-from ngd.models.logistic import LogisticModel
+"""Model names accepted by ``ngd.fit(model=...)`` and ``--model``; '-' and '_' are equivalent.
 
-MODELS = {"logistic": LogisticModel}
-PLANNED = ("softmax", "binomial", "poisson", "gamma", "gaussian", "inverse_gaussian", "tweedie")
+"logistic" is the binomial-logit model on 0/1 labels with the fused Cython pass; the GLM
+family names build a :class:`GLM` (any link); "softmax" is the multinomial model.
+"""
+from ngd.models.families import FAMILIES
+
+GLM_MODELS = tuple(FAMILIES)
+MODEL_NAMES = ("logistic", "softmax") + GLM_MODELS
 
 
-def get_model(name):
-    """The model class registered under ``name``."""
+def normalise_model_name(name):
+    """Canonical model name ('-' -> '_', lower case); ValueError if unknown."""
     if not isinstance(name, str):
         raise TypeError(f"model must be a string, got {type(name).__name__}")
     key = name.strip().lower().replace("-", "_")
-    if key in MODELS:
-        return MODELS[key]
-    if key in PLANNED:
-        raise ValueError(f"model {name!r} is not implemented yet; available: "
-                         f"{', '.join(sorted(MODELS))}")
-    raise ValueError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}")
+    if key not in MODEL_NAMES:
+        raise ValueError(f"unknown model {name!r}; available: {', '.join(MODEL_NAMES)}")
+    return key
+
+
+def get_model(name):
+    """The model class for ``name`` (GLM for every family name)."""
+    key = normalise_model_name(name)
+    if key == "logistic":
+        from ngd.models.logistic import LogisticModel
+        return LogisticModel
+    if key == "softmax":
+        from ngd.models.softmax import SoftmaxModel
+        return SoftmaxModel
+    from ngd.models.glm import GLM
+    return GLM

@@ -1,7 +1,9 @@
 """The iteration loop every optimiser shares: stopping rule, history, callback, status.
 
 Stopping: converged when max_j |g_j| <= tol (status 0) or when the loss changed by at most
-ftol * max(1, |L|) in one iteration (status 1); otherwise stop at max_iter (2), when the line
+ftol * max(1, |L|) in one iteration (status 1), in both cases only once the last step moved
+no coordinate by more than xtol * (1 + max_j |theta_j|) (second-order steps; this keeps the
+rule meaningful when the objective's scale is tiny, e.g. a GLM with a small dispersion); otherwise stop at max_iter (2), when the line
 search fails (3), on a non-finite loss or gradient (4, keeping the last finite iterate), or when
 the callback raises StopIteration (5).
 """
@@ -16,6 +18,9 @@ from ngd.result import CONVERGED_STATUSES, STATUS_MESSAGES, FitResult, History
 
 def _finite(evaluation):
     return np.isfinite(evaluation.loss) and np.all(np.isfinite(evaluation.grad))
+
+
+XTOL = 1e-10
 
 
 def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
@@ -57,9 +62,10 @@ def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
                        step_size=outcome.step_size, kl=outcome.kl, damping=outcome.damping,
                        dir_deriv=outcome.dir_deriv, n_linesearch=outcome.n_linesearch,
                        n_updates=n_updates, time=time.perf_counter() - start)
-        if current.grad_norm <= tol:
+        settled = outcome.step_max <= XTOL * (1.0 + float(np.max(np.abs(theta))))
+        if current.grad_norm <= tol and settled:
             status = 0
-        elif abs(change) <= ftol * max(1.0, abs(current.loss)):
+        elif abs(change) <= ftol * max(1.0, abs(current.loss)) and settled:
             status = 1
         if callback is not None and status is None:
             snapshot = FitResult(x=theta.copy(), loss=current.loss, grad=current.grad.copy(),

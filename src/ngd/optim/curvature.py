@@ -20,7 +20,7 @@ class StepOutcome:
 
     def __init__(self, theta=None, evaluation=None, step_size=np.nan, kl=np.nan,
                  damping=np.nan, dir_deriv=np.nan, n_linesearch=0, n_updates=0,
-                 escalated=False, failed=False):
+                 escalated=False, failed=False, step_max=0.0):
         self.theta = theta
         self.evaluation = evaluation
         self.step_size = step_size
@@ -31,6 +31,7 @@ class StepOutcome:
         self.n_updates = n_updates
         self.escalated = escalated
         self.failed = failed
+        self.step_max = step_max
 
 
 class CurvatureStepper:
@@ -73,6 +74,7 @@ class CurvatureStepper:
         outcome.theta = theta + alpha * direction
         outcome.evaluation = accepted
         outcome.step_size = alpha
+        outcome.step_max = alpha * float(np.max(np.abs(direction)))
         outcome.n_updates = 1
         if self.curvature == "exact":
             outcome.kl = self._model_kl(alpha, direction, dir_deriv, lam)

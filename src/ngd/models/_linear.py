@@ -1,0 +1,26 @@
+"""X times a vector and X^T times a vector with float64 accumulation for float32 X."""
+import numpy as np
+
+_BLOCK_ROWS = 8192
+
+
+def matvec(X, coef):
+    """X @ coef in float64 (float32 X is converted one row block at a time)."""
+    if X.dtype == np.float64:
+        return X @ coef
+    out = np.empty(X.shape[0])
+    for start in range(0, X.shape[0], _BLOCK_ROWS):
+        block = X[start:start + _BLOCK_ROWS].astype(np.float64)
+        out[start:start + _BLOCK_ROWS] = block @ coef
+    return out
+
+
+def rmatvec(X, r):
+    """X^T @ r in float64 (float32 X is converted one row block at a time)."""
+    if X.dtype == np.float64:
+        return X.T @ r
+    out = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], _BLOCK_ROWS):
+        block = X[start:start + _BLOCK_ROWS].astype(np.float64)
+        out += block.T @ r[start:start + _BLOCK_ROWS]
+    return out

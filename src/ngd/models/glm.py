@@ -1,0 +1,260 @@
+"""Generalized linear models: a family, a link, weights, offset, intercept and L2.
+
+    L(theta) = (1/sum w) sum_i w_i d(y_i, mu_i)/2 + (l2/2) ||coef||^2,  mu_i = h(eta_i),
+    eta_i = x_i . coef + intercept + offset_i,   theta = [coef, intercept].
+
+Per row, with s = h'(eta)/V(mu):  dnll/deta = (mu - y) s; exact Fisher weight h' s;
+observed-Hessian weight h' s + (mu - y) s', s' = s (h''/h' - s V'(mu)); empirical weight
+((mu - y) s)^2. For binomial counts (trials m), y is the proportion and the row weight w m.
+"""
+import numpy as np
+
+from ngd._kernels import fisher as _fisher
+from ngd.exceptions import DataError
+from ngd.models._linear import matvec, rmatvec
+from ngd.models.families import check_link, get_family
+from ngd.models.links import get_link
+from ngd.models.logistic import Evaluation
+
+CURVATURES = ("exact", "empirical", "observed")
+
+
+class GLM:
+    """A GLM on validated arrays (see ``ngd.api``)."""
+
+    def __init__(self, X, y, family="gaussian", link=None, power=None, trials=None,
+                 sample_weight=None, offset=None, fit_intercept=True, l2=0.0, n_threads=1):
+        self.family = get_family(family, power) if isinstance(family, str) else family
+        self.link = get_link(link if link is not None else self.family.canonical_link)
+        check_link(self.family, self.link)
+        self.name = self.family.name
+        self.X = X
+        self.n_samples, self.n_features = X.shape
+        weights = np.ones(self.n_samples) if sample_weight is None else sample_weight
+        self.trials = trials
+        if trials is not None:
+            if self.family.name != "binomial":
+                raise ValueError("trials= applies to the binomial family only")
+            if np.any(trials <= 0):
+                raise DataError("trials must be > 0")
+            if np.any((y < 0) | (y > trials)):
+                raise DataError("binomial successes must lie in [0, trials]")
+            y = y / trials
+            weights = weights * trials
+        self.family.check_response(y)
+        self.y = y
+        self.sample_weight = weights
+        self.offset = offset
+        self.fit_intercept = bool(fit_intercept)
+        self.l2 = float(l2)
+        self.n_threads = int(n_threads)
+        self.weight_sum = float(weights.sum())
+        self.n_params = self.n_features + self.fit_intercept
+
+    # --- parameters -------------------------------------------------------------------
+    def split(self, theta):
+        """(coef, intercept) from theta = [coef, intercept]."""
+        return theta[:self.n_features], (float(theta[-1]) if self.fit_intercept else 0.0)
+
+    def linear_predictor(self, theta, X=None, offset=None):
+        """eta = X coef + intercept + offset (float64)."""
+        coef, intercept = self.split(theta)
+        eta = matvec(self.X if X is None else X, np.asarray(coef, dtype=np.float64)) + intercept
+        return eta if offset is None else eta + offset
+
+    def initial_theta(self):
+        """coef = 0 and intercept = g(weighted mean of y) - mean offset; without an intercept,
+        coef = 0 if that gives a valid mean, else least squares of g(y) on X."""
+        theta = np.zeros(self.n_params)
+        w = self.sample_weight
+        ybar = float(np.sum(w * self.y) / self.weight_sum)
+        if self.family.name == "binomial":
+            ybar = min(max(ybar, 1e-10), 1 - 1e-10)
+        if self.fit_intercept:
+            mean_offset = 0.0 if self.offset is None else float(np.sum(w * self.offset)
+                                                                 / self.weight_sum)
+            theta[-1] = float(self.link.link(np.array([ybar]))[0]) - mean_offset
+        if not np.isfinite(self._evaluate_rows_loss(theta)):
+            target = self.link.link(0.5 * (self.y + ybar))
+            if self.offset is not None:
+                target = target - self.offset
+            X = np.asarray(self.X, dtype=np.float64)
+            design = np.hstack([X, np.ones((self.n_samples, 1))]) if self.fit_intercept else X
+            theta = np.linalg.lstsq(design, target, rcond=None)[0]
+            if not np.isfinite(self._evaluate_rows_loss(theta)):
+                raise DataError(f"no valid starting point for the {self.family.name} family "
+                                f"with the {self.link.name} link (the mean leaves the "
+                                "family's domain); try another link or an intercept")
+        return theta
+
+    def _evaluate_rows_loss(self, theta):
+        return self.evaluate(theta).loss
+
+    # --- pointwise terms --------------------------------------------------------------
+    def _pointwise(self, y, eta):
+        """(mu, nll, s, h1) per row, or None when some mean leaves the family's domain."""
+        link, family = self.link, self.family
+        with np.errstate(all="ignore"):
+            mu = link.inverse(eta)
+            if not (np.all(link.valid_eta(eta)) and np.all(family.valid_mean(mu))):
+                return None
+            if family.name == "binomial":
+                log_h1 = link.log_derivative(eta)
+                log_v = link.log_inverse(eta) + link.log1m_inverse(eta)
+                s = np.exp(log_h1 - log_v)
+                h1 = np.exp(log_h1)
+            else:
+                h1 = link.derivative(eta)
+                s = h1 / family.variance(mu)
+            nll = family.half_deviance(y, eta, mu, link)
+        return mu, nll, s, h1
+
+    def _row_weights(self, curvature, y, eta, mu, s, h1):
+        if curvature == "exact":
+            return h1 * s
+        if curvature == "empirical":
+            return ((mu - y) * s) ** 2
+        ds = s * (self.link.derivative_ratio(eta) - s * self.family.variance_derivative(mu))
+        return h1 * s + (mu - y) * ds
+
+    # --- one evaluation: loss, gradient, curvature weights -----------------------------
+    def evaluate(self, theta, curvature=None):
+        """Loss, gradient and (if curvature is given) per-row weights v_i / sum w."""
+        return self._evaluate(theta, curvature, self.X, self.y, self.sample_weight,
+                              self.offset, self.weight_sum)
+
+    def evaluate_rows(self, theta, rows):
+        """Loss and gradient of the objective restricted to ``rows`` (a mini-batch)."""
+        w = self.sample_weight[rows]
+        off = None if self.offset is None else self.offset[rows]
+        return self._evaluate(theta, None, self.X[rows], self.y[rows], w, off, float(w.sum()))
+
+    def _evaluate(self, theta, curvature, X, y, w, offset, w_sum):
+        if curvature not in (None,) + CURVATURES:
+            raise ValueError(f"curvature must be one of {CURVATURES}, got {curvature!r}")
+        coef, _ = self.split(theta)
+        eta = self.linear_predictor(theta, X, offset)
+        terms = self._pointwise(y, eta)
+        if terms is None or not np.all(np.isfinite(terms[1])):
+            return Evaluation(np.inf, np.full(self.n_params, np.nan), None, curvature)
+        mu, nll, s, h1 = terms
+        loss = float(np.sum(w * nll)) / w_sum + 0.5 * self.l2 * float(coef @ coef)
+        r = w * (mu - y) * s
+        grad = np.empty(self.n_params)
+        grad[:self.n_features] = rmatvec(X, r) / w_sum + self.l2 * coef
+        if self.fit_intercept:
+            grad[-1] = r.sum() / w_sum
+        weights = None
+        if curvature is not None:
+            with np.errstate(all="ignore"):
+                weights = w * self._row_weights(curvature, y, eta, mu, s, h1) / w_sum
+        return Evaluation(loss, grad, weights, curvature)
+
+    def loss(self, theta):
+        """L(theta)."""
+        return self.evaluate(theta).loss
+
+    def gradient(self, theta):
+        """grad L(theta)."""
+        return self.evaluate(theta).grad
+
+    # --- curvature matrices -----------------------------------------------------------
+    def curvature_matrix(self, weights):
+        """[X, 1]^T diag(weights) [X, 1] + l2 on the coef diagonal (intercept unpenalised)."""
+        p = self.n_features
+        gram = np.empty((p, p))
+        xv = np.empty(p) if self.fit_intercept else None
+        _fisher._weighted_gram(self.X, np.ascontiguousarray(weights), gram, xv, self.n_threads)
+        if self.fit_intercept:
+            out = np.empty((p + 1, p + 1))
+            out[:p, :p] = gram
+            out[:p, p] = out[p, :p] = xv
+            out[p, p] = weights.sum()
+        else:
+            out = gram
+        out[np.arange(p), np.arange(p)] += self.l2
+        return out
+
+    def exact_fisher(self, theta):
+        """F = (1/sum w) sum_i w_i h'(eta_i)^2 / V(mu_i) x_i x_i^T (+ l2 on coef)."""
+        return self.curvature_matrix(self.evaluate(theta, "exact").weights)
+
+    def empirical_fisher(self, theta):
+        """(1/sum w) sum_i w_i s_i s_i^T with s_i the per-row gradient (+ l2 on coef)."""
+        return self.curvature_matrix(self.evaluate(theta, "empirical").weights)
+
+    def hessian(self, theta):
+        """Observed Hessian of L (differs from the Fisher for non-canonical links)."""
+        return self.curvature_matrix(self.evaluate(theta, "observed").weights)
+
+    def as_glm(self):
+        """This model (statistics helpers accept any model with ``as_glm``)."""
+        return self
+
+    def gradient_lipschitz(self):
+        """Curvature scale for SGD's first step: lambda_max of the exact Fisher at the start."""
+        return float(np.linalg.eigvalsh(self.exact_fisher(self.initial_theta()))[-1])
+
+    # --- statistics ------------------------------------------------------------------
+    def mean(self, theta, X=None, offset=None):
+        """mu = h(eta)."""
+        return self.link.inverse(self.linear_predictor(theta, X, offset))
+
+    def scores(self, theta):
+        """Per-row scores of the log-likelihood at phi = 1, w-free: (y - mu) s [x_i, 1]."""
+        eta = self.linear_predictor(theta, offset=self.offset)
+        mu, _, s, _ = self._pointwise(self.y, eta)
+        r = (self.y - mu) * s
+        X = np.asarray(self.X, dtype=np.float64)
+        cols = [X * r[:, None]] + ([r[:, None]] if self.fit_intercept else [])
+        return np.hstack(cols)
+
+    def sample_response(self, theta, rng):
+        """y ~ p(. | x, theta) at phi = 1 (proportions for binomial with trials)."""
+        mu = self.mean(theta, offset=self.offset)
+        return self.family.sample(mu, rng, self.trials)
+
+    def mean_kl(self, theta_old, theta_new):
+        """(1/sum w) sum_i w_i KL(p(. | mu_i(old)) || p(. | mu_i(new))) at phi = 1."""
+        mu0 = self.mean(theta_old, offset=self.offset)
+        mu1 = self.mean(theta_new, offset=self.offset)
+        return float(np.sum(self.sample_weight * self.family.mean_kl(mu0, mu1))
+                     / self.weight_sum)
+
+    def deviance(self, theta):
+        """2 sum_i w_i d(y_i, mu_i)/2 (w includes trials)."""
+        eta = self.linear_predictor(theta, offset=self.offset)
+        _, nll, _, _ = self._pointwise(self.y, eta)
+        return float(2 * np.sum(self.sample_weight * nll))
+
+    def pearson_chi2(self, theta):
+        """sum_i w_i (y_i - mu_i)^2 / V(mu_i)."""
+        mu = self.mean(theta, offset=self.offset)
+        return float(np.sum(self.sample_weight * (self.y - mu) ** 2 / self.family.variance(mu)))
+
+    def null_deviance(self):
+        """Deviance of the intercept-only model (with the offset), or of eta = offset."""
+        if not self.fit_intercept:
+            theta = np.zeros(self.n_params)
+            return self.deviance(theta) if np.isfinite(self.loss(theta)) else np.nan
+        null = GLM(np.zeros((self.n_samples, 1)), self.y, self.family, self.link,
+                   sample_weight=self.sample_weight, offset=self.offset, n_threads=1)
+        theta = null.initial_theta()
+        for _ in range(100):
+            ev = null.evaluate(theta, "exact")
+            step = ev.grad[-1] / ev.weights.sum()
+            trial = theta.copy()
+            trial[-1] -= step
+            while null.loss(trial) > ev.loss + 1e-16 * abs(ev.loss) and abs(step) > 1e-300:
+                step *= 0.5
+                trial[-1] = theta[-1] - step
+            theta = trial
+            if abs(step) <= 1e-14 * max(1.0, abs(theta[-1])):
+                break
+        return null.deviance(theta)
+
+    def log_likelihood(self, theta, phi):
+        """Full log-likelihood at dispersion phi (nan where the family has no closed form)."""
+        mu = self.mean(theta, offset=self.offset)
+        w = self.sample_weight if self.trials is None else self.sample_weight / self.trials
+        return self.family.log_likelihood(self.y, mu, w, phi, self.trials)
