@@ -12,7 +12,7 @@ from ngd.optim import CurvatureStepper, SGDStepper, run
 from ngd.statistics import COV_TYPES, attach_statistics
 
 METHODS = ("ngd", "newton", "sgd")
-FISHERS = ("exact", "empirical", "observed")
+FISHERS = ("exact", "empirical", "observed", "kfac")   # kfac: softmax only
 DEFAULT_MAX_ITER = {"ngd": 100, "newton": 100, "sgd": 30}
 _DATA_KEYS = ("model", "link", "power", "trials", "sample_weight", "offset", "fit_intercept",
               "l2", "n_threads", "backend")

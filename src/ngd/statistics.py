@@ -5,8 +5,8 @@ Covariance ("model"): phi * (sum w * F(theta))^{-1}, F the exact Fisher of the o
 A = sum w * F(theta) and B = sum_i w_i s_i s_i^T (the empirical Fisher without the penalty);
 it does not depend on phi. phi is Pearson chi^2 / (n - k) for families with a dispersion
 (n = sum of weights, k = number of parameters), else 1.
-Log-likelihood at phi (Gaussian-identity: the maximum-likelihood scale RSS / n, as
-statsmodels); AIC = -2 llf + 2 k, BIC = -2 llf + k log n.
+Log-likelihood at phi (the model decides: Gaussian-identity uses the maximum-likelihood
+scale RSS / n, as statsmodels); AIC = -2 llf + 2 k, BIC = -2 llf + k log n.
 """
 import math
 
@@ -18,38 +18,37 @@ COV_TYPES = ("model", "robust")
 
 
 def attach_statistics(result, model, cov_type="model"):
-    """Set coef, intercept, cov, stderr, intercept_stderr, dispersion and the GLM summary
-    statistics on ``result`` (a FitResult)."""
+    """Set coef, intercept, cov, stderr, intercept_stderr, dispersion, deviance, null_deviance,
+    llf, aic, bic and df_resid on ``result`` (a FitResult)."""
     coef, intercept = model.split(result.x)
-    result.update(coef=np.array(coef, copy=True), intercept=intercept, cov=None, stderr=None,
-                  intercept_stderr=None, cov_type=cov_type, dispersion=None)
+    result.update(coef=coef, intercept=intercept, cov=None, stderr=None, intercept_stderr=None,
+                  cov_type=cov_type, dispersion=None)
     if not np.all(np.isfinite(result.x)):
         return
-    glm = model.as_glm() if hasattr(model, "as_glm") else None
+    stats = model.as_glm() if hasattr(model, "as_glm") else model
+    n_obs, k = model.weight_sum, model.n_params
     phi = 1.0
-    n_obs = model.weight_sum
-    k = model.n_params
-    if glm is not None:
-        result.deviance = glm.deviance(result.x)
-        result.null_deviance = glm.null_deviance()
-        result.pearson_chi2 = glm.pearson_chi2(result.x)
-        if glm.family.has_dispersion:
-            phi = result.pearson_chi2 / (n_obs - k) if n_obs > k else np.nan
-        result.dispersion = phi
-        llf_phi = phi
-        if glm.family.name == "gaussian" and glm.link.name == "identity":
-            llf_phi = result.deviance / n_obs
-        result.llf = glm.log_likelihood(result.x, llf_phi)
-        result.aic = -2 * result.llf + 2 * k
-        result.bic = -2 * result.llf + k * math.log(n_obs)
-        result.df_resid = n_obs - k
+    result.deviance = stats.deviance(result.x)
+    result.null_deviance = stats.null_deviance()
+    if getattr(stats, "has_dispersion", False):
+        result.pearson_chi2 = stats.pearson_chi2(result.x)
+        phi = result.pearson_chi2 / (n_obs - k) if n_obs > k else np.nan
+    result.dispersion = phi
+    result.llf = stats.log_likelihood(result.x, phi)
+    result.aic = -2 * result.llf + 2 * k
+    result.bic = -2 * result.llf + k * math.log(n_obs)
+    result.df_resid = n_obs - k
     cov = covariance(model, result.x, cov_type, phi)
     if cov is None:
         result.message += " Standard errors are unavailable: the Fisher information is singular."
         return
-    se = np.sqrt(np.diag(cov))
     result.cov = cov
-    result.stderr, result.intercept_stderr = model.split(se)
+    if hasattr(model, "split_stderr"):
+        result.stderr, result.intercept_stderr = model.split_stderr(cov)
+    else:
+        result.stderr, result.intercept_stderr = model.split(np.sqrt(np.diag(cov)))
+    if not model.fit_intercept:
+        result.intercept_stderr = None
 
 
 def covariance(model, theta, cov_type="model", phi=1.0):
@@ -68,6 +67,6 @@ def covariance(model, theta, cov_type="model", phi=1.0):
     if cov_type == "model":
         return phi * inverse
     meat = model.empirical_fisher(theta) * model.weight_sum
-    p = model.n_features
-    meat[np.arange(p), np.arange(p)] -= model.l2 * model.weight_sum
+    penalised = np.flatnonzero(model.penalty_mask)
+    meat[penalised, penalised] -= model.l2 * model.weight_sum
     return inverse @ meat @ inverse

@@ -5,10 +5,11 @@ _BLOCK_ROWS = 8192
 
 
 def matvec(X, coef):
-    """X @ coef in float64 (float32 X is converted one row block at a time)."""
+    """X @ coef in float64 for coef of shape (p,) or (p, K) (float32 X is converted one row
+    block at a time)."""
     if X.dtype == np.float64:
         return X @ coef
-    out = np.empty(X.shape[0])
+    out = np.empty((X.shape[0],) + coef.shape[1:])
     for start in range(0, X.shape[0], _BLOCK_ROWS):
         block = X[start:start + _BLOCK_ROWS].astype(np.float64)
         out[start:start + _BLOCK_ROWS] = block @ coef
@@ -16,10 +17,11 @@ def matvec(X, coef):
 
 
 def rmatvec(X, r):
-    """X^T @ r in float64 (float32 X is converted one row block at a time)."""
+    """X^T @ r in float64 for r of shape (n,) or (n, K) (float32 X is converted one row block
+    at a time)."""
     if X.dtype == np.float64:
         return X.T @ r
-    out = np.zeros(X.shape[1])
+    out = np.zeros((X.shape[1],) + r.shape[1:])
     for start in range(0, X.shape[0], _BLOCK_ROWS):
         block = X[start:start + _BLOCK_ROWS].astype(np.float64)
         out += block.T @ r[start:start + _BLOCK_ROWS]

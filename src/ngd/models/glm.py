@@ -50,6 +50,7 @@ class GLM:
         self.n_threads = int(n_threads)
         self.weight_sum = float(weights.sum())
         self.n_params = self.n_features + self.fit_intercept
+        self.penalty_mask = np.arange(self.n_params) < self.n_features
 
     # --- parameters -------------------------------------------------------------------
     def split(self, theta):
@@ -253,8 +254,16 @@ class GLM:
                 break
         return null.deviance(theta)
 
+    @property
+    def has_dispersion(self):
+        """True for families with a free scale phi."""
+        return self.family.has_dispersion
+
     def log_likelihood(self, theta, phi):
-        """Full log-likelihood at dispersion phi (nan where the family has no closed form)."""
+        """Full log-likelihood at dispersion phi (Gaussian-identity: at the maximum-likelihood
+        scale deviance / sum w, as statsmodels); nan where there is no closed form."""
+        if self.family.name == "gaussian" and self.link.name == "identity":
+            phi = self.deviance(theta) / self.weight_sum
         mu = self.mean(theta, offset=self.offset)
         w = self.sample_weight if self.trials is None else self.sample_weight / self.trials
         return self.family.log_likelihood(self.y, mu, w, phi, self.trials)

@@ -57,6 +57,7 @@ class LogisticModel:
         self.n_samples, self.n_features = X.shape
         self.weight_sum = float(X.shape[0] if sample_weight is None else sample_weight.sum())
         self.n_params = self.n_features + self.fit_intercept
+        self.penalty_mask = np.arange(self.n_params) < self.n_features
 
     # --- parameters -------------------------------------------------------------------
     def split(self, theta):

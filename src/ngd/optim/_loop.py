@@ -3,7 +3,8 @@
 Stopping: converged when max_j |g_j| <= tol (status 0) or when the loss changed by at most
 ftol * max(1, |L|) in one iteration (status 1), in both cases only once the last step moved
 no coordinate by more than xtol * (1 + max_j |theta_j|) (second-order steps; this keeps the
-rule meaningful when the objective's scale is tiny, e.g. a GLM with a small dispersion); otherwise stop at max_iter (2), when the line
+rule meaningful when the objective's scale is tiny, e.g. a GLM with a small dispersion), or
+when the loss changed by no more than rounding (16 eps |L|: nothing more can be gained); otherwise stop at max_iter (2), when the line
 search fails (3), on a non-finite loss or gradient (4, keeping the last finite iterate), or when
 the callback raises StopIteration (5).
 """
@@ -21,6 +22,7 @@ def _finite(evaluation):
 
 
 XTOL = 1e-10
+ROUNDING = 16 * np.finfo(float).eps     # a loss change this small (relative) is rounding
 
 
 def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
@@ -65,7 +67,8 @@ def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
         settled = outcome.step_max <= XTOL * (1.0 + float(np.max(np.abs(theta))))
         if current.grad_norm <= tol and settled:
             status = 0
-        elif abs(change) <= ftol * max(1.0, abs(current.loss)) and settled:
+        elif (abs(change) <= ftol * max(1.0, abs(current.loss)) and settled) \
+                or abs(change) <= ROUNDING * abs(current.loss):
             status = 1
         if callback is not None and status is None:
             snapshot = FitResult(x=theta.copy(), loss=current.loss, grad=current.grad.copy(),

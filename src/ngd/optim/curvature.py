@@ -83,7 +83,7 @@ class CurvatureStepper:
     def _model_kl(self, alpha, direction, dir_deriv, lam):
         """1/2 alpha^2 d^T F d with F the Fisher of the likelihood alone: d^T C d = -g^T d
         minus the damping and penalty parts."""
-        p = self.model.n_features
+        penalised = direction[self.model.penalty_mask]
         quad = -dir_deriv - lam * float(direction @ direction)
-        quad -= self.model.l2 * float(direction[:p] @ direction[:p])
+        quad -= self.model.l2 * float(penalised @ penalised)
         return 0.5 * alpha * alpha * max(quad, 0.0)

@@ -1,0 +1,264 @@
+"""Softmax (multinomial) regression with K classes.
+
+    L = (1/sum w) sum_i w_i [logsumexp(eta_i) - eta_{i, y_i}] + (l2/2) ||W||^2,
+    eta_i = W x_i + b  (W of shape (K, p), b of shape (K,); intercepts unpenalised).
+
+The likelihood does not change when one vector is added to every class row, so the fit pins
+that gauge. With l2 > 0 the penalty pins W (the optimum has sum_k W_k = 0: the symmetric
+parametrisation, as scikit-learn) and b is reported centred (sum_k b_k = 0). With l2 = 0 the
+first class is the reference (W_0 = 0, b_0 = 0, as statsmodels' MNLogit); its standard errors
+are nan. The free parameters theta are the full vector [vec(W) (class-major), b] without the
+pinned entries.
+
+Curvatures: exact Fisher, block (k, l) = X~^T diag(w p_k (delta_kl - p_l)) X~ / sum w with
+X~ = [X, 1] (equal to the Hessian: canonical link); empirical, block weights w r_k r_l with
+r = p - onehot(y); "kfac": the Kronecker factorisation E[A] (x) E[x~ x~^T] with
+A_i = diag(p_i) - p_i p_i^T, the expectations weighted by w.
+"""
+import numpy as np
+from scipy.special import logsumexp, softmax
+
+from ngd._kernels import fisher as _fisher
+from ngd.models._linear import matvec, rmatvec
+from ngd.models.logistic import Evaluation
+
+CURVATURES = ("exact", "empirical", "observed", "kfac")
+
+
+class SoftmaxModel:
+    """Multinomial logit on integer class codes 0..K-1 (validated arrays; see ``ngd.api``)."""
+
+    name = "softmax"
+    family_name = "multinomial"
+    link_name = "softmax"
+
+    def __init__(self, X, y, n_classes, sample_weight=None, offset=None, fit_intercept=True,
+                 l2=0.0, n_threads=1):
+        if offset is not None:
+            raise ValueError("offset= is not supported by the softmax model")
+        self.X = X
+        self.codes = np.asarray(y, dtype=np.intp)
+        self.n_samples, self.n_features = X.shape
+        self.n_classes = int(n_classes)
+        self.onehot = np.zeros((self.n_samples, self.n_classes))
+        self.onehot[np.arange(self.n_samples), self.codes] = 1.0
+        self.sample_weight = np.ones(self.n_samples) if sample_weight is None else sample_weight
+        self.weight_sum = float(self.sample_weight.sum())
+        self.fit_intercept = bool(fit_intercept)
+        self.l2 = float(l2)
+        self.n_threads = int(n_threads)
+        self.reference = self.l2 == 0
+        K, p = self.n_classes, self.n_features
+        full = np.arange(K * p + K * self.fit_intercept)
+        pinned = set()
+        if self.reference:
+            pinned.update(range(p))                        # W_0
+        if self.fit_intercept:
+            pinned.add(K * p)                              # b_0
+        self.free = np.array([i for i in full if i not in pinned], dtype=np.intp)
+        self.n_full = full.size
+        self.n_params = self.free.size
+        self.penalty_mask = self.free < K * p
+        self.gauge = ("reference class: the first class has zero coefficients and intercept"
+                      if self.reference else
+                      "symmetric: coefficients sum to zero over classes (l2 pins them), "
+                      "intercepts centred")
+
+    # --- parameters -------------------------------------------------------------------
+    def expand(self, theta):
+        """Full parameter vector (pinned entries zero) from the free theta."""
+        full = np.zeros(self.n_full)
+        full[self.free] = theta
+        return full
+
+    def _unpack(self, theta):
+        K, p = self.n_classes, self.n_features
+        full = self.expand(theta)
+        W = full[:K * p].reshape(K, p)
+        b = full[K * p:] if self.fit_intercept else np.zeros(K)
+        return W, b
+
+    def split(self, theta):
+        """(coef (K, p), intercept (K,)) in the reported gauge (see module docstring)."""
+        W, b = self._unpack(theta)
+        if self.fit_intercept and not self.reference:
+            b = b - b.mean()
+        return W.copy(), (b.copy() if self.fit_intercept else 0.0)
+
+    def split_stderr(self, cov):
+        """Standard errors of split(theta) from the covariance of the free theta."""
+        transform = self._report_matrix()
+        var = np.einsum("ij,jk,ik->i", transform, cov, transform)
+        se = np.sqrt(np.maximum(var, 0.0))
+        pinned = np.ones(self.n_full, dtype=bool)
+        pinned[self.free] = False
+        if self.reference:
+            se[pinned] = np.nan
+        K, p = self.n_classes, self.n_features
+        return se[:K * p].reshape(K, p), (se[K * p:] if self.fit_intercept else None)
+
+    def _report_matrix(self):
+        """R with split(theta) = R theta (flattened): expansion, then intercept centring."""
+        R = np.zeros((self.n_full, self.n_params))
+        R[self.free, np.arange(self.n_params)] = 1.0
+        if self.fit_intercept and not self.reference:
+            K, p = self.n_classes, self.n_features
+            rows = slice(K * p, K * p + K)
+            R[rows] -= R[rows].mean(axis=0, keepdims=True)
+        return R
+
+    def initial_theta(self):
+        """W = 0 and b = log of the weighted class frequencies (the intercept-only MLE)."""
+        full = np.zeros(self.n_full)
+        if self.fit_intercept:
+            K, p = self.n_classes, self.n_features
+            freq = np.bincount(self.codes, weights=self.sample_weight, minlength=K)
+            logf = np.log(np.maximum(freq / self.weight_sum, 1e-12))
+            full[K * p:] = logf - logf[0]
+        return full[self.free]
+
+    def linear_predictor(self, theta, X=None):
+        """eta = X W^T + b, shape (n, K)."""
+        W, b = self._unpack(theta)
+        return matvec(self.X if X is None else X, np.ascontiguousarray(W.T)) + b
+
+    # --- evaluation ---------------------------------------------------------------------
+    def evaluate(self, theta, curvature=None):
+        """Loss, gradient (free parameters) and curvature weights (n, K, K) / sum w."""
+        return self._evaluate(theta, curvature, self.X, self.onehot, self.sample_weight,
+                              self.weight_sum)
+
+    def evaluate_rows(self, theta, rows):
+        """Loss and gradient on a mini-batch."""
+        w = self.sample_weight[rows]
+        return self._evaluate(theta, None, self.X[rows], self.onehot[rows], w, float(w.sum()))
+
+    def _evaluate(self, theta, curvature, X, onehot, w, w_sum):
+        if curvature not in (None,) + CURVATURES:
+            raise ValueError(f"curvature must be one of {CURVATURES}, got {curvature!r}")
+        W, _ = self._unpack(theta)
+        eta = self.linear_predictor(theta, X)
+        lse = logsumexp(eta, axis=1)
+        nll = lse - np.sum(eta * onehot, axis=1)
+        loss = float(w @ nll) / w_sum + 0.5 * self.l2 * float(np.sum(W * W))
+        P = np.exp(eta - lse[:, None])
+        R = (w / w_sum)[:, None] * (P - onehot)
+        K, p = self.n_classes, self.n_features
+        full = np.empty(self.n_full)
+        full[:K * p] = (rmatvec(X, R).T + self.l2 * W).ravel()
+        if self.fit_intercept:
+            full[K * p:] = R.sum(axis=0)
+        weights = None
+        if curvature is not None:
+            weights = (curvature, P, P - onehot, w / w_sum)
+        return Evaluation(loss, full[self.free], weights, curvature)
+
+    def loss(self, theta):
+        return self.evaluate(theta).loss
+
+    def gradient(self, theta):
+        return self.evaluate(theta).grad
+
+    # --- curvature ------------------------------------------------------------------------
+    def _gram(self, v):
+        """[X, 1]^T diag(v) [X, 1] (or X^T diag(v) X without intercept)."""
+        p = self.n_features
+        gram = np.empty((p, p))
+        xv = np.empty(p) if self.fit_intercept else None
+        _fisher._weighted_gram(self.X, np.ascontiguousarray(v), gram, xv, self.n_threads)
+        if not self.fit_intercept:
+            return gram
+        out = np.empty((p + 1, p + 1))
+        out[:p, :p] = gram
+        out[:p, p] = out[p, :p] = xv
+        out[p, p] = v.sum()
+        return out
+
+    def curvature_matrix(self, weights):
+        """Curvature on the free parameters from the weights of ``evaluate``: the (k, l) block
+        is [X, 1]^T diag(v_kl) [X, 1] (kfac: E[A]_kl times E[x~ x~^T]); l2 on the W diagonal."""
+        curvature, P, D, wn = weights
+        K, p = self.n_classes, self.n_features
+        if curvature == "kfac":
+            A = np.diag(wn @ P) - (P * wn[:, None]).T @ P
+            G = self._gram(wn)
+            block = lambda k, l: A[k, l] * G                                   # noqa: E731
+        elif curvature == "empirical":
+            block = lambda k, l: self._gram(wn * D[:, k] * D[:, l])            # noqa: E731
+        else:   # exact Fisher = observed Hessian (canonical link)
+            block = lambda k, l: self._gram(wn * P[:, k] * ((k == l) - P[:, l]))  # noqa: E731
+        index = [np.r_[k * p:(k + 1) * p, [K * p + k] if self.fit_intercept else []]
+                 .astype(np.intp) for k in range(K)]
+        full = np.empty((self.n_full, self.n_full))
+        for k in range(K):
+            for l in range(k, K):
+                b = block(k, l)
+                full[np.ix_(index[k], index[l])] = b
+                full[np.ix_(index[l], index[k])] = b.T
+        diag = np.arange(K * p)
+        full[diag, diag] += self.l2
+        return full[np.ix_(self.free, self.free)]
+
+    def exact_fisher(self, theta):
+        """Exact Fisher of the objective on the free parameters (= its Hessian)."""
+        return self.curvature_matrix(self.evaluate(theta, "exact").weights)
+
+    def empirical_fisher(self, theta):
+        """(1/sum w) sum_i w_i s_i s_i^T with s_i = (p_i - onehot_i) (x) x~_i (+ l2 on W)."""
+        return self.curvature_matrix(self.evaluate(theta, "empirical").weights)
+
+    def hessian(self, theta):
+        """Observed Hessian; equal to the exact Fisher (canonical link)."""
+        return self.exact_fisher(theta)
+
+    def gradient_lipschitz(self):
+        """Boehning's bound: lambda_max of (1/2) [X, 1]^T W [X, 1] / sum w, plus l2."""
+        gram = self._gram(self.sample_weight / self.weight_sum)
+        return 0.5 * float(np.linalg.eigvalsh(gram)[-1]) + self.l2
+
+    # --- statistics --------------------------------------------------------------------
+    def predict_proba(self, theta, X=None):
+        """P(y = k | x), shape (n, K)."""
+        return softmax(self.linear_predictor(theta, X), axis=1)
+
+    def scores(self, theta):
+        """Per-row scores of the log-likelihood on the free parameters, (onehot - p) (x) x~."""
+        P = self.predict_proba(theta)
+        D = self.onehot - P
+        X = np.asarray(self.X, dtype=np.float64)
+        K, p = self.n_classes, self.n_features
+        full = np.empty((self.n_samples, self.n_full))
+        for k in range(K):
+            full[:, k * p:(k + 1) * p] = X * D[:, k:k + 1]
+        if self.fit_intercept:
+            full[:, K * p:] = D
+        return full[:, self.free]
+
+    def sample_response(self, theta, rng):
+        """Class codes drawn from the model's probabilities."""
+        P = self.predict_proba(theta)
+        u = rng.random(self.n_samples)[:, None]
+        return np.minimum((np.cumsum(P, axis=1) < u).sum(axis=1), self.n_classes - 1)
+
+    def mean_kl(self, theta_old, theta_new):
+        """(1/sum w) sum_i w_i KL(Cat(p_i(old)) || Cat(p_i(new)))."""
+        e0, e1 = self.linear_predictor(theta_old), self.linear_predictor(theta_new)
+        l0 = e0 - logsumexp(e0, axis=1, keepdims=True)
+        l1 = e1 - logsumexp(e1, axis=1, keepdims=True)
+        kl = np.sum(np.exp(l0) * (l0 - l1), axis=1)
+        return float(self.sample_weight @ kl / self.weight_sum)
+
+    def deviance(self, theta):
+        """2 sum_i w_i nll_i."""
+        return 2 * (self.loss(theta) - 0.5 * self.l2 * float(np.sum(self._unpack(theta)[0] ** 2))
+                    ) * self.weight_sum
+
+    def null_deviance(self):
+        """Deviance of the intercept-only model (class frequencies)."""
+        freq = np.bincount(self.codes, weights=self.sample_weight, minlength=self.n_classes)
+        prob = freq / self.weight_sum
+        return float(-2 * np.sum(self.sample_weight * np.log(prob[self.codes])))
+
+    def log_likelihood(self, theta, phi=1.0):
+        """sum_i w_i log p(y_i | x_i)."""
+        return -0.5 * self.deviance(theta)
