@@ -9,6 +9,7 @@ STATUS_MESSAGES = {
     3: "Stopped: line search could not decrease the loss.",
     4: "Stopped: non-finite loss or gradient; returning the last finite iterate.",
     5: "Stopped by the callback.",
+    6: "Stopped: the maximum-likelihood estimate does not exist (separation).",
 }
 CONVERGED_STATUSES = (0, 1)
 
@@ -58,6 +59,53 @@ class FitResult(OptimizeResult):
     scipy's aliases x (coef then intercept), fun, jac, nit, nfev, success.
     """
 
+    def coefficient_rows(self, feature_names=None):
+        """One dict per coefficient: name, estimate, stderr, z (softmax: 'class:feature')."""
+        coef = np.atleast_2d(self.coef) if np.ndim(self.coef) == 2 else self.coef[None, :]
+        se = self.get("stderr")
+        se = np.full(coef.shape, np.nan) if se is None else np.reshape(se, coef.shape)
+        p = coef.shape[1]
+        names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(p)]
+        if len(names) != p:
+            raise ValueError(f"feature_names has {len(names)} names for {p} coefficients")
+        multi = np.ndim(self.coef) == 2
+        classes = self.get("classes")
+        labels = [str(c) for c in classes] if multi and classes is not None else \
+            [str(k) for k in range(coef.shape[0])]
+        rows = []
+        for k in range(coef.shape[0]):
+            prefix = f"{labels[k]}:" if multi else ""
+            if self.get("fit_intercept", True):
+                b = np.atleast_1d(self.intercept)[k]
+                b_se = self.get("intercept_stderr")
+                b_se = np.nan if b_se is None else np.atleast_1d(b_se)[k]
+                rows.append(_coef_row(prefix + "(intercept)", b, b_se))
+            for j in range(p):
+                rows.append(_coef_row(prefix + names[j], coef[k, j], se[k, j]))
+        return rows
+
+    def summary(self, feature_names=None):
+        """An R-like text summary: model, coefficient table, fit statistics, convergence."""
+        head = [f"{self.get('model')} model (family {self.get('family')}, link "
+                f"{self.get('link')}) fitted by {self.method}"
+                + (f" with {self.fisher} curvature" if self.get("fisher") else ""),
+                f"l2 = {self.get('l2', 0.0):g}; {self.message}", ""]
+        table = [f"{'':24s} {'estimate':>12s} {'std.err':>10s} {'z':>8s}"]
+        for row in self.coefficient_rows(feature_names):
+            table.append(f"{row['name'][:24]:24s} {_num(row['estimate'], '.6g', 12)} "
+                         f"{_num(row['stderr'], '.4g', 10)} {_num(row['z'], '.3f', 8)}")
+        stats = []
+        for key, label in (("dispersion", "dispersion"), ("deviance", "deviance"),
+                           ("null_deviance", "null deviance"), ("df_resid", "df residual"),
+                           ("llf", "log-likelihood"), ("aic", "AIC"), ("bic", "BIC")):
+            value = self.get(key)
+            if value is not None and np.isfinite(value):
+                stats.append(f"{label}: {value:.6g}")
+        tail = ["", "; ".join(stats),
+                f"iterations: {self.n_iter}; loss {self.loss:.12g}; max|gradient| "
+                f"{self.grad_norm:.2e}; time {self.get('time', 0.0):.3g} s"]
+        return "\n".join(head + table + tail)
+
     def to_dict(self):
         """Plain-Python summary for JSON (no history arrays, no aliases)."""
         keys = ("method", "fisher", "step_rule", "loss", "grad_norm", "n_iter", "n_fev",
@@ -68,6 +116,17 @@ class FitResult(OptimizeResult):
         out["stderr"] = _plain(self.get("stderr"))
         out["classes"] = _plain(self.get("classes"))
         return out
+
+
+def _coef_row(name, estimate, stderr):
+    estimate, stderr = float(estimate), float(stderr)
+    z = estimate / stderr if np.isfinite(stderr) and stderr > 0 else float("nan")
+    return {"name": name, "estimate": estimate, "stderr": stderr, "z": z}
+
+
+def _num(value, spec, width):
+    text = "-" if value is None or not np.isfinite(value) else format(value, spec)
+    return text.rjust(width)
 
 
 def _plain(value):

@@ -15,6 +15,7 @@ from ngd.models._linear import matvec, rmatvec
 from ngd.models.families import check_link, get_family
 from ngd.models.links import get_link
 from ngd.models.logistic import Evaluation
+from ngd.models.separation import binary_certificate, involved_columns
 
 CURVATURES = ("exact", "empirical", "observed")
 
@@ -187,6 +188,18 @@ class GLM:
     def hessian(self, theta):
         """Observed Hessian of L (differs from the Fisher for non-canonical links)."""
         return self.curvature_matrix(self.evaluate(theta, "observed").weights)
+
+    def separation(self, delta):
+        """(rows, columns) if moving along delta separates 0/1 responses of a binomial model
+        with an increasing link (no MLE), else None."""
+        if self.l2 > 0 or self.family.name != "binomial" or \
+                self.link.name not in ("logit", "probit", "cloglog"):
+            return None
+        rows = binary_certificate(self.X, self.y, delta, self.fit_intercept,
+                                  self.sample_weight)
+        if rows is None:
+            return None
+        return rows, involved_columns(self.X, delta[:self.n_features])
 
     def as_glm(self):
         """This model (statistics helpers accept any model with ``as_glm``)."""

@@ -12,6 +12,7 @@ from scipy.special import expit
 
 from ngd._kernels import fisher as _fisher
 from ngd._kernels import fused as _fused
+from ngd.models.separation import binary_certificate, involved_columns
 
 CURVATURES = ("exact", "empirical", "observed")
 _KERNEL_KIND = {
@@ -178,6 +179,16 @@ class LogisticModel:
         kl = p0 * (eta0 - eta1) + np.logaddexp(0, eta1) - np.logaddexp(0, eta0)
         w = 1.0 if self.sample_weight is None else self.sample_weight
         return float(np.sum(w * kl) / self.weight_sum)
+
+    def separation(self, delta):
+        """(rows, columns) if moving along delta separates the classes (no MLE), else None."""
+        if self.l2 > 0:
+            return None
+        w = np.ones(self.n_samples) if self.sample_weight is None else self.sample_weight
+        rows = binary_certificate(self.X, self.y, delta, self.fit_intercept, w)
+        if rows is None:
+            return None
+        return rows, involved_columns(self.X, delta[:self.n_features])
 
     def as_glm(self):
         """The same model as a binomial-logit :class:`ngd.models.GLM` (for statistics)."""

@@ -21,6 +21,8 @@ from scipy.special import logsumexp, softmax
 from ngd._kernels import fisher as _fisher
 from ngd.models._linear import matvec, rmatvec
 from ngd.models.logistic import Evaluation
+from ngd.models.separation import (_SLACK, _row_norms, involved_columns,
+                                   multiclass_certificate)
 
 CURVATURES = ("exact", "empirical", "observed", "kfac")
 
@@ -215,6 +217,22 @@ class SoftmaxModel:
         """Boehning's bound: lambda_max of (1/2) [X, 1]^T W [X, 1] / sum w, plus l2."""
         gram = self._gram(self.sample_weight / self.weight_sum)
         return 0.5 * float(np.linalg.eigvalsh(gram)[-1]) + self.l2
+
+    def separation(self, delta):
+        """(rows, columns) if moving along delta raises every observed class's margin (no
+        MLE), else None."""
+        if self.l2 > 0:
+            return None
+        W, b = self._unpack(delta)
+        scale = float(np.max(np.abs(delta)))
+        if scale == 0 or not np.isfinite(scale):
+            return None
+        change = matvec(self.X, np.ascontiguousarray(W.T)) + b
+        slack = _SLACK * scale * _row_norms(self.X, self.fit_intercept)
+        rows = multiclass_certificate(change, self.codes, self.sample_weight, slack)
+        if rows is None:
+            return None
+        return rows, involved_columns(self.X, W)
 
     # --- statistics --------------------------------------------------------------------
     def predict_proba(self, theta, X=None):

@@ -6,7 +6,10 @@ no coordinate by more than xtol * (1 + max_j |theta_j|) (second-order steps; thi
 rule meaningful when the objective's scale is tiny, e.g. a GLM with a small dispersion), or
 when the loss changed by no more than rounding (16 eps |L|: nothing more can be gained); otherwise stop at max_iter (2), when the line
 search fails (3), on a non-finite loss or gradient (4, keeping the last finite iterate), or when
-the callback raises StopIteration (5).
+the callback raises StopIteration (5), or when the recent movement of theta is a direction
+along which the likelihood increases without bound, i.e. the data are (quasi-)separated and
+the MLE does not exist (6; checked for models with a ``separation`` method once the steps stop
+shrinking, see ngd.models.separation).
 """
 import time
 import warnings
@@ -22,6 +25,7 @@ def _finite(evaluation):
 
 
 XTOL = 1e-10
+SEPARATION_LAG = 3                      # iterations spanned by the candidate direction
 ROUNDING = 16 * np.finfo(float).eps     # a loss change this small (relative) is rounding
 
 
@@ -42,6 +46,11 @@ def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
     elif current.grad_norm <= tol:
         status = 0
     iteration = 0
+    recent = [theta.copy()]
+    separation = None
+    check_separation = hasattr(getattr(stepper, "model", None), "separation") and \
+        stepper.curvature is not None
+    previous_step = np.inf
     while status is None:
         if iteration >= max_iter:
             status = 2
@@ -65,6 +74,14 @@ def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
                        dir_deriv=outcome.dir_deriv, n_linesearch=outcome.n_linesearch,
                        n_updates=n_updates, time=time.perf_counter() - start)
         settled = outcome.step_max <= XTOL * (1.0 + float(np.max(np.abs(theta))))
+        recent = (recent + [theta.copy()])[-SEPARATION_LAG - 1:]
+        if check_separation and len(recent) > SEPARATION_LAG and \
+                outcome.step_max >= 0.5 * previous_step:
+            separation = stepper.model.separation(recent[-1] - recent[0])
+            if separation is not None:
+                status = 6
+                break
+        previous_step = outcome.step_max
         if current.grad_norm <= tol and settled:
             status = 0
         elif (abs(change) <= ftol * max(1.0, abs(current.loss)) and settled) \
@@ -79,6 +96,12 @@ def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
             except StopIteration:
                 status = 5
     message = STATUS_MESSAGES[status]
+    if separation is not None:
+        rows, columns = separation
+        message += (f" Moving the coefficients of columns {', '.join(map(str, columns))} "
+                    f"along a fixed direction drives the fitted probabilities of {len(rows)} "
+                    "rows to 0 or 1 while the loss keeps falling; remove or merge those "
+                    "columns, or use l2 > 0.")
     if damping_raised:
         first_iter, _ = damping_raised[0]
         largest = max(lam for _, lam in damping_raised)
@@ -89,6 +112,8 @@ def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
     if status == 2:
         warnings.warn(f"{method}: {message}", ConvergenceWarning, stacklevel=4)
     return FitResult(x=theta, loss=float(current.loss), grad=current.grad,
+                     separation=None if separation is None else
+                     {"rows": separation[0], "columns": separation[1]},
                      grad_norm=float(current.grad_norm) if _finite(current) else np.nan,
                      n_iter=iteration, n_fev=n_fev, n_updates=n_updates,
                      converged=status in CONVERGED_STATUSES, status=status, message=message,

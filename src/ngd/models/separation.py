@@ -1,0 +1,64 @@
+"""Certificates that a maximum-likelihood estimate does not exist (separation).
+
+For a binary model with an increasing link, a direction d with
+    (2 y_i - 1) x~_i . d >= 0 for every row (x~ = [x, 1]) and > 0 for some row
+makes every term of the likelihood non-decreasing along theta + t d, strictly for some: the
+loss has no minimiser ((quasi-)complete separation, Albert & Anderson 1984). For softmax the
+same holds for the class margins (D x~_i)_{y_i} - (D x~_i)_k >= 0. The optimiser proposes d as
+its recent movement theta_t - theta_{t-k}, which aligns with the separating direction when the
+coefficients diverge; these functions check it.
+"""
+import numpy as np
+
+from ngd.models._linear import matvec
+
+# a margin counts as zero below this fraction of |x~_i| |d|
+_SLACK = 1e-7
+
+
+def _row_norms(X, fit_intercept):
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+    return np.sqrt(norms ** 2 + 1.0) if fit_intercept else norms
+
+
+def binary_certificate(X, y, delta, fit_intercept, weights):
+    """Rows strictly separated along delta, or None when delta does not separate the data.
+    y in {0, 1} (rows with 0 < y < 1 must have a zero margin); weights > 0 rows count."""
+    coef = np.asarray(delta[:X.shape[1]], dtype=np.float64)
+    shift = float(delta[-1]) if fit_intercept else 0.0
+    scale = float(np.max(np.abs(delta)))
+    if scale == 0 or not np.isfinite(scale):
+        return None
+    margin = (matvec(X, coef) + shift)
+    slack = _SLACK * scale * _row_norms(X, fit_intercept)
+    active = weights > 0
+    sign = np.where(y >= 1, 1.0, np.where(y <= 0, -1.0, 0.0))
+    signed = sign * margin
+    zero_required = active & (sign == 0)
+    if np.any(signed[active] < -slack[active]) or np.any(np.abs(margin[zero_required])
+                                                         > slack[zero_required]):
+        return None
+    strict = active & (signed > slack)
+    return np.flatnonzero(strict) if strict.any() else None
+
+
+def multiclass_certificate(eta_change, codes, weights, slack):
+    """Rows with a strictly growing margin, or None: eta_change (n, K) is X~ D^T."""
+    own = eta_change[np.arange(len(codes)), codes][:, None]
+    margins = own - eta_change
+    active = weights > 0
+    if np.any(margins[active] < -slack[active, None]):
+        return None
+    strict = active & (np.max(margins, axis=1) > slack)
+    return np.flatnonzero(strict) if strict.any() else None
+
+
+def involved_columns(X, delta_coef, fraction=0.05):
+    """Columns whose standardised movement |d_j| sd(x_j) is at least ``fraction`` of the
+    largest (for naming the features behind a separation)."""
+    sd = np.std(X, axis=0, dtype=np.float64)
+    size = np.abs(delta_coef) * np.where(sd > 0, sd, 1.0)
+    if size.ndim == 2:
+        size = size.max(axis=0)
+    top = size.max()
+    return [] if top == 0 else [int(j) for j in np.flatnonzero(size >= fraction * top)]
