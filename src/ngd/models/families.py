@@ -278,6 +278,24 @@ class Tweedie(Family):
     def mean_kl(self, mu0, mu1):
         raise NotImplementedError("closed-form KL is not available for tweedie")
 
+    def sample(self, mu, rng, trials=None):
+        """y ~ Tweedie(mu, phi = 1): the special powers delegate; 1 < p < 2 is compound
+        Poisson-gamma (N ~ Poisson(mu^(2-p)/(2-p)) gamma jumps of shape (2-p)/(p-1) and
+        scale (p-1) mu^(p-1)); p = 3 is the inverse Gaussian."""
+        if self._special is not None:
+            return self._special.sample(mu, rng, trials)
+        p = self.power
+        if p == 3:
+            return rng.wald(mu, 1.0)
+        if not 1 < p < 2:
+            raise NotImplementedError(f"sampling is not available for tweedie power {p:g}")
+        counts = rng.poisson(np.power(mu, 2 - p) / (2 - p))
+        y = np.zeros(np.shape(mu))
+        jumps = counts > 0
+        scale = (p - 1) * np.power(mu, p - 1)
+        y[jumps] = rng.gamma(counts[jumps] * (2 - p) / (p - 1), scale[jumps])
+        return y
+
     def __repr__(self):
         return f"Tweedie(power={self.power:g})"
 

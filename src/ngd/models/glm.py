@@ -5,7 +5,9 @@
 
 Per row, with s = h'(eta)/V(mu):  dnll/deta = (mu - y) s; exact Fisher weight h' s;
 observed-Hessian weight h' s + (mu - y) s', s' = s (h''/h' - s V'(mu)); empirical weight
-((mu - y) s)^2. For binomial counts (trials m), y is the proportion and the row weight w m.
+((mu - y) s)^2. For binomial counts (trials m), y is the proportion and the row weight w m;
+the row's log-likelihood score is m (y - mu) s x, so its empirical weight is m ((mu - y) s)^2
+(times w m): E[empirical] = exact Fisher, and the robust meat is sum w (m (y - mu) s)^2 x x^T.
 """
 import numpy as np
 
@@ -123,7 +125,7 @@ class GLM:
     def evaluate(self, theta, curvature=None):
         """Loss, gradient and (if curvature is given) per-row weights v_i / sum w."""
         return self._evaluate(theta, curvature, self.X, self.y, self.sample_weight,
-                              self.offset, self.weight_sum)
+                              self.offset, self.weight_sum, self.trials)
 
     def evaluate_rows(self, theta, rows):
         """Loss and gradient of the objective restricted to ``rows`` (a mini-batch)."""
@@ -131,7 +133,7 @@ class GLM:
         off = None if self.offset is None else self.offset[rows]
         return self._evaluate(theta, None, self.X[rows], self.y[rows], w, off, float(w.sum()))
 
-    def _evaluate(self, theta, curvature, X, y, w, offset, w_sum):
+    def _evaluate(self, theta, curvature, X, y, w, offset, w_sum, trials=None):
         if curvature not in (None,) + CURVATURES:
             raise ValueError(f"curvature must be one of {CURVATURES}, got {curvature!r}")
         coef, _ = self.split(theta)
@@ -149,7 +151,10 @@ class GLM:
         weights = None
         if curvature is not None:
             with np.errstate(all="ignore"):
-                weights = w * self._row_weights(curvature, y, eta, mu, s, h1) / w_sum
+                v = self._row_weights(curvature, y, eta, mu, s, h1)
+                if curvature == "empirical" and trials is not None:
+                    v = v * trials      # the row's score is m (y - mu) s x (y a proportion)
+                weights = w * v / w_sum
         return Evaluation(loss, grad, weights, curvature)
 
     def loss(self, theta):
@@ -215,10 +220,13 @@ class GLM:
         return self.link.inverse(self.linear_predictor(theta, X, offset))
 
     def scores(self, theta):
-        """Per-row scores of the log-likelihood at phi = 1, w-free: (y - mu) s [x_i, 1]."""
+        """Per-row scores of the log-likelihood at phi = 1, w-free: m (y - mu) s [x_i, 1]
+        (m = trials for binomial counts, y the proportion; else m = 1)."""
         eta = self.linear_predictor(theta, offset=self.offset)
         mu, _, s, _ = self._pointwise(self.y, eta)
         r = (self.y - mu) * s
+        if self.trials is not None:
+            r = r * self.trials
         X = np.asarray(self.X, dtype=np.float64)
         cols = [X * r[:, None]] + ([r[:, None]] if self.fit_intercept else [])
         return np.hstack(cols)
