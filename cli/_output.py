@@ -1,4 +1,6 @@
 """Tables for people, one JSON document for programs, and atomic file writes."""
+import csv
+import io
 import json
 import math
 import os
@@ -49,13 +51,63 @@ def emit_json(document):
 
 def write_atomic(path, text):
     """Write text to path through a temporary file in the same folder and a rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, tmp = tempfile.mkstemp(prefix=".ngd-", dir=folder)
+    write_all_atomic([(path, text)])
+
+
+def write_all_atomic(outputs):
+    """Write every (path, text or bytes) pair, all or nothing as far as the OS allows.
+
+    Each content goes to a temporary file in its target's folder first; only when all are
+    complete are they renamed into place, so an error (disk full, permission) leaves no
+    partial or new file behind.
+    """
+    staged = []
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
+        for path, content in outputs:
+            folder = os.path.dirname(os.path.abspath(path))
+            handle, tmp = tempfile.mkstemp(prefix=".ngd-", suffix=".tmp", dir=folder)
+            staged.append((tmp, path))
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            with os.fdopen(handle, "wb") as out:
+                out.write(data)
+        for tmp, path in staged:
+            os.replace(tmp, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
         raise
+
+
+def check_writable(path, option):
+    """Fail early (before any work) when ``path`` cannot be written as a file."""
+    path = os.path.abspath(os.fspath(path))
+    folder = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise click.BadParameter(f"{path} is a directory", param_hint=option)
+    if not os.path.isdir(folder):
+        raise click.BadParameter(f"folder {folder} does not exist", param_hint=option)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise click.BadParameter(f"folder {folder} is not writable", param_hint=option)
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise click.BadParameter(f"{path} exists and is not writable", param_hint=option)
+
+
+def csv_text(headers, rows):
+    """CSV text (header row, then rows); floats in round-trip precision, nan as 'nan'."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(headers)
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    return out.getvalue()
+
+
+def _cell(value):
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer() and abs(value) < 2 ** 53:
+            return str(int(value))
+        return repr(value)
+    return value

@@ -1,36 +1,56 @@
-"""``ngd fit DATA``: fit, print the coefficient table and the convergence comparison."""
+"""``ngd fit DATA``: fit, print the coefficient table and the convergence comparison; write
+the model, the per-iteration history and a convergence plot on request."""
+import io
 import math
+import os
 import pathlib
 import warnings
 
 import click
 
 import ngd
-from ngd.cli._output import emit_json, fmt, format_table
-from ngd.io import read_data
-
-MODEL_CHOICES = ["logistic"]
+from ngd.cli._data import load_training
+from ngd.cli._errors import InputError
+from ngd.cli._options import (LINKS, column_list, delimiter_option, json_option,
+                              normalised_choice)
+from ngd.cli._output import (check_writable, csv_text, emit_json, fmt, format_table,
+                             write_all_atomic)
+from ngd.cli._plot import convergence_png, have_matplotlib
+from ngd.cli._progress import Progress
 
 EPILOG = """\b
 Examples:
-  ngd fit examples/breast_cancer.csv --model logistic
+  ngd fit examples/breast_cancer.csv --model logistic --output model.json
   ngd fit examples/spector.csv --target GRADE --fisher empirical --no-compare
+  ngd fit data.csv --categorical region --weights w --dropna --history h.csv --plot conv.png
   ngd fit data.npz --l2 1e-3 --json | python -m json.tool
 """
 
 
-def _normalise_model(ctx, param, value):
-    key = value.strip().lower().replace("-", "_")
-    if key not in MODEL_CHOICES:
-        raise click.BadParameter(f"{value!r} is not one of {', '.join(MODEL_CHOICES)}")
-    return key
-
-
 @click.command("fit", epilog=EPILOG)
 @click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
-@click.option("--model", default="logistic", callback=_normalise_model,
-              help="Model to fit ('-' and '_' are equivalent).")
+@click.option("--model", default="logistic",
+              help="Model to fit, checked by the library ('-' and '_' are equivalent).")
+@click.option("--link", default=None, callback=normalised_choice(LINKS),
+              metavar="[" + "|".join(LINKS) + "]",
+              help="Link function (GLM models)  [default: the model's canonical link]")
+@click.option("--power", type=float, default=None,
+              help="Tweedie power (model tweedie).")
 @click.option("--target", default=None, help="Target column of a CSV  [default: last column]")
+@click.option("--features", default=None, callback=column_list, metavar="A,B,...",
+              help="Feature columns of a CSV  [default: every column without another role]")
+@click.option("--weights", default=None, metavar="COL", help="Column of sample weights (CSV).")
+@click.option("--offset", default=None, metavar="COL",
+              help="Column added to the linear predictor (CSV).")
+@click.option("--trials", default=None, metavar="COL",
+              help="Column of binomial trials; the target holds successes (CSV).")
+@click.option("--categorical", default=None, callback=column_list, metavar="A,B,...",
+              help="String columns to one-hot encode (first level dropped; new columns named "
+                   "col=level).")
+@click.option("--dropna", is_flag=True,
+              help="Drop rows with a missing cell in a used column (count on stderr) instead of "
+                   "stopping with an error.")
+@delimiter_option
 @click.option("--method", type=click.Choice(ngd.METHODS, case_sensitive=False), default="ngd",
               help="Method whose coefficients are reported.")
 @click.option("--fisher", type=click.Choice(["exact", "empirical"], case_sensitive=False),
@@ -52,24 +72,65 @@ def _normalise_model(ctx, param, value):
               show_envvar=True, help="Threads for the kernels  [default: all cores]")
 @click.option("--seed", type=int, default=0, help="Seed of SGD's shuffling.")
 @click.option("--no-compare", is_flag=True, help="Run only --method, not Newton and SGD too.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of tables.")
-def fit_command(data, model, target, method, fisher, l2, max_iter, tol, step, kl_budget,
-                damping, no_intercept, threads, seed, no_compare, as_json):
-    """Fit a model to DATA (CSV with a header row, or NPZ with X, y[, w])."""
-    dataset = read_data(data, target=target)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=pathlib.Path),
+              default=None, help="Write the fitted model as portable JSON (for ngd predict).")
+@click.option("--history", type=click.Path(dir_okay=False, path_type=pathlib.Path),
+              default=None, help="Write every method's per-iteration history as CSV.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=pathlib.Path), default=None,
+              help="Write a PNG of the loss gap vs iteration and vs time (needs matplotlib).")
+@click.option("--quiet", "-q", is_flag=True,
+              help="No progress line and no notes on stderr (warnings and errors still).")
+@json_option
+def fit_command(data, model, link, power, target, features, weights, offset, trials,
+                categorical, dropna, delimiter, method, fisher, l2, max_iter, tol, step,
+                kl_budget, damping, no_intercept, threads, seed, no_compare, output, history,
+                plot, quiet, as_json):
+    """Fit a model to DATA (CSV with a header row, NPZ, or small svmlight files)."""
+    outputs = _check_outputs(data, {"--output": output, "--history": history, "--plot": plot})
+    if plot is not None and not have_matplotlib():
+        raise InputError("--plot needs matplotlib: pip install 'ngd[plot]' (or pip install "
+                         "matplotlib)")
+    dataset = load_training(data, target, delimiter, features, weights, offset, trials,
+                            categorical, dropna)
     methods = [method] if no_compare else [method] + [m for m in ngd.METHODS if m != method]
+    progress = Progress(enabled=not (quiet or as_json))
+    options = dict(methods=methods, statistics="first", model=model, l2=l2,
+                   sample_weight=dataset.sample_weight, offset=dataset.offset,
+                   fit_intercept=not no_intercept, n_threads=threads, fisher=fisher, tol=tol,
+                   max_iter=max_iter, step=step, kl=kl_budget, damping=damping, seed=seed,
+                   callback=progress)
+    # pass GLM options only when given, so the library's defaults and checks apply
+    for key, value in (("link", link), ("power", power), ("trials", dataset.trials)):
+        if value is not None:
+            options[key] = value
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            results = ngd.compare(dataset.X, dataset.y, methods=methods, model=model, l2=l2,
-                                  sample_weight=dataset.sample_weight,
-                                  fit_intercept=not no_intercept, n_threads=threads,
-                                  fisher=fisher, tol=tol, max_iter=max_iter, step=step,
-                                  kl=kl_budget, damping=damping, seed=seed)
+            results = ngd.compare(dataset.X, dataset.y, **options)
         except ngd.DataError as exc:
             raise ngd.DataError(f"{data}: {exc}") from None
+        finally:
+            progress.close()
     primary = results[method]
     report = build_report(dataset, model, l2, primary, results)
+    files = []
+    if output is not None:
+        files.append((output, _model_json(primary, dataset)))
+    if history is not None:
+        files.append((history, history_csv(results)))
+    if plot is not None:
+        title = (f"{report['model']} on {os.path.basename(str(data))}: "
+                 f"{dataset.n_samples} rows, {dataset.n_features} features, l2 = {l2:g}")
+        files.append((plot, convergence_png(results, title)))
+    write_all_atomic(files)
+    # after the fit: a failed run prints its one error line only
+    if dataset.n_dropped and not quiet:
+        lines = ", ".join(str(n) for n in dataset.dropped_lines)
+        more = ", ..." if dataset.n_dropped > len(dataset.dropped_lines) else ""
+        click.echo(f"note: dropped {dataset.n_dropped} row(s) with missing cells (line(s) "
+                   f"{lines}{more}); {dataset.n_samples} row(s) left", err=True)
+    report["outputs"] = {key: str(path) if path is not None else None
+                         for key, path in outputs.items()}
     if as_json:
         emit_json(report)
     else:
@@ -82,34 +143,77 @@ def fit_command(data, model, target, method, fisher, l2, max_iter, tol, step, kl
         click.echo(f"warning: {method} did not converge: {primary.message}", err=True)
 
 
+def _check_outputs(data, paths):
+    """Validate output paths before any work: writable, distinct, not the input."""
+    given = {option: path for option, path in paths.items() if path is not None}
+    seen = {}
+    source = os.path.realpath(data)
+    for option, path in given.items():
+        check_writable(path, option)
+        real = os.path.realpath(path)
+        if real == source:
+            raise InputError(f"{option} {path} would overwrite the input data")
+        if real in seen:
+            raise InputError(f"{seen[real]} and {option} name the same file {path}")
+        seen[real] = option
+    return {"model": paths["--output"], "history": paths["--history"], "plot": paths["--plot"]}
+
+
+def _model_json(result, dataset):
+    buffer = io.StringIO()
+    ngd.save_model(result, buffer, dataset.feature_names, columns=dataset.columns,
+                   categories=dataset.categories, target=dataset.target_name,
+                   weights=dataset.weights_name, offset=dataset.offset_name,
+                   trials=dataset.trials_name)
+    return buffer.getvalue()
+
+
+def history_csv(results):
+    """One CSV: a ``method`` column, then the History columns, rows of every method."""
+    columns = None
+    rows = []
+    for method, result in results.items():
+        table = result.history.as_dict()
+        if columns is None:
+            columns = list(table)
+        for i in range(len(result.history)):
+            rows.append([method] + [table[c][i] if c in table else math.nan for c in columns])
+    return csv_text(["method"] + (columns or []), rows)
+
+
 def build_report(dataset, model, l2, primary, results):
     """The content of ``ngd fit`` output as plain data (the JSON document, schema ngd.fit/1)."""
-    best = min(r.loss for r in results.values() if math.isfinite(r.loss))
-    coefficients = []
-    names = list(dataset.feature_names)
-    estimates = list(primary.coef)
-    errors = list(primary.stderr) if primary.stderr is not None else [None] * len(names)
-    if primary.fit_intercept:
-        names.insert(0, "(intercept)")
-        estimates.insert(0, primary.intercept)
-        errors.insert(0, primary.intercept_stderr)
-    for name, est, se in zip(names, estimates, errors):
-        z = est / se if se not in (None, 0) and math.isfinite(se) else None
-        coefficients.append({"name": name, "estimate": est, "stderr": se, "z": z})
+    finite = [r.loss for r in results.values() if math.isfinite(r.loss)]
+    best = min(finite) if finite else math.nan
+    coefficients = [{key: _finite(row[key]) for key in ("name", "estimate", "stderr", "z")}
+                    for row in primary.coefficient_rows(dataset.feature_names)]
     convergence = [{"method": r.method, "fisher": r.fisher, "step": r.step_rule,
                     "n_iter": r.n_iter, "time": r.time, "loss": r.loss,
                     "gap": r.loss - best if math.isfinite(r.loss) else None,
                     "grad_norm": r.grad_norm, "converged": bool(r.converged),
                     "status": r.status, "message": r.message} for r in results.values()]
-    classes = [_label(c) for c in primary.classes]
+    classes = primary.get("classes")
+    classes = None if classes is None else [_label(c) for c in classes]
     return {"schema": "ngd.fit/1",
             "data": {"source": dataset.source, "n_samples": dataset.n_samples,
                      "n_features": dataset.n_features, "target": dataset.target_name,
-                     "classes": {str(c): i for i, c in enumerate(classes)}},
-            "model": model, "l2": l2, "method": primary.method, "fisher": primary.fisher,
+                     "classes": None if classes is None
+                     else {str(c): i for i, c in enumerate(classes)},
+                     "weights": dataset.weights_name, "offset": dataset.offset_name,
+                     "trials": dataset.trials_name, "categorical": dataset.categories,
+                     "n_dropped": dataset.n_dropped},
+            "model": primary.get("model") or model, "family": primary.get("family"),
+            "link": primary.get("link"), "power": primary.get("power"),
+            "l2": l2, "method": primary.method, "fisher": primary.fisher,
             "loss": primary.loss, "converged": bool(primary.converged),
             "message": primary.message, "coefficients": coefficients,
             "convergence": convergence, "best_loss": best}
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def _label(value):
@@ -123,10 +227,15 @@ def _label(value):
 def render_report(report):
     """Human-readable tables of a report from :func:`build_report`."""
     data = report["data"]
-    labels = ", ".join(f"{c} -> {i}" for c, i in data["classes"].items())
-    head = [f"{report['model']} regression on {data['source']}: {data['n_samples']} rows, "
-            f"{data['n_features']} features; target {data['target']!r} ({labels}); "
-            f"l2 = {report['l2']:g}",
+    what = f"{report['model']} regression" if report["model"] == "logistic" else \
+        f"{report['model']} model" + (f" (link {report['link']})" if report["link"] else "")
+    target = f"target {data['target']!r}"
+    if data["classes"]:
+        target += f" ({', '.join(f'{c} -> {i}' for c, i in data['classes'].items())})"
+    roles = [f"{key} {data[key]!r}" for key in ("weights", "offset", "trials") if data[key]]
+    head = [f"{what} on {data['source']}: {data['n_samples']} rows, "
+            f"{data['n_features']} features; {target}; "
+            + "".join(f"{r}; " for r in roles) + f"l2 = {report['l2']:g}",
             f"coefficients from {report['method']}"
             + (f" ({report['fisher']} curvature)" if report["fisher"] else "")
             + "; standard errors from the inverse Fisher information", ""]
@@ -135,8 +244,11 @@ def render_report(report):
     conv_rows = [[r["method"], r["fisher"] or "-", r["n_iter"], fmt(r["time"], ".4f"),
                   fmt(r["loss"], ".12g"), fmt(r["gap"], ".2e"), fmt(r["grad_norm"], ".2e"),
                   "yes" if r["converged"] else "no"] for r in report["convergence"]]
+    written = [f"wrote {key} to {path}" for key, path in report.get("outputs", {}).items()
+               if path]
     return "\n".join(head + [
         format_table(["feature", "estimate", "std.err", "z"], coef_rows, "lrrr"), "",
         "convergence on the same objective (gap = loss - best loss of this run)",
         format_table(["method", "curvature", "iter", "time [s]", "final loss", "gap",
-                      "grad norm", "converged"], conv_rows, "llrrrrrl")])
+                      "grad norm", "converged"], conv_rows, "llrrrrrl")]
+        + ([""] + written if written else []))

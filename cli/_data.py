@@ -1,0 +1,97 @@
+"""Load data files for the commands: CSV / NPZ / svmlight through ngd.io, sparse densified
+when small, and the column check of ``ngd predict``."""
+import pathlib
+
+from ngd.cli._errors import InputError
+
+from ngd.io import read_data, read_header, read_svmlight
+
+DENSIFY_LIMIT = 20_000_000          # cells (160 MB of float64)
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+SVMLIGHT_SUFFIXES = (".svm", ".svmlight", ".libsvm")
+
+
+def densify(dataset):
+    """Sparse X (svmlight) -> dense when it has at most DENSIFY_LIMIT cells; else an error."""
+    X = dataset.X
+    if hasattr(X, "toarray"):
+        n, p = X.shape
+        if n * p > DENSIFY_LIMIT:
+            raise InputError(
+                f"{dataset.source}: sparse input ({n} x {p}) is too large to densify "
+                f"(limit {DENSIFY_LIMIT:,} cells) and sparse fitting is not supported yet")
+        dataset.X = X.toarray()
+    return dataset
+
+
+def load_training(data, target, delimiter, features, weights, offset, trials, categorical,
+                  dropna):
+    """The Dataset of ``ngd fit``; CSV-only options are refused for other file types."""
+    path = pathlib.Path(data)
+    if path.suffix.lower() not in CSV_SUFFIXES:
+        given = [flag for flag, value in (("--delimiter", delimiter), ("--features", features),
+                                          ("--weights", weights), ("--offset", offset),
+                                          ("--trials", trials),
+                                          ("--categorical", categorical), ("--dropna", dropna))
+                 if value]
+        if given:
+            raise InputError(f"{', '.join(given)} apply to CSV input only ({path.name} "
+                                   "is not CSV; NPZ files carry arrays w, offset, trials)")
+        return densify(read_data(path, target=target))
+    return read_data(path, target=target, delimiter=delimiter, features=features,
+                     weights=weights, offset=offset, trials=trials, categorical=categorical,
+                     dropna=dropna)
+
+
+def load_for_model(model, data, delimiter):
+    """(X, offset) of ``data`` laid out as the loaded ``model``'s features.
+
+    A CSV must hold exactly the model's input columns (plus its offset column when it was
+    fitted with one); its target, weights and trials columns are ignored when present.
+    """
+    path = pathlib.Path(data)
+    spec = model.input
+    if path.suffix.lower() in CSV_SUFFIXES:
+        names, delimiter = read_header(path, delimiter)
+        expected = list(spec["columns"]) + ([spec["offset"]] if spec["offset"] else [])
+        ignorable = {spec[key] for key in ("target", "weights", "trials") if spec[key]}
+        missing = [c for c in expected if c not in names]
+        extra = [c for c in names if c not in expected and c not in ignorable]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing column(s): {', '.join(missing)}")
+            if extra:
+                parts.append(f"unexpected column(s): {', '.join(extra)}")
+            raise InputError(f"{path}: columns do not match the model's features ("
+                             f"{'; '.join(parts)})")
+        dataset = read_data(path, has_target=False, delimiter=delimiter,
+                            features=list(spec["columns"]), offset=spec["offset"],
+                            categorical=spec["categories"] or None,
+                            ignore=sorted(ignorable))
+        if dataset.feature_names != model.feature_names:      # cannot happen; be sure
+            raise InputError(f"{path}: the data's features differ from the model's")
+    else:
+        if delimiter is not None:
+            raise InputError(f"--delimiter applies to CSV input only ({path.name})")
+        if path.suffix.lower() in SVMLIGHT_SUFFIXES:
+            dataset = densify(read_svmlight(path, n_features=model.n_features))
+        else:
+            dataset = densify(read_data(path, has_target=False))
+        if dataset.X.shape[1] != model.n_features:
+            raise InputError(f"{path}: X has {dataset.X.shape[1]} columns but the model has "
+                             f"{model.n_features} features")
+        default = [f"x{j}" for j in range(dataset.X.shape[1])]
+        named = path.suffix.lower() == ".npz" and dataset.feature_names != default
+        if named and dataset.feature_names != model.feature_names:
+            missing = [c for c in model.feature_names if c not in dataset.feature_names]
+            extra = [c for c in dataset.feature_names if c not in model.feature_names]
+            raise InputError(f"{path}: feature_names do not match the model's features "
+                             f"(missing: {', '.join(missing) or '-'}; unexpected: "
+                             f"{', '.join(extra) or '-'}"
+                             + ("; same names in another order" if not missing + extra
+                                else "") + ")")
+        if spec["offset"] and dataset.offset is None:
+            raise InputError(f"{path}: the model was fitted with an offset; the file has no "
+                             "'offset' array")
+    return dataset.X, dataset.offset

@@ -1,0 +1,46 @@
+"""Options shared by several commands (one definition each, applied as decorators)."""
+import click
+
+LINKS = ("identity", "log", "logit", "probit", "cloglog", "inverse", "inverse_squared")
+DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|",
+                   "space": " "}
+
+
+def _delimiter(ctx, param, value):
+    if value is None:
+        return None
+    value = DELIMITER_NAMES.get(value.lower(), value) if len(value) > 1 else value
+    if len(value) != 1 or value in "\"\r\n":
+        raise click.BadParameter(f"must be one character (or tab, comma, semicolon, pipe, "
+                                 f"space), got {value!r}")
+    return value
+
+
+def column_list(ctx, param, value):
+    """'a,b,c' -> ['a', 'b', 'c'] (None stays None); empty names are an error."""
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",")]
+    if not all(names):
+        raise click.BadParameter(f"expected comma-separated column names, got {value!r}")
+    return names
+
+
+def normalised_choice(choices):
+    """Callback accepting any case and '-' for '_' (e.g. inverse-squared)."""
+    def callback(ctx, param, value):
+        if value is None:
+            return None
+        key = value.strip().lower().replace("-", "_")
+        if key not in choices:
+            raise click.BadParameter(f"{value!r} is not one of {', '.join(choices)}")
+        return key
+    return callback
+
+
+delimiter_option = click.option(
+    "--delimiter", default=None, callback=_delimiter, metavar="CHAR",
+    help="CSV field delimiter: one character, or tab/comma/semicolon/pipe/space  "
+         "[default: sniffed from the file]")
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print one JSON document on stdout instead of text.")

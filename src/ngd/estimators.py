@@ -1,0 +1,308 @@
+"""scikit-learn compatible estimators on top of :func:`ngd.fit`.
+
+    >>> from ngd import LogisticRegression
+    >>> clf = LogisticRegression(l2=1e-3).fit(X, y)
+    >>> clf.predict_proba(X_new)[:, 1], clf.coef_, clf.result_.stderr
+
+scikit-learn is not imported when ngd is imported; the estimators implement ``get_params`` /
+``set_params`` from their constructor signatures and work without scikit-learn installed
+(``clone``, pipelines, grid search and ``check_estimator`` work when it is).
+
+The objective is DESIGN.md's: mean weighted NLL + l2/2 ||coef||^2, so
+``LogisticRegression(l2=l2)`` matches scikit-learn's ``LogisticRegression(C=1/(l2 * sum w))``;
+the default ``l2=0`` is unpenalised maximum likelihood (scikit-learn's default is C=1).
+
+TODO (later issue): ``GLMRegressor(model="poisson", link=..., power=...)`` for the GLM models,
+and multinomial ``LogisticRegression`` through the softmax model once ``ngd.fit`` offers it.
+"""
+import inspect
+import numbers
+import warnings
+
+import numpy as np
+
+from ngd.api import fit as _fit
+from ngd.predict import predict as _predict
+
+
+class _NotFittedError(ValueError, AttributeError):
+    """Raised when a method needs a fitted estimator (sklearn's NotFittedError when
+    scikit-learn is installed)."""
+
+
+def _not_fitted(estimator, method):
+    try:
+        from sklearn.exceptions import NotFittedError
+    except ImportError:                                 # pragma: no cover
+        NotFittedError = _NotFittedError
+    return NotFittedError(f"This {type(estimator).__name__} instance is not fitted yet. Call "
+                          f"'fit' with appropriate arguments before using {method}.")
+
+
+class _Base:
+    """get_params / set_params / repr from the constructor signature (as sklearn's
+    BaseEstimator, without depending on it)."""
+
+    @classmethod
+    def _param_names(cls):
+        signature = inspect.signature(cls.__init__)
+        return sorted(name for name, p in signature.parameters.items()
+                      if name != "self" and p.kind != p.VAR_KEYWORD)
+
+    def get_params(self, deep=True):
+        """Constructor parameters as a dict."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        """Set constructor parameters; returns self."""
+        valid = self._param_names()
+        for key, value in params.items():
+            if key not in valid:
+                raise ValueError(f"Invalid parameter {key!r} for estimator "
+                                 f"{type(self).__name__}. Valid parameters are: {valid!r}.")
+            setattr(self, key, value)
+        return self
+
+    def __repr__(self):
+        signature = inspect.signature(type(self).__init__)
+        changed = []
+        for name in self._param_names():
+            default = signature.parameters[name].default
+            value = getattr(self, name)
+            if value is not default and not (isinstance(value, type(default))
+                                             and value == default):
+                changed.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "result_")
+
+    def _check_fitted(self, method):
+        if not hasattr(self, "result_"):
+            raise _not_fitted(self, method)
+
+
+class LogisticRegression(_Base):
+    """Binary logistic regression fitted by natural gradient descent (or Newton / SGD).
+
+    Parameters
+    ----------
+    l2 : float, default 0.0
+        Ridge penalty: objective mean weighted NLL + l2/2 ||coef||^2 (intercept unpenalised).
+    method : {"ngd", "newton", "sgd"}, default "ngd"
+    fisher : {"exact", "empirical"}, default "exact"
+        Curvature of NGD: exact Fisher (Fisher scoring) or empirical (BHHH).
+    fit_intercept : bool, default True
+    tol : float, default 1e-8
+        Stop when max |gradient| <= tol.
+    max_iter : int or None, default None
+        Iteration limit (None: ngd's default, 100; 30 epochs for SGD).
+    step : {"armijo", "kl"}, default "armijo"
+    damping : float, default 0.0
+    random_state : int or None, default None
+        Seed of SGD's shuffling (None means 0: fits are deterministic).
+    n_threads : int or None, default None
+        Kernel threads (None: all cores).
+
+    Attributes
+    ----------
+    coef_ : ndarray (1, n_features);  intercept_ : ndarray (1,);  classes_ : ndarray (2,)
+    n_iter_ : int;  history_ : ngd.History;  result_ : ngd.FitResult (stderr, loss, ...)
+    n_features_in_ : int;  feature_names_in_ : ndarray (when X had string column names)
+    """
+
+    _estimator_type = "classifier"
+
+    def __init__(self, l2=0.0, method="ngd", fisher="exact", fit_intercept=True, tol=1e-8,
+                 max_iter=None, step="armijo", damping=0.0, random_state=None,
+                 n_threads=None):
+        self.l2 = l2
+        self.method = method
+        self.fisher = fisher
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.step = step
+        self.damping = damping
+        self.random_state = random_state
+        self.n_threads = n_threads
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
+
+        return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
+                    classifier_tags=ClassifierTags(multi_class=False),
+                    input_tags=InputTags())
+
+    # --- fitting -------------------------------------------------------------------------
+    def fit(self, X, y, sample_weight=None):
+        """Fit to X (n, p) and y (n,) holding two distinct labels; returns self."""
+        X, names = _check_X(X, type(self).__name__)
+        y = _check_y(y, X.shape[0])
+        classes, y01 = _binary_target(y, type(self).__name__)
+        w = None
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=np.float64)
+            if w.ndim != 1 or w.shape[0] != X.shape[0]:
+                raise ValueError(f"sample_weight.shape == {w.shape}, expected "
+                                 f"({X.shape[0]},)!")
+            if not np.isfinite(w).all() or (w < 0).any():
+                raise ValueError("sample_weight must be finite and >= 0")
+            if not (w > 0).any():
+                raise ValueError("sample_weight is zero for every sample: no data to fit")
+            if np.unique(y01[w > 0]).size < 2:
+                raise ValueError("the samples with positive sample_weight hold only one class;"
+                                 " logistic regression needs two classes")
+        seed = self.random_state
+        if seed is None:
+            seed = 0
+        elif isinstance(seed, np.random.RandomState):
+            seed = int(seed.randint(np.iinfo(np.int32).max))
+        result = _fit(X, y01, model="logistic", method=self.method, fisher=self.fisher,
+                      l2=self.l2, sample_weight=w, fit_intercept=self.fit_intercept,
+                      tol=self.tol, max_iter=self.max_iter, step=self.step,
+                      damping=self.damping, seed=seed, n_threads=self.n_threads)
+        self.result_ = result
+        self.classes_ = classes
+        self.coef_ = np.asarray(result.coef, dtype=np.float64).reshape(1, -1)
+        self.intercept_ = np.array([float(result.intercept)])
+        self.n_iter_ = int(result.n_iter)
+        self.history_ = result.history
+        self.n_features_in_ = X.shape[1]
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return self
+
+    # --- prediction ----------------------------------------------------------------------
+    def _X(self, X, method):
+        self._check_fitted(method)
+        X, names = _check_X(X, type(self).__name__)
+        fitted_names = getattr(self, "feature_names_in_", None)
+        if names is not None and fitted_names is not None:
+            if len(names) != len(fitted_names) or (names != fitted_names).any():
+                raise ValueError("The feature names should match those that were passed during "
+                                 "fit.")
+        elif names is not None:
+            warnings.warn(f"X has feature names, but {type(self).__name__} was fitted without "
+                          "feature names", UserWarning, stacklevel=3)
+        elif fitted_names is not None:
+            warnings.warn(f"X does not have valid feature names, but {type(self).__name__} was "
+                          "fitted with feature names", UserWarning, stacklevel=3)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                             f"expecting {self.n_features_in_} features as input.")
+        return X
+
+    def decision_function(self, X):
+        """Linear predictor x . coef + intercept, shape (n,); > 0 predicts classes_[1]."""
+        X = self._X(X, "decision_function")
+        return np.asarray(X, dtype=np.float64) @ self.coef_[0] + self.intercept_[0]
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n, 2), columns in the order of ``classes_``."""
+        X = self._X(X, "predict_proba")
+        p = _predict("logistic", self.coef_[0], self.intercept_[0], X)
+        return np.column_stack([1.0 - p, p])
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """The label of ``classes_`` with the larger probability."""
+        decision = self.decision_function(X)
+        return self.classes_[(decision > 0).astype(np.intp)]
+
+    def score(self, X, y, sample_weight=None):
+        """Mean (weighted) accuracy."""
+        y = _check_y(y, None)
+        hit = (self.predict(X) == y).astype(np.float64)
+        if sample_weight is None:
+            return float(hit.mean())
+        return float(np.average(hit, weights=np.asarray(sample_weight, dtype=np.float64)))
+
+
+def _check_X(X, owner):
+    """X as a finite 2-D float array (float32 kept) plus its string column names, if any."""
+    names = None
+    columns = getattr(X, "columns", None)
+    if columns is not None and not isinstance(X, np.ndarray):
+        values = np.asarray(list(columns), dtype=object)
+        if values.size and all(isinstance(c, str) for c in values):
+            names = values
+    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
+        raise TypeError(f"{owner} does not accept sparse input (ngd fits dense arrays); "
+                        "pass X.toarray()")
+    if X is None:
+        raise ValueError(f"{owner} needs X, got None")
+    X = np.asarray(X)
+    if X.dtype.kind == "c":
+        raise ValueError("Complex data not supported")
+    if X.dtype.kind in "OUSb" or X.dtype not in (np.float32, np.float64):
+        X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2:
+        raise ValueError(f"Expected 2D array, got {X.ndim}D array instead. Reshape your data "
+                         "with X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a "
+                         "single sample.")
+    if X.shape[0] < 1:
+        raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 "
+                         "is required.")
+    if X.shape[1] < 1:
+        raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 "
+                         "is required.")
+    if not np.isfinite(X).all():
+        raise ValueError("Input X contains NaN or infinity.")
+    if not (X.flags.c_contiguous or X.flags.f_contiguous):
+        X = np.ascontiguousarray(X)
+    return X, names
+
+
+def _check_y(y, n):
+    if y is None:
+        raise ValueError("requires y to be passed, but the target y is None")
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        try:
+            from sklearn.exceptions import DataConversionWarning as category
+        except ImportError:                             # pragma: no cover
+            category = UserWarning
+        warnings.warn("A column-vector y was passed when a 1d array was expected. Please "
+                      "change the shape of y to (n_samples,), for example using ravel().",
+                      category, stacklevel=3)
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
+    if n is not None and y.shape[0] != n:
+        raise ValueError(f"Found input variables with inconsistent numbers of samples: "
+                         f"[{n}, {y.shape[0]}]")
+    if y.dtype.kind == "c":
+        raise ValueError("Complex data not supported")
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise ValueError("Input y contains NaN or infinity.")
+    return y
+
+
+def _binary_target(y, owner):
+    """(classes, y01) for a binary target; sklearn's messages for the other cases."""
+    if y.dtype.kind == "f" and (y != np.floor(y)).any():
+        raise ValueError("Unknown label type: continuous. Maybe you are trying to fit a "
+                         "classifier, which expects discrete classes on a regression target "
+                         "with continuous values.")
+    if y.dtype.kind == "O":
+        kinds = {type(v) for v in y.tolist()}
+        if not (all(issubclass(k, str) for k in kinds)
+                or all(issubclass(k, numbers.Integral) for k in kinds)):
+            raise ValueError(f"Unknown label type: {sorted(k.__name__ for k in kinds)!r}; "
+                             "labels must be all strings or all integers")
+    classes, y01 = np.unique(y, return_inverse=True)
+    if classes.size < 2:
+        raise ValueError(f"{owner} needs samples of at least 2 classes in the data, but the "
+                         f"data contains only one class: {classes[0]!r}")
+    if classes.size > 2:
+        raise ValueError(f"Only binary classification is supported. The type of the target is "
+                         f"multiclass ({classes.size} classes); {owner} is binary logistic "
+                         "regression.")
+    return classes, y01.astype(np.float64)

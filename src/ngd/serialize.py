@@ -1,0 +1,245 @@
+"""Portable fitted models: a small JSON document that any language can read.
+
+    >>> ngd.save_model(result, "model.json", feature_names=["age", "dose"])
+    >>> model = ngd.load_model("model.json")
+    >>> model.predict(X_new)            # mean response; P(y = classes[1]) for logistic
+    >>> model.predict_class(X_new)      # labels, for classification models
+
+The document (``"format": "ngd.model"``, ``"format_version": 1``) holds:
+
+- ``model``, ``family``, ``link``, ``power``: as in the fit result (null when the result has
+  none; logistic results carry no link: it is the logit);
+- ``feature_names`` (one per column of X) and ``coef`` (a list, or a list of lists for
+  models with a coefficient row per class), ``intercept`` (a number or a list), ``classes``
+  (the labels in the order the fit used them, or null);
+- ``objective``: ``l2`` and ``fit_intercept`` (L = mean weighted NLL + l2/2 ||coef||^2);
+- ``fit``: ``loss``, ``n_iter``, ``converged``, ``status``, ``message``, ``method``,
+  ``fisher`` of the fit that produced the coefficients;
+- ``input``: how a table becomes X: ``columns`` (input columns, in order), ``categories``
+  ({column: levels}, first level dropped, one-hot columns named ``column=level``), and the
+  names of the ``target``, ``weights``, ``offset`` and ``trials`` columns (or null);
+- ``ngd_version``: the version that wrote it.
+
+A reader must refuse a ``format_version`` it does not know. Non-finite numbers are not
+allowed in the document (``loss`` may be null).
+"""
+import io
+import json
+import math
+import os
+import tempfile
+
+import numpy as np
+
+from ngd.exceptions import DataError
+from ngd.predict import predict as _predict
+
+FORMAT = "ngd.model"
+FORMAT_VERSION = 1
+
+
+def save_model(result, path, feature_names=None, *, columns=None, categories=None,
+               target=None, weights=None, offset=None, trials=None):
+    """Write the fitted ``result`` (a :class:`ngd.FitResult`) as JSON to ``path``.
+
+    path: a file name (written atomically: a temporary file in the same folder, then a
+    rename) or a writable text file object. feature_names: one name per coefficient column
+    (default ``x0, x1, ...``). The keyword arguments describe the input table (see the module
+    docstring) so that a command-line ``predict`` can rebuild X from a CSV file.
+    """
+    text = json.dumps(model_document(result, feature_names, columns=columns,
+                                     categories=categories, target=target, weights=weights,
+                                     offset=offset, trials=trials),
+                      indent=2, allow_nan=False) + "\n"
+    if hasattr(path, "write"):
+        path.write(text)
+        return
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, tmp = tempfile.mkstemp(prefix=".ngd-", suffix=".json", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def model_document(result, feature_names=None, *, columns=None, categories=None, target=None,
+                   weights=None, offset=None, trials=None):
+    """The JSON-ready dict that :func:`save_model` writes."""
+    for key in ("coef", "intercept", "model"):
+        if key not in result:
+            raise ValueError(f"result has no {key!r}: pass the FitResult returned by ngd.fit")
+    coef = np.asarray(result["coef"], dtype=np.float64)
+    intercept = np.asarray(result["intercept"], dtype=np.float64)
+    if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+        raise ValueError("cannot save a model with non-finite coefficients")
+    n_features = coef.shape[-1] if coef.ndim else 0
+    if feature_names is None:
+        feature_names = [f"x{j}" for j in range(n_features)]
+    feature_names = [str(name) for name in feature_names]
+    if len(feature_names) != n_features:
+        raise ValueError(f"feature_names has {len(feature_names)} names but the model has "
+                         f"{n_features} coefficients per row")
+    classes = result.get("classes")
+    from ngd import __version__
+
+    return {
+        "format": FORMAT, "format_version": FORMAT_VERSION,
+        "model": result["model"], "family": result.get("family"), "link": result.get("link"),
+        "power": _number(result.get("power")),
+        "feature_names": feature_names, "coef": coef.tolist(), "intercept": intercept.tolist(),
+        "classes": None if classes is None else [_python(c) for c in np.asarray(classes)],
+        "objective": {"l2": float(result.get("l2", 0.0)),
+                      "fit_intercept": bool(result.get("fit_intercept", True))},
+        "fit": {"loss": _number(result.get("loss")), "n_iter": _int(result.get("n_iter")),
+                "converged": bool(result.get("converged", False)),
+                "status": _int(result.get("status")), "message": result.get("message"),
+                "method": result.get("method"), "fisher": result.get("fisher")},
+        "input": {"columns": list(columns) if columns is not None else list(feature_names),
+                  "categories": {str(k): [str(v) for v in levels]
+                                 for k, levels in (categories or {}).items()},
+                  "target": target, "weights": weights, "offset": offset, "trials": trials},
+        "ngd_version": __version__,
+    }
+
+
+def load_model(path):
+    """Read a model written by :func:`save_model` (a file name or a text file object)."""
+    name = getattr(path, "name", None) or str(path)
+    try:
+        if hasattr(path, "read"):
+            document = json.load(path)
+        else:
+            with open(path, encoding="utf-8") as handle:
+                document = json.load(handle)
+    except IsADirectoryError:
+        raise DataError(f"{name}: is a directory, not a model file") from None
+    except FileNotFoundError:
+        raise DataError(f"{name}: no such file") from None
+    except OSError as exc:
+        raise DataError(f"{name}: cannot read model file ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{name}: not an ngd model file (not valid JSON: {exc})") from None
+    return LoadedModel(document, source=name)
+
+
+class LoadedModel:
+    """A fitted model read from a file: coefficients, names, and ``predict``.
+
+    Attributes: model, family, link, power, feature_names, coef (ndarray), intercept,
+    classes (list or None), l2, fit_intercept, fit (dict), input (dict), document (the raw
+    dict).
+    """
+
+    def __init__(self, document, source="<model>"):
+        bad = lambda why: DataError(f"{source}: not a valid ngd model file: {why}")  # noqa: E731
+        if not isinstance(document, dict) or document.get("format") != FORMAT:
+            raise bad(f"'format' is not {FORMAT!r}")
+        version = document.get("format_version")
+        if version != FORMAT_VERSION:
+            raise bad(f"format_version {version!r} is not supported by this ngd (it reads "
+                      f"version {FORMAT_VERSION}); upgrade ngd")
+        for key in ("model", "feature_names", "coef", "intercept"):
+            if key not in document:
+                raise bad(f"missing {key!r}")
+        if not isinstance(document["model"], str):
+            raise bad("'model' must be a string")
+        try:
+            coef = np.asarray(document["coef"], dtype=np.float64)
+            intercept = np.asarray(document["intercept"], dtype=np.float64)
+        except (TypeError, ValueError):
+            raise bad("'coef' and 'intercept' must be numbers") from None
+        names = document["feature_names"]
+        if (not isinstance(names, list) or not all(isinstance(n, str) for n in names)
+                or coef.ndim not in (1, 2) or coef.shape[-1] != len(names)):
+            raise bad("'feature_names' must be a list of strings, one per coefficient column")
+        if intercept.ndim > 1 or (intercept.ndim == 1 and intercept.shape[0] != coef.shape[0]):
+            raise bad("'intercept' must be a number or one number per coefficient row")
+        if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
+            raise bad("non-finite coefficients")
+        classes = document.get("classes")
+        if classes is not None and not isinstance(classes, list):
+            raise bad("'classes' must be a list or null")
+        self.document = document
+        self.source = source
+        self.model = document["model"]
+        self.family = document.get("family")
+        self.link = document.get("link")
+        self.power = document.get("power")
+        self.feature_names = list(names)
+        self.coef = coef
+        self.intercept = float(intercept) if intercept.ndim == 0 else intercept
+        self.classes = classes
+        objective = document.get("objective") or {}
+        self.l2 = objective.get("l2", 0.0)
+        self.fit_intercept = objective.get("fit_intercept", True)
+        self.fit = document.get("fit") or {}
+        raw_input = document.get("input") or {}
+        self.input = {"columns": list(raw_input.get("columns") or names),
+                      "categories": dict(raw_input.get("categories") or {}),
+                      **{key: raw_input.get(key)
+                         for key in ("target", "weights", "offset", "trials")}}
+
+    @property
+    def n_features(self):
+        return len(self.feature_names)
+
+    def predict(self, X, offset=None):
+        """Mean response E[y | x]; for logistic the probability of ``classes[1]``."""
+        options = {}
+        if self.link is not None:
+            options["link"] = self.link
+        if self.power is not None:
+            options["power"] = self.power
+        return _predict(self.model, self.coef, self.intercept, X, offset, **options)
+
+    def predict_proba(self, X, offset=None):
+        """Class probabilities, one column per entry of ``classes`` (classification only)."""
+        self._need_classes()
+        mean = np.asarray(self.predict(X, offset))
+        if mean.ndim == 1:
+            return np.column_stack([1.0 - mean, mean])
+        return mean
+
+    def predict_class(self, X, offset=None):
+        """The most probable label of ``classes`` for each row (classification only)."""
+        proba = self.predict_proba(X, offset)
+        labels = np.asarray(self.classes, dtype=object)
+        return labels[np.argmax(proba, axis=1)]
+
+    def _need_classes(self):
+        if not self.classes:
+            raise ValueError(f"model {self.model!r} is not a classifier: it has no classes")
+
+    def __repr__(self):
+        return (f"LoadedModel(model={self.model!r}, n_features={self.n_features}, "
+                f"classes={self.classes!r}, source={self.source!r})")
+
+
+def dumps(result, feature_names=None, **meta):
+    """The JSON text :func:`save_model` would write."""
+    out = io.StringIO()
+    save_model(result, out, feature_names, **meta)
+    return out.getvalue()
+
+
+def _python(value):
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _number(value):
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _int(value):
+    return None if value is None else int(value)
