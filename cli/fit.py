@@ -53,8 +53,12 @@ Examples:
 @delimiter_option
 @click.option("--method", type=click.Choice(ngd.METHODS, case_sensitive=False), default="ngd",
               help="Method whose coefficients are reported.")
-@click.option("--fisher", type=click.Choice(["exact", "empirical"], case_sensitive=False),
-              default="exact", help="Curvature of NGD: exact (Fisher scoring) or empirical (BHHH).")
+@click.option("--fisher", type=click.Choice(["exact", "empirical", "observed", "kfac"],
+                                           case_sensitive=False), default="exact",
+              help="Curvature of NGD: exact Fisher (Fisher scoring), empirical (BHHH), observed "
+                   "Hessian, or kfac (softmax).")
+@click.option("--cov-type", type=click.Choice(["model", "robust"], case_sensitive=False),
+              default="model", help="Standard errors: inverse Fisher, or the sandwich.")
 @click.option("--l2", type=click.FloatRange(min=0), default=0.0,
               help="Ridge penalty: objective mean NLL + l2/2 ||coef||^2 (intercept unpenalised).")
 @click.option("--max-iter", type=click.IntRange(min=1), default=None,
@@ -84,7 +88,7 @@ Examples:
 def fit_command(data, model, link, power, target, features, weights, offset, trials,
                 categorical, dropna, delimiter, method, fisher, l2, max_iter, tol, step,
                 kl_budget, damping, no_intercept, threads, seed, no_compare, output, history,
-                plot, quiet, as_json):
+                plot, quiet, as_json, cov_type):
     """Fit a model to DATA (CSV with a header row, NPZ, or small svmlight files)."""
     outputs = _check_outputs(data, {"--output": output, "--history": history, "--plot": plot})
     if plot is not None and not have_matplotlib():
@@ -98,7 +102,7 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
                    sample_weight=dataset.sample_weight, offset=dataset.offset,
                    fit_intercept=not no_intercept, n_threads=threads, fisher=fisher, tol=tol,
                    max_iter=max_iter, step=step, kl=kl_budget, damping=damping, seed=seed,
-                   callback=progress)
+                   callback=progress, cov_type=cov_type)
     # pass GLM options only when given, so the library's defaults and checks apply
     for key, value in (("link", link), ("power", power), ("trials", dataset.trials)):
         if value is not None:
@@ -141,6 +145,9 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
             click.echo(f"warning: {' '.join(str(warning.message).split())}", err=True)
     if not primary.converged:
         click.echo(f"warning: {method} did not converge: {primary.message}", err=True)
+    if primary.get("separation") is not None:
+        names = ", ".join(dataset.feature_names[j] for j in primary.separation["columns"])
+        click.echo(f"warning: the separation involves the features: {names}", err=True)
 
 
 def _check_outputs(data, paths):
@@ -207,7 +214,17 @@ def build_report(dataset, model, l2, primary, results):
             "l2": l2, "method": primary.method, "fisher": primary.fisher,
             "loss": primary.loss, "converged": bool(primary.converged),
             "message": primary.message, "coefficients": coefficients,
+            "statistics": {key: _finite(primary.get(key)) for key in STATISTICS},
+            "cov_type": primary.get("cov_type"),
+            "separation": None if primary.get("separation") is None else
+            [dataset.feature_names[j] for j in primary.separation["columns"]],
             "convergence": convergence, "best_loss": best}
+
+
+STATISTICS = ("dispersion", "deviance", "null_deviance", "df_resid", "llf", "aic", "bic")
+STATISTIC_LABELS = {"dispersion": "dispersion", "deviance": "deviance",
+                    "null_deviance": "null deviance", "df_resid": "df residual",
+                    "llf": "log-likelihood", "aic": "AIC", "bic": "BIC"}
 
 
 def _finite(value):
@@ -238,7 +255,8 @@ def render_report(report):
             + "".join(f"{r}; " for r in roles) + f"l2 = {report['l2']:g}",
             f"coefficients from {report['method']}"
             + (f" ({report['fisher']} curvature)" if report["fisher"] else "")
-            + "; standard errors from the inverse Fisher information", ""]
+            + ("; robust (sandwich) standard errors" if report["cov_type"] == "robust"
+               else "; standard errors from the inverse Fisher information"), ""]
     coef_rows = [[c["name"], fmt(c["estimate"], ".6g"), fmt(c["stderr"], ".4g"),
                   fmt(c["z"], ".3f")] for c in report["coefficients"]]
     conv_rows = [[r["method"], r["fisher"] or "-", r["n_iter"], fmt(r["time"], ".4f"),
@@ -246,8 +264,11 @@ def render_report(report):
                   "yes" if r["converged"] else "no"] for r in report["convergence"]]
     written = [f"wrote {key} to {path}" for key, path in report.get("outputs", {}).items()
                if path]
+    stats = "; ".join(f"{STATISTIC_LABELS[key]} {value:.6g}"
+                      for key, value in report["statistics"].items() if value is not None)
     return "\n".join(head + [
-        format_table(["feature", "estimate", "std.err", "z"], coef_rows, "lrrr"), "",
+        format_table(["feature", "estimate", "std.err", "z"], coef_rows, "lrrr")]
+        + ([stats] if stats else []) + ["",
         "convergence on the same objective (gap = loss - best loss of this run)",
         format_table(["method", "curvature", "iter", "time [s]", "final loss", "gap",
                       "grad norm", "converged"], conv_rows, "llrrrrrl")]

@@ -323,8 +323,6 @@ def test_predict_on_npz_and_svmlight(tmp_path):
                                ngd.load_model(model).predict(X))
 
 
-@pytest.mark.xfail(reason="ngd.predict does not handle GLM models yet (library, not CLI)",
-                   strict=False)
 def test_poisson_model_round_trip(tmp_path):
     model = tmp_path / "m.json"
     ok("fit", SPECTOR, "--model", "poisson", "-o", model, "--no-compare")

@@ -70,7 +70,7 @@ class FitResult(OptimizeResult):
             raise ValueError(f"feature_names has {len(names)} names for {p} coefficients")
         multi = np.ndim(self.coef) == 2
         classes = self.get("classes")
-        labels = [str(c) for c in classes] if multi and classes is not None else \
+        labels = [_label(c) for c in classes] if multi and classes is not None else \
             [str(k) for k in range(coef.shape[0])]
         rows = []
         for k in range(coef.shape[0]):
@@ -116,6 +116,14 @@ class FitResult(OptimizeResult):
         out["stderr"] = _plain(self.get("stderr"))
         out["classes"] = _plain(self.get("classes"))
         return out
+
+
+def _label(value):
+    """A class label as text: integral floats without the decimal point (2.0 -> '2')."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
 
 
 def _coef_row(name, estimate, stderr):

@@ -38,6 +38,9 @@ def attach_statistics(result, model, cov_type="model"):
     result.aic = -2 * result.llf + 2 * k
     result.bic = -2 * result.llf + k * math.log(n_obs)
     result.df_resid = n_obs - k
+    if result.get("status") == 6:
+        result.message += " Standard errors are not reported: the estimates diverge."
+        return
     cov = covariance(model, result.x, cov_type, phi)
     if cov is None:
         result.message += " Standard errors are unavailable: the Fisher information is singular."
