@@ -4,7 +4,6 @@ import io
 import json
 import math
 import os
-import tempfile
 
 import click
 import numpy as np
@@ -47,36 +46,6 @@ def plain(value):
 def emit_json(document):
     """Write exactly one JSON document to stdout."""
     click.echo(json.dumps(plain(document), indent=2, allow_nan=False))
-
-
-def write_atomic(path, text):
-    """Write text to path through a temporary file in the same folder and a rename."""
-    write_all_atomic([(path, text)])
-
-
-def write_all_atomic(outputs):
-    """Write every (path, text or bytes) pair, all or nothing as far as the OS allows.
-
-    Each content goes to a temporary file in its target's folder first; only when all are
-    complete are they renamed into place, so an error (disk full, permission) leaves no
-    partial or new file behind.
-    """
-    staged = []
-    try:
-        for path, content in outputs:
-            folder = os.path.dirname(os.path.abspath(path))
-            handle, tmp = tempfile.mkstemp(prefix=".ngd-", suffix=".tmp", dir=folder)
-            staged.append((tmp, path))
-            data = content.encode("utf-8") if isinstance(content, str) else content
-            with os.fdopen(handle, "wb") as out:
-                out.write(data)
-        for tmp, path in staged:
-            os.replace(tmp, path)
-    except BaseException:
-        for tmp, _ in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        raise
 
 
 def check_writable(path, option):

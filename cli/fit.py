@@ -13,10 +13,10 @@ from ngd.cli._data import load_training
 from ngd.cli._errors import InputError
 from ngd.cli._options import (LINKS, column_list, delimiter_option, json_option,
                               normalised_choice)
-from ngd.cli._output import (check_writable, csv_text, emit_json, fmt, format_table,
-                             write_all_atomic)
+from ngd.cli._output import (check_writable, csv_text, emit_json, fmt, format_table)
 from ngd.cli._plot import convergence_png, have_matplotlib
 from ngd.cli._progress import Progress
+from ngd.io import write_files_atomic
 
 EPILOG = """\b
 Examples:
@@ -126,7 +126,7 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
         title = (f"{report['model']} on {os.path.basename(str(data))}: "
                  f"{dataset.n_samples} rows, {dataset.n_features} features, l2 = {l2:g}")
         files.append((plot, convergence_png(results, title)))
-    write_all_atomic(files)
+    write_files_atomic(files)
     # after the fit: a failed run prints its one error line only
     if dataset.n_dropped and not quiet:
         lines = ", ".join(str(n) for n in dataset.dropped_lines)

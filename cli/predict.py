@@ -8,7 +8,8 @@ import ngd
 from ngd.cli._data import load_for_model
 from ngd.cli._errors import InputError
 from ngd.cli._options import delimiter_option, json_option
-from ngd.cli._output import check_writable, csv_text, emit_json, write_all_atomic
+from ngd.cli._output import check_writable, csv_text, emit_json
+from ngd.io import write_files_atomic
 
 EPILOG = """\b
 Examples:
@@ -63,7 +64,7 @@ def predict_command(model_file, data, proba, output, delimiter, as_json):
     values = np.asarray(values)
     rows = values.tolist() if values.ndim == 2 else [[v] for v in values.tolist()]
     if output is not None:
-        write_all_atomic([(output, csv_text(columns, rows))])
+        write_files_atomic([(output, csv_text(columns, rows))])
     if as_json:
         emit_json({"schema": "ngd.predict/1", "model": str(model_file), "data": str(data),
                    "model_name": model.model, "kind": kind, "n_samples": len(rows),

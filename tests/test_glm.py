@@ -313,7 +313,7 @@ def test_fisher_is_minus_expected_hessian(case):
     """The observed Hessian averaged over y ~ p(. | theta) is the exact Fisher."""
     model, theta, _ = build(case)
     (family, link, _), _ = case
-    n, R, k = model.n_samples, MC_REPLICATES, model.n_params
+    n, R = model.n_samples, MC_REPLICATES
     big = sampled_model(model, theta, np.random.default_rng(2))
     v = big.evaluate(theta, "observed").weights.reshape(R, n) * R   # per-replicate weights
     Xt = np.asarray(model.X, dtype=float)

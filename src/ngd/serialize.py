@@ -27,11 +27,11 @@ import io
 import json
 import math
 import os
-import tempfile
 
 import numpy as np
 
 from ngd.exceptions import DataError
+from ngd.io.atomic import write_files_atomic
 from ngd.predict import predict as _predict
 
 FORMAT = "ngd.model"
@@ -54,17 +54,7 @@ def save_model(result, path, feature_names=None, *, columns=None, categories=Non
     if hasattr(path, "write"):
         path.write(text)
         return
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    handle, tmp = tempfile.mkstemp(prefix=".ngd-", suffix=".json", dir=folder)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_files_atomic([(os.fspath(path), text)])
 
 
 def model_document(result, feature_names=None, *, columns=None, categories=None, target=None,

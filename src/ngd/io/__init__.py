@@ -8,6 +8,7 @@ raise :class:`ngd.DataError` with one line naming the file, and the line and col
 from pathlib import Path
 
 from ngd.exceptions import DataError
+from ngd.io.atomic import write_files_atomic
 from ngd.io.csv import MAX_ABS, MISSING, read_csv, read_header
 from ngd.io.dataset import Dataset
 from ngd.io.npz import read_npz
@@ -42,5 +43,5 @@ def read_data(path, target=None, *, has_target=True, **options):
     return read_csv(path, target=target, has_target=has_target, **options)
 
 
-__all__ = ["Dataset", "read_data", "read_csv", "read_header", "read_npz", "read_svmlight",
+__all__ = ["write_files_atomic", "Dataset", "read_data", "read_csv", "read_header", "read_npz", "read_svmlight",
            "MAX_ABS", "MISSING", "READERS"]
