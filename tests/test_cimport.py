@@ -1,4 +1,5 @@
-"""Downstream build: a third-party extension cimports ngd's C API (``ngd/kernels.pxd``).
+"""Downstream build: a third-party extension cimports ngd's C API (``ngd/kernels.pxd``):
+the version-1 kernels plus fisher_vector, cg_solve, multi_output_gram and axpy_step.
 
 The extension is written into ``tmp_path``, cythonized with ``include_path=[ngd.get_include()]``
 (required for editable installs, harmless otherwise), built in a subprocess, loaded from its
@@ -20,7 +21,8 @@ from threadpoolctl import threadpool_limits
 PYX = '''
 # cython: language_level=3, boundscheck=False, wraparound=False
 from ngd.kernels cimport (weighted_gram, damped_cholesky, cholesky_solve, logistic_pass,
-                          FISHER_EXACT, NGD_CAPI_VERSION)
+                          FISHER_EXACT, NGD_CAPI_VERSION, fisher_vector, cg_solve,
+                          CG_CONVERGED, multi_output_gram, WEIGHTS_SOFTMAX, axpy_step)
 
 CAPI_VERSION = NGD_CAPI_VERSION
 
@@ -68,6 +70,46 @@ def logistic(const double[:, ::1] X, const double[::1] coef, double intercept,
         status = logistic_pass(&X[0, 0], n, p, p, True, &coef[0], intercept, &y[0], NULL,
                                NULL, FISHER_EXACT, &loss, &grad[0], &weights[0], n_threads)
     return status, loss
+
+
+def fvp(const double[:, ::1] X, const double[::1] v, const double[::1] u, double[::1] out,
+        int n_threads):
+    """X^T (v * (X u)) without forming the Fisher."""
+    cdef int status
+    with nogil:
+        status = fisher_vector(&X[0, 0], X.shape[0], X.shape[1], X.shape[1], True, False,
+                               &v[0], &u[0], &out[0], n_threads)
+    return status
+
+
+def cg(const float[::1, :] X, const double[::1] v, const double[::1] g, double damping,
+       double[::1] x, int n_threads):
+    """Jacobi-PCG on (X1^T diag(v) X1 + damping I) x = g for a column-major float32 X with an
+    intercept column; returns (status, converged flag, n_iter, residual)."""
+    cdef Py_ssize_t n_iter = 0
+    cdef double residual = 0.0
+    cdef int status
+    with nogil:
+        status = cg_solve(&X[0, 0], X.shape[0], X.shape[1], X.shape[0], False, True, &v[0],
+                          &g[0], damping, 1e-12, 1000, True, False, &x[0], &n_iter,
+                          &residual, n_threads)
+    return status, status == CG_CONVERGED, n_iter, residual
+
+
+def softmax_gram(const double[:, ::1] X, Py_ssize_t K, const double[:, ::1] P,
+                 double[:, ::1] out, int n_threads):
+    """Softmax exact Fisher sum_i (diag p_i - p_i p_i^T) (x) x_i x_i^T, class-major."""
+    cdef int status
+    with nogil:
+        status = multi_output_gram(&X[0, 0], X.shape[0], X.shape[1], X.shape[1], True, False,
+                                   K, WEIGHTS_SOFTMAX, &P[0, 0], K, NULL, &out[0, 0],
+                                   n_threads)
+    return status
+
+
+def step(double[::1] theta, const double[::1] d, double alpha):
+    with nogil:
+        axpy_step(&theta[0], &d[0], theta.shape[0], alpha, 1)
 '''
 
 SETUP = '''
@@ -121,7 +163,7 @@ def test_downstream_links_no_blas(downstream):
 
 
 def test_capi_version(downstream):
-    assert downstream.CAPI_VERSION == 1
+    assert downstream.CAPI_VERSION == 2
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
@@ -208,3 +250,46 @@ def test_logistic_pass_matches_numpy(downstream):
     r = prob - y
     np.testing.assert_allclose(grad, np.append(X.T @ r, r.sum()), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(weights, prob * (1 - prob), rtol=1e-10)
+
+
+def test_fisher_vector_matches_numpy(downstream):
+    rng = np.random.default_rng(5)
+    n, p = 900, 11
+    X = rng.standard_normal((n, p))
+    v = rng.uniform(0.1, 1.0, n)
+    u = rng.standard_normal(p)
+    out = np.full(p, np.nan)
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert downstream.fvp(X, v, u, out, 2) == 0
+    np.testing.assert_allclose(out, X.T @ (v * (X @ u)), rtol=1e-12, atol=1e-10)
+
+
+def test_cg_solve_float32_intercept(downstream):
+    rng = np.random.default_rng(6)
+    n, p = 700, 6
+    X = np.asfortranarray(rng.standard_normal((n, p)).astype(np.float32))
+    v = rng.uniform(0.1, 1.0, n) / n
+    g = rng.standard_normal(p + 1)
+    x = np.full(p + 1, np.nan)
+    with threadpool_limits(limits=1, user_api="blas"):
+        status, converged, n_iter, residual = downstream.cg(X, v, g, 1e-3, x, 2)
+    assert status == 0 and converged and 0 < n_iter <= 1000 and residual <= 1e-12
+    X1 = np.column_stack([X.astype(np.float64), np.ones(n)])
+    F = X1.T @ (v[:, None] * X1) + 1e-3 * np.eye(p + 1)
+    np.testing.assert_allclose(x, np.linalg.solve(F, g), rtol=1e-9, atol=1e-9)
+
+
+def test_softmax_gram_and_axpy(downstream):
+    rng = np.random.default_rng(7)
+    n, p, K = 400, 5, 3
+    X = rng.standard_normal((n, p))
+    P = rng.dirichlet(np.ones(K), size=n)
+    out = np.empty((K * p, K * p))
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert downstream.softmax_gram(X, K, P, out, 2) == 0
+    ref = sum(np.kron(np.diag(P[i]) - np.outer(P[i], P[i]), np.outer(X[i], X[i]))
+              for i in range(n))
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+    theta = np.ones(4)
+    downstream.step(theta, np.arange(4.0), 0.5)
+    np.testing.assert_array_equal(theta, 1 + 0.5 * np.arange(4.0))

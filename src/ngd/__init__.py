@@ -14,6 +14,9 @@ from ngd.api import fit, compare, METHODS
 from ngd.predict import predict
 from ngd.exceptions import ConvergenceWarning, DataError, DampingWarning, NgdError
 from ngd.result import FitResult, History
+from ngd._threads import set_num_threads
+from ngd.serialize import load_model, save_model
+from ngd.estimators import LogisticRegression
 
 try:
     __version__ = _metadata.version("ngd")
@@ -37,6 +40,7 @@ def get_include():
 
 
 __all__ = [
-    "fit", "compare", "predict", "METHODS", "FitResult", "History", "build_info", "get_include", "NgdError",
+    "fit", "compare", "predict", "METHODS", "FitResult", "History", "build_info", "get_include", "set_num_threads", "NgdError",
     "DataError", "ConvergenceWarning", "DampingWarning", "__version__",
+    "save_model", "load_model", "LogisticRegression",
 ]

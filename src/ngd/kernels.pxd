@@ -1,14 +1,40 @@
 # Public C API of ngd's kernels, for ``from ngd.kernels cimport ...`` in other packages.
 #
 # Conventions: sizes are Py_ssize_t; X is a pointer plus leading dimension ``ldx`` and a
-# ``row_major`` flag (C order: ldx >= p; F order: ldx >= n); outputs are float64; every function
-# is ``noexcept nogil`` and returns 0 on success (negative: failure). Kernels that parallelise
-# over row blocks (logistic_pass, weighted_gram) call BLAS from inside their OpenMP region:
-# keep BLAS single-threaded around them (threadpoolctl, user_api="blas").
+# ``row_major`` flag (C order: ldx >= p; F order: ldx >= n); X may be float or double (fused:
+# the specialisation follows the pointer type); every other array is float64; every function
+# is ``noexcept nogil`` and returns 0 on success (negative: failure, -1 = out of memory; cg
+# returns a CGStatus >= 0). Nothing is validated: these are what ngd.kernels calls after its
+# checks.
+#
+# ``intercept`` means X1 = [X, 1]: vectors have pw = p + 1 entries, the intercept last. The
+# multi-output kernels take K and per-row K x K weights V_i given as a RowWeights ``kind``
+# with ``A`` (n rows, leading dimension lda) and ``w`` (per-row factor, NULL = 1):
+# WEIGHTS_PACKED (A = packed upper triangles of V_i, K(K+1)/2 columns), WEIGHTS_SOFTMAX
+# (A = probabilities, V_i = w_i (diag p_i - p_i p_i^T)), WEIGHTS_OUTER (A = residuals,
+# V_i = w_i r_i r_i^T). Their parameters are class-major (k * pw + j).
+#
+# Threading contract. "Kind 1" kernels parallelise over row blocks with OpenMP (n_threads) and
+# call BLAS from inside their parallel region: keep BLAS single-threaded around them
+# (threadpoolctl, user_api="blas"). They are: logistic_pass, weighted_gram, multi_output_gram,
+# fisher_vector, multi_output_fisher_vector, fisher_diagonal, multi_output_fisher_diagonal,
+# cg_solve, multi_output_cg_solve. "Kind 2" kernels make one large BLAS/LAPACK call and take
+# no n_threads: damped_cholesky, cholesky_solve, woodbury_solve (BLAS threads are yours to
+# set). The parameter updates (axpy_step, momentum_step, adam_step) are elementwise. Results
+# do not depend on n_threads.
+#
 # Build against an editable install with cythonize(..., include_path=[ngd.get_include()]).
-from ngd._kernels.fused cimport logistic_pass, FisherKind, FISHER_NONE, FISHER_EXACT, FISHER_EMPIRICAL
-from ngd._kernels.fisher cimport weighted_gram
-from ngd._kernels.linalg cimport damped_cholesky, cholesky_solve
+# NGD_CAPI_VERSION: 1 = logistic_pass, weighted_gram, damped_cholesky, cholesky_solve;
+# 2 adds everything else below (signatures of version 1 unchanged).
+from ngd._kernels.fused cimport (logistic_pass, FisherKind, FISHER_NONE, FISHER_EXACT,
+                                 FISHER_EMPIRICAL, axpy_step, momentum_step, adam_step)
+from ngd._kernels.fisher cimport (weighted_gram, multi_output_gram, fisher_vector,
+                                  multi_output_fisher_vector, fisher_diagonal,
+                                  multi_output_fisher_diagonal, RowWeights, WEIGHTS_PACKED,
+                                  WEIGHTS_SOFTMAX, WEIGHTS_OUTER)
+from ngd._kernels.linalg cimport (damped_cholesky, cholesky_solve, cg_solve,
+                                  multi_output_cg_solve, woodbury_solve, CGStatus,
+                                  CG_CONVERGED, CG_MAX_ITER, CG_BREAKDOWN)
 
 cdef enum:
-    NGD_CAPI_VERSION = 1
+    NGD_CAPI_VERSION = 2

@@ -40,3 +40,19 @@ cdef inline void load_rows(const floating* X, Py_ssize_t ldx, bint row_major,
                 s = scale[i0 + r]
                 for j in range(p):
                     out[r * p + j] *= s
+
+
+cdef enum:
+    MIN_WORK_PER_THREAD = 262144   # flops below which waking one more thread costs more
+
+
+cdef inline int work_threads(int n_threads, Py_ssize_t n_slots, double work) noexcept nogil:
+    """Threads worth using for ``work`` flops spread over ``n_slots`` slots: at most one per
+    slot and one per MIN_WORK_PER_THREAD flops, at least 1. Only the thread count changes,
+    never the blocking, so results stay the same."""
+    cdef double cap = work / MIN_WORK_PER_THREAD
+    if n_threads > n_slots:
+        n_threads = <int> n_slots
+    if n_threads > cap:
+        n_threads = <int> cap
+    return n_threads if n_threads > 1 else 1

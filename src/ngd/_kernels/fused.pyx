@@ -9,13 +9,24 @@ nll_i = log(1 + exp(eta_i)) - y_i eta_i with eta = X coef + intercept + offset:
 
 Sums are unnormalised; the caller divides by sum(w). Row blocks are reduced in a fixed order,
 so results do not depend on the number of threads.
+
+Fused parameter updates, in place, one pass, no temporaries (float64 arithmetic whatever the
+storage dtype):
+
+    axpy_step:      theta += alpha d
+    momentum_step:  velocity = beta velocity + d;  theta += alpha velocity
+                    (Nesterov: theta += alpha (d + beta velocity))
+    adam_step:      m = beta1 m + (1 - beta1) grad;  s = beta2 s + (1 - beta2) q
+                    with q = grad^2 (Adam / RMSprop) or a given diagonal Fisher estimate;
+                    theta -= alpha mhat / (shat^power + eps),
+                    mhat = m / (1 - beta1^t), shat = s / (1 - beta2^t) (t <= 0: no correction)
 """
 from cython.parallel cimport prange, parallel
-from libc.math cimport exp, log1p
+from libc.math cimport exp, log1p, pow, sqrt, isfinite
 from libc.stdlib cimport malloc, calloc, free
 
 from ngd._kernels._blas cimport blas_int, dgemv
-from ngd._kernels._rows cimport chunk_rows, load_rows, MAX_SLOTS
+from ngd._kernels._rows cimport chunk_rows, load_rows, work_threads, MAX_SLOTS
 
 
 cdef struct RowTerms:
@@ -75,8 +86,7 @@ cdef int logistic_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t
     cdef bint direct
     if partial == NULL:
         return -1
-    if n_threads > n_slots:           # no idle threads on small inputs
-        n_threads = <int> n_slots
+    n_threads = work_threads(n_threads, n_slots, 4.0 * n * p)   # no idle threads
     with parallel(num_threads=n_threads):
         buf = <double*> malloc(rows * p * sizeof(double))
         resid = <double*> malloc(rows * sizeof(double))
@@ -178,6 +188,149 @@ def _logistic_pass(const floating[:, :] X, const double[::1] coef, double interc
     if status != 0:
         raise MemoryError("logistic_pass could not allocate its row-block buffers")
     return loss
+
+
+# -------------------------------------------------------------------- parameter updates --
+
+cdef enum:
+    UPDATE_PARALLEL_MIN = 65536     # elementwise updates shorter than this run serially
+    UPDATE_GRAIN = 16384            # at least this many entries per thread
+
+
+cdef inline int _update_threads(Py_ssize_t p, int n_threads) noexcept nogil:
+    """Threads for an elementwise update of length p (1: run serially)."""
+    if p < UPDATE_PARALLEL_MIN or n_threads <= 1:
+        return 1
+    if n_threads > p // UPDATE_GRAIN:
+        n_threads = <int> (p // UPDATE_GRAIN)
+    return n_threads
+
+
+cdef int axpy_step(floating* theta, const floating* d, Py_ssize_t p, double alpha,
+                   int n_threads) noexcept nogil:
+    """theta += alpha d (length p). Returns 0."""
+    cdef Py_ssize_t j
+    n_threads = _update_threads(p, n_threads)
+    if n_threads == 1:
+        for j in range(p):
+            theta[j] = <floating> (theta[j] + alpha * d[j])
+    else:
+        for j in prange(p, nogil=True, schedule="static", num_threads=n_threads):
+            theta[j] = <floating> (theta[j] + alpha * d[j])
+    return 0
+
+
+cdef inline void _momentum_one(floating* theta, floating* velocity, const floating* d,
+                               Py_ssize_t j, double alpha, double beta,
+                               bint nesterov) noexcept nogil:
+    cdef double vel = beta * velocity[j] + d[j]
+    velocity[j] = <floating> vel
+    if nesterov:
+        theta[j] = <floating> (theta[j] + alpha * (d[j] + beta * vel))
+    else:
+        theta[j] = <floating> (theta[j] + alpha * vel)
+
+
+cdef int momentum_step(floating* theta, floating* velocity, const floating* d, Py_ssize_t p,
+                       double alpha, double beta, bint nesterov, int n_threads) noexcept nogil:
+    """Heavy-ball (or Nesterov) step along the direction d, in place. Returns 0."""
+    cdef Py_ssize_t j
+    n_threads = _update_threads(p, n_threads)
+    if n_threads == 1:
+        for j in range(p):
+            _momentum_one(theta, velocity, d, j, alpha, beta, nesterov)
+    else:
+        for j in prange(p, nogil=True, schedule="static", num_threads=n_threads):
+            _momentum_one(theta, velocity, d, j, alpha, beta, nesterov)
+    return 0
+
+
+cdef inline void _adam_one(floating* theta, floating* m, floating* s, const floating* grad,
+                           const floating* second, Py_ssize_t j, double alpha, double beta1,
+                           double beta2, double eps, double power, double c1,
+                           double c2) noexcept nogil:
+    cdef double gj = grad[j]
+    cdef double qj = gj * gj if second == NULL else second[j]
+    cdef double mj = beta1 * m[j] + (1.0 - beta1) * gj
+    cdef double sj = beta2 * s[j] + (1.0 - beta2) * qj
+    cdef double shat = sj / c2
+    cdef double denom
+    m[j] = <floating> mj
+    s[j] = <floating> sj
+    if shat < 0:
+        shat = 0.0
+    if power == 0.5:
+        denom = sqrt(shat)
+    elif power == 1.0:
+        denom = shat
+    else:
+        denom = pow(shat, power)
+    theta[j] = <floating> (theta[j] - alpha * (mj / c1) / (denom + eps))
+
+
+cdef int adam_step(floating* theta, floating* m, floating* s, const floating* grad,
+                   const floating* second, Py_ssize_t p, double alpha, double beta1,
+                   double beta2, double eps, double power, Py_ssize_t t,
+                   int n_threads) noexcept nogil:
+    """Adam / RMSprop / diagonal-Fisher step in place (see the module docstring); ``second``
+    NULL means grad^2. Returns 0."""
+    cdef Py_ssize_t j
+    cdef double c1 = 1.0, c2 = 1.0
+    if t > 0:
+        c1 = 1.0 - pow(beta1, <double> t)
+        c2 = 1.0 - pow(beta2, <double> t)
+        if not (c1 > 0):
+            c1 = 1.0
+        if not (c2 > 0):
+            c2 = 1.0
+    n_threads = _update_threads(p, n_threads)
+    if n_threads == 1:
+        for j in range(p):
+            _adam_one(theta, m, s, grad, second, j, alpha, beta1, beta2, eps, power, c1, c2)
+    else:
+        for j in prange(p, nogil=True, schedule="static", num_threads=n_threads):
+            _adam_one(theta, m, s, grad, second, j, alpha, beta1, beta2, eps, power, c1, c2)
+    return 0
+
+
+def _axpy_step(floating[::1] theta, const floating[::1] d, double alpha, int n_threads):
+    """Unvalidated Python entry to ``axpy_step``."""
+    with nogil:
+        axpy_step(&theta[0], &d[0], theta.shape[0], alpha, n_threads)
+
+
+def _momentum_step(floating[::1] theta, floating[::1] velocity, const floating[::1] d,
+                   double alpha, double beta, bint nesterov, int n_threads):
+    """Unvalidated Python entry to ``momentum_step``."""
+    with nogil:
+        momentum_step(&theta[0], &velocity[0], &d[0], theta.shape[0], alpha, beta, nesterov,
+                      n_threads)
+
+
+def _adam_step(floating[::1] theta, floating[::1] m, floating[::1] s,
+               const floating[::1] grad, object second, double alpha, double beta1,
+               double beta2, double eps, double power, Py_ssize_t t, int n_threads):
+    """Unvalidated Python entry to ``adam_step`` (second: None or like grad)."""
+    cdef const floating[::1] q
+    cdef const floating* q_ptr = NULL
+    if second is not None:
+        q = second
+        q_ptr = &q[0]
+    with nogil:
+        adam_step(&theta[0], &m[0], &s[0], &grad[0], q_ptr, theta.shape[0], alpha, beta1,
+                  beta2, eps, power, t, n_threads)
+
+
+def _all_finite(const floating[::1] a):
+    """True when every entry of a is finite (one pass, no temporary)."""
+    cdef Py_ssize_t j
+    cdef bint ok = True
+    with nogil:
+        for j in range(a.shape[0]):
+            if not isfinite(a[j]):
+                ok = False
+                break
+    return ok
 
 
 def _layout(Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t itemsize, Py_ssize_t n, Py_ssize_t p):
