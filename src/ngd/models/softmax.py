@@ -19,6 +19,7 @@ import numpy as np
 from scipy.special import logsumexp, softmax
 
 from ngd._kernels import fisher as _fisher
+from ngd.kernels import multi_output_gram
 from ngd.models._linear import matvec, rmatvec
 from ngd.models.logistic import Evaluation
 from ngd.models.separation import (_SLACK, _row_norms, involved_columns,
@@ -178,28 +179,30 @@ class SoftmaxModel:
 
     def curvature_matrix(self, weights):
         """Curvature on the free parameters from the weights of ``evaluate``: the (k, l) block
-        is [X, 1]^T diag(v_kl) [X, 1] (kfac: E[A]_kl times E[x~ x~^T]); l2 on the W diagonal."""
+        is [X, 1]^T diag(v_kl) [X, 1], built in one pass over X by the multi-output Gram
+        kernel (kfac: E[A]_kl times E[x~ x~^T]); l2 on the W diagonal."""
         curvature, P, D, wn = weights
-        K, p = self.n_classes, self.n_features
+        options = dict(v=wn, intercept=self.fit_intercept, n_threads=self.n_threads)
         if curvature == "kfac":
             A = np.diag(wn @ P) - (P * wn[:, None]).T @ P
-            G = self._gram(wn)
-            block = lambda k, l: A[k, l] * G                                   # noqa: E731
+            class_major = np.kron(A, self._gram(wn))
         elif curvature == "empirical":
-            block = lambda k, l: self._gram(wn * D[:, k] * D[:, l])            # noqa: E731
+            class_major = multi_output_gram(self.X, resid=D, **options)
         else:   # exact Fisher = observed Hessian (canonical link)
-            block = lambda k, l: self._gram(wn * P[:, k] * ((k == l) - P[:, l]))  # noqa: E731
-        index = [np.r_[k * p:(k + 1) * p, [K * p + k] if self.fit_intercept else []]
-                 .astype(np.intp) for k in range(K)]
+            class_major = multi_output_gram(self.X, proba=P, **options)
+        order = self._class_major_order()
         full = np.empty((self.n_full, self.n_full))
-        for k in range(K):
-            for l in range(k, K):
-                b = block(k, l)
-                full[np.ix_(index[k], index[l])] = b
-                full[np.ix_(index[l], index[k])] = b.T
-        diag = np.arange(K * p)
+        full[np.ix_(order, order)] = class_major
+        diag = np.arange(self.n_classes * self.n_features)
         full[diag, diag] += self.l2
         return full[np.ix_(self.free, self.free)]
+
+    def _class_major_order(self):
+        """Position in theta's layout [vec(W), b] of each class-major index k (p + 1) + j."""
+        K, p = self.n_classes, self.n_features
+        rows = [np.r_[k * p:(k + 1) * p, [K * p + k] if self.fit_intercept else []]
+                for k in range(K)]
+        return np.concatenate(rows).astype(np.intp)
 
     def exact_fisher(self, theta):
         """Exact Fisher of the objective on the free parameters (= its Hessian)."""
