@@ -11,8 +11,8 @@ the row's log-likelihood score is m (y - mu) s x, so its empirical weight is m (
 """
 import numpy as np
 
-from ngd._kernels import fisher as _fisher
 from ngd.exceptions import DataError
+from ngd.models._common import SingleOutputModel
 from ngd.models._linear import matvec, rmatvec
 from ngd.models.families import check_link, get_family
 from ngd.models.links import get_link
@@ -22,7 +22,7 @@ from ngd.models.separation import binary_certificate, involved_columns
 CURVATURES = ("exact", "empirical", "observed")
 
 
-class GLM:
+class GLM(SingleOutputModel):
     """A GLM on validated arrays (see ``ngd.api``)."""
 
     def __init__(self, X, y, family="gaussian", link=None, power=None, trials=None,
@@ -56,10 +56,6 @@ class GLM:
         self.penalty_mask = np.arange(self.n_params) < self.n_features
 
     # --- parameters -------------------------------------------------------------------
-    def split(self, theta):
-        """(coef, intercept) from theta = [coef, intercept]."""
-        return theta[:self.n_features], (float(theta[-1]) if self.fit_intercept else 0.0)
-
     def linear_predictor(self, theta, X=None, offset=None):
         """eta = X coef + intercept + offset (float64)."""
         coef, intercept = self.split(theta)
@@ -156,43 +152,6 @@ class GLM:
                     v = v * trials      # the row's score is m (y - mu) s x (y a proportion)
                 weights = w * v / w_sum
         return Evaluation(loss, grad, weights, curvature)
-
-    def loss(self, theta):
-        """L(theta)."""
-        return self.evaluate(theta).loss
-
-    def gradient(self, theta):
-        """grad L(theta)."""
-        return self.evaluate(theta).grad
-
-    # --- curvature matrices -----------------------------------------------------------
-    def curvature_matrix(self, weights):
-        """[X, 1]^T diag(weights) [X, 1] + l2 on the coef diagonal (intercept unpenalised)."""
-        p = self.n_features
-        gram = np.empty((p, p))
-        xv = np.empty(p) if self.fit_intercept else None
-        _fisher._weighted_gram(self.X, np.ascontiguousarray(weights), gram, xv, self.n_threads)
-        if self.fit_intercept:
-            out = np.empty((p + 1, p + 1))
-            out[:p, :p] = gram
-            out[:p, p] = out[p, :p] = xv
-            out[p, p] = weights.sum()
-        else:
-            out = gram
-        out[np.arange(p), np.arange(p)] += self.l2
-        return out
-
-    def exact_fisher(self, theta):
-        """F = (1/sum w) sum_i w_i h'(eta_i)^2 / V(mu_i) x_i x_i^T (+ l2 on coef)."""
-        return self.curvature_matrix(self.evaluate(theta, "exact").weights)
-
-    def empirical_fisher(self, theta):
-        """(1/sum w) sum_i w_i s_i s_i^T with s_i the per-row gradient (+ l2 on coef)."""
-        return self.curvature_matrix(self.evaluate(theta, "empirical").weights)
-
-    def hessian(self, theta):
-        """Observed Hessian of L (differs from the Fisher for non-canonical links)."""
-        return self.curvature_matrix(self.evaluate(theta, "observed").weights)
 
     def separation(self, delta):
         """(rows, columns) if moving along delta separates 0/1 responses of a binomial model

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from ngd._kernels import fisher as _fisher
 from ngd._kernels import fused as _fused
+from ngd.models._common import SingleOutputModel
 from ngd.models.separation import binary_certificate, involved_columns
 
 CURVATURES = ("exact", "empirical", "observed")
@@ -39,7 +39,7 @@ class Evaluation:
         return float(np.max(np.abs(self.grad)))
 
 
-class LogisticModel:
+class LogisticModel(SingleOutputModel):
     """Binomial-logit model; arrays are assumed validated (see ``ngd.api``)."""
 
     name = "logistic"
@@ -61,11 +61,6 @@ class LogisticModel:
         self.penalty_mask = np.arange(self.n_params) < self.n_features
 
     # --- parameters -------------------------------------------------------------------
-    def split(self, theta):
-        """(coef, intercept) from theta = [coef, intercept]."""
-        coef = theta[:self.n_features]
-        return coef, (float(theta[self.n_features]) if self.fit_intercept else 0.0)
-
     def initial_theta(self):
         """coef = 0, intercept = logit of the weighted mean response (the null-model MLE)."""
         theta = np.zeros(self.n_params)
@@ -113,43 +108,6 @@ class LogisticModel:
         if weights is not None:
             weights /= w_sum
         return Evaluation(loss, grad, weights, curvature)
-
-    def loss(self, theta):
-        """L(theta)."""
-        return self.evaluate(theta).loss
-
-    def gradient(self, theta):
-        """grad L(theta) = (1/sum w) sum_i w_i (p_i - y_i) [x_i, 1] + l2 [coef, 0]."""
-        return self.evaluate(theta).grad
-
-    # --- curvature matrices -----------------------------------------------------------
-    def curvature_matrix(self, weights):
-        """[X, 1]^T diag(weights) [X, 1] + l2 on the coef diagonal (intercept unpenalised)."""
-        p = self.n_features
-        gram = np.empty((p, p))
-        xv = np.empty(p) if self.fit_intercept else None
-        _fisher._weighted_gram(self.X, weights, gram, xv, self.n_threads)
-        if self.fit_intercept:
-            out = np.empty((p + 1, p + 1))
-            out[:p, :p] = gram
-            out[:p, p] = out[p, :p] = xv
-            out[p, p] = weights.sum()
-        else:
-            out = gram
-        out[np.arange(p), np.arange(p)] += self.l2
-        return out
-
-    def exact_fisher(self, theta):
-        """F = (1/sum w) sum_i w_i p_i (1 - p_i) x_i x_i^T (+ l2 I on coef)."""
-        return self.curvature_matrix(self.evaluate(theta, "exact").weights)
-
-    def empirical_fisher(self, theta):
-        """F_hat = (1/sum w) sum_i w_i s_i s_i^T, s_i = (p_i - y_i) [x_i, 1] (+ l2 I on coef)."""
-        return self.curvature_matrix(self.evaluate(theta, "empirical").weights)
-
-    def hessian(self, theta):
-        """Observed Hessian of L; for the canonical logit link it equals the exact Fisher."""
-        return self.curvature_matrix(self.evaluate(theta, "observed").weights)
 
     # --- statistics ------------------------------------------------------------------
     def predict_proba(self, theta, X=None, offset=None):

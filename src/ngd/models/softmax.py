@@ -18,8 +18,8 @@ A_i = diag(p_i) - p_i p_i^T, the expectations weighted by w.
 import numpy as np
 from scipy.special import logsumexp, softmax
 
-from ngd._kernels import fisher as _fisher
 from ngd.kernels import multi_output_gram
+from ngd.models._common import augmented_gram
 from ngd.models._linear import matvec, rmatvec
 from ngd.models.logistic import Evaluation
 from ngd.models.separation import (_SLACK, _row_norms, involved_columns,
@@ -165,17 +165,7 @@ class SoftmaxModel:
     # --- curvature ------------------------------------------------------------------------
     def _gram(self, v):
         """[X, 1]^T diag(v) [X, 1] (or X^T diag(v) X without intercept)."""
-        p = self.n_features
-        gram = np.empty((p, p))
-        xv = np.empty(p) if self.fit_intercept else None
-        _fisher._weighted_gram(self.X, np.ascontiguousarray(v), gram, xv, self.n_threads)
-        if not self.fit_intercept:
-            return gram
-        out = np.empty((p + 1, p + 1))
-        out[:p, :p] = gram
-        out[:p, p] = out[p, :p] = xv
-        out[p, p] = v.sum()
-        return out
+        return augmented_gram(self.X, v, self.fit_intercept, self.n_threads)
 
     def curvature_matrix(self, weights):
         """Curvature on the free parameters from the weights of ``evaluate``: the (k, l) block
