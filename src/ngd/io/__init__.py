@@ -2,7 +2,9 @@
 
 ``read_data(path, target=None, **options)`` dispatches on the suffix: ``.csv``/``.tsv``/
 ``.txt`` (header row; see :func:`read_csv` for the options), ``.npz`` (arrays X, y, optional w,
-offset, trials, feature_names) or ``.svm``/``.svmlight``/``.libsvm`` (sparse CSR X). Problems
+offset, trials, feature_names; or a scipy.sparse.save_npz matrix with companion arrays
+NAME.y.npy, NAME.w.npy, NAME.offset.npy, NAME.trials.npy), ``.npy`` (X memory-mapped, same
+companions) or ``.svm``/``.svmlight``/``.libsvm`` (sparse CSR X). Problems
 raise :class:`ngd.DataError` with one line naming the file, and the line and column where known.
 """
 from pathlib import Path
@@ -11,10 +13,11 @@ from ngd.exceptions import DataError
 from ngd.io.atomic import write_files_atomic
 from ngd.io.csv import MAX_ABS, MISSING, read_csv, read_header
 from ngd.io.dataset import Dataset
-from ngd.io.npz import read_npz
+from ngd.io.npz import read_npy, read_npz
 from ngd.io.svmlight import read_svmlight
 
 READERS = {".csv": read_csv, ".tsv": read_csv, ".txt": read_csv, ".npz": read_npz,
+           ".npy": read_npy,
            ".svm": read_svmlight, ".svmlight": read_svmlight, ".libsvm": read_svmlight}
 CSV_OPTIONS = ("delimiter", "features", "weights", "offset", "trials", "categorical", "dropna",
                "ignore")
@@ -43,5 +46,5 @@ def read_data(path, target=None, *, has_target=True, **options):
     return read_csv(path, target=target, has_target=has_target, **options)
 
 
-__all__ = ["write_files_atomic", "Dataset", "read_data", "read_csv", "read_header", "read_npz", "read_svmlight",
+__all__ = ["write_files_atomic", "Dataset", "read_data", "read_csv", "read_header", "read_npy", "read_npz", "read_svmlight",
            "MAX_ABS", "MISSING", "READERS"]

@@ -2,13 +2,17 @@
 feature_names (p,). Values larger in magnitude than ``MAX_ABS`` are rejected as in CSV files."""
 import zipfile
 
+from pathlib import Path
+
 import numpy as np
+import scipy.sparse
 
 from ngd.exceptions import DataError
 from ngd.io.csv import MAX_ABS
 from ngd.io.dataset import Dataset
 
 OPTIONAL = ("w", "offset", "trials")
+SPARSE_KEYS = {"format", "shape", "data", "indices", "indptr"}   # scipy.sparse.save_npz
 
 
 def read_npz(path, target=None, *, has_target=True):
@@ -27,6 +31,15 @@ def read_npz(path, target=None, *, has_target=True):
         raise DataError(f"{path}: not an NPZ archive (a single .npy array?)")
     with archive:
         keys = set(archive.files)
+    if SPARSE_KEYS <= keys:
+        try:
+            X = scipy.sparse.load_npz(path).tocsr()
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{path}: cannot read sparse matrix ({exc})") from None
+        y, extra = _companions(path, X.shape[0], has_target)
+        return _dataset(path, X, y, extra, None)
+    archive = np.load(path, allow_pickle=False)
+    with archive:
         required = {"X", "y"} if has_target else {"X"}
         if not required <= keys:
             raise DataError(f"{path}: NPZ file must contain arrays "
@@ -39,6 +52,52 @@ def read_npz(path, target=None, *, has_target=True):
             names = archive["feature_names"] if "feature_names" in keys else None
         except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
             raise DataError(f"{path}: cannot load arrays ({exc})") from None
+    return _dataset(path, X, y, extra, names)
+
+
+def read_npy(path, target=None, *, has_target=True):
+    """X from a .npy file, memory-mapped (read-only, no copy for float32/float64 data), with
+    the target and optional arrays in companion files next to it (see ``_companions``)."""
+    if target not in (None, "y"):
+        raise DataError(f"{path}: the target of a .npy file is the companion array "
+                        f"{_companion(path, 'y').name}; --target {target!r} does not apply")
+    try:
+        X = np.load(path, mmap_mode="r", allow_pickle=False)
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, not a file") from None
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read .npy file ({exc})") from None
+    y, extra = _companions(path, X.shape[0] if X.ndim else 0, has_target)
+    return _dataset(path, X, y, extra, None)
+
+
+def _companion(path, key):
+    path = Path(path)
+    return path.with_name(f"{path.stem}.{key}.npy")
+
+
+def _companions(path, n, has_target):
+    """(y, {w, offset, trials}) from NAME.y.npy, NAME.w.npy, NAME.offset.npy and
+    NAME.trials.npy next to NAME.npz / NAME.npy (y required when has_target)."""
+    arrays = {}
+    for key in ("y",) + OPTIONAL:
+        companion = _companion(path, key)
+        if not companion.exists():
+            continue
+        try:
+            arrays[key] = np.load(companion, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise DataError(f"{companion}: cannot read .npy file ({exc})") from None
+    if has_target and "y" not in arrays:
+        raise DataError(f"{path}: the target must be in the companion file "
+                        f"{_companion(path, 'y').name}, which does not exist")
+    y = arrays.pop("y", None) if has_target else None
+    return y, arrays
+
+
+def _dataset(path, X, y, extra, names):
+    """Check X (dense, memory-mapped or sparse), y and the optional arrays; a Dataset."""
+    sparse = scipy.sparse.issparse(X)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise DataError(f"{path}: array 'X' must be 2-D and non-empty, got shape {X.shape}")
     if X.dtype.kind not in "biuf":
@@ -64,13 +123,17 @@ def read_npz(path, target=None, *, has_target=True):
                         f"{extra['w'][i]}")
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
-    bad = ~np.isfinite(X)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
+    values = X.data if sparse else X
+    if not np.isfinite(values).all():
+        if sparse:
+            raise DataError(f"{path}: sparse matrix 'X' has non-finite stored values")
+        row, col = np.argwhere(~np.isfinite(X))[0]
         raise DataError(f"{path}: array 'X' has a non-finite value at row {row}, column {col}")
-    big = np.abs(X) > MAX_ABS
-    if big.any():
-        row, col = np.argwhere(big)[0]
+    if (np.abs(values) > MAX_ABS).any():
+        if sparse:
+            raise DataError(f"{path}: sparse matrix 'X' has values larger in magnitude than "
+                            f"{MAX_ABS:g}: rescale it")
+        row, col = np.argwhere(np.abs(X) > MAX_ABS)[0]
         raise DataError(f"{path}: array 'X' value {X[row, col]:g} at row {row}, column {col} is "
                         f"too large in magnitude (> {MAX_ABS:g}): rescale the column")
     if y is not None and y.dtype.kind == "f" and not np.isfinite(y).all():
@@ -87,7 +150,7 @@ def read_npz(path, target=None, *, has_target=True):
         if duplicates:
             raise DataError(f"{path}: duplicate feature name(s): {', '.join(duplicates)}")
     as_float = {key: v.astype(np.float64) for key, v in extra.items()}
-    return Dataset(X=X, y=y, feature_names=names, target_name="y" if has_target else None,
+    return Dataset(X=X, y=y, feature_names=names, target_name="y" if y is not None else None,
                    sample_weight=as_float.get("w"), offset=as_float.get("offset"),
                    trials=as_float.get("trials"), source=str(path),
                    weights_name="w" if "w" in extra else None,
