@@ -1,7 +1,6 @@
 """A live progress line on stderr, driven by the fit callback (iteration, loss, |g|, time)."""
+import sys
 import time
-
-import click
 
 
 class Progress:
@@ -11,7 +10,7 @@ class Progress:
 
     def __init__(self, enabled=True, stream=None, delay=1.0, interval=0.1,
                  clock=time.perf_counter):
-        self.stream = stream if stream is not None else click.get_text_stream("stderr")
+        self.stream = stream if stream is not None else sys.stderr
         isatty = getattr(self.stream, "isatty", None)
         self.enabled = bool(enabled) and bool(isatty and isatty())
         self.delay = delay
