@@ -13,6 +13,38 @@ cdef int logistic_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t
                        int fisher_kind, double* loss_out, double* grad_out,
                        double* weight_out, int n_threads) noexcept nogil
 
+cpdef enum GlmFamily:
+    GLM_GAUSSIAN = 0
+    GLM_BINOMIAL = 1
+    GLM_POISSON = 2
+    GLM_GAMMA = 3
+    GLM_INVERSE_GAUSSIAN = 4
+    GLM_TWEEDIE = 5        # V = mu^power (power 0, 1, 2: gaussian, poisson, gamma)
+
+cpdef enum GlmLink:
+    GLM_LINK_IDENTITY = 0
+    GLM_LINK_LOG = 1
+    GLM_LINK_LOGIT = 2
+    GLM_LINK_PROBIT = 3
+    GLM_LINK_CLOGLOG = 4
+    GLM_LINK_POWER = 5     # eta = mu^a (inverse: a = -1, inverse_squared: -2, sqrt: 0.5)
+
+cpdef enum GlmCurvature:
+    GLM_CURVATURE_NONE = 0        # do not write per-row weights
+    GLM_CURVATURE_EXACT = 1       # w h' s                    (expected Fisher)
+    GLM_CURVATURE_EMPIRICAL = 2   # w m ((mu - y) s)^2        (m = binomial trials, else 1)
+    GLM_CURVATURE_OBSERVED = 3    # w [h' s + (mu - y) s']    (observed Hessian)
+
+# One pass over X for a GLM (family, link) pair: loss sum, [X^T r, sum r] and per-row
+# curvature weights (unnormalised), valid_out = 0 when a mean leaves the family's domain.
+# Returns 0, -1 (out of memory) or -2 (bad code).
+cdef int glm_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
+                  bint row_major, const double* coef, double intercept, const double* y,
+                  const double* w, const double* offset, const double* trials, int family,
+                  int link, double tweedie_power, double link_power, int curvature,
+                  double* loss_out, double* grad_out, double* weight_out, int* valid_out,
+                  int n_threads) noexcept nogil
+
 # Fused in-place parameter updates (elementwise, float64 arithmetic, no temporaries; OpenMP over
 # contiguous index ranges for long vectors, so results never depend on the thread count).
 cdef int axpy_step(floating* theta, const floating* d, Py_ssize_t p, double alpha,

@@ -10,6 +10,18 @@ nll_i = log(1 + exp(eta_i)) - y_i eta_i with eta = X coef + intercept + offset:
 Sums are unnormalised; the caller divides by sum(w). Row blocks are reduced in a fixed order,
 so results do not depend on the number of threads.
 
+``glm_pass`` does the same for any GLM (family, link) pair given as integer codes (the tweedie
+power and the power-link exponent alongside): with mu = h(eta), s = h'(eta) / V(mu) and
+nll_i = d(y_i, mu_i) / 2 (half the unit deviance),
+
+    loss_out[0] = sum_i w_i nll_i
+    grad_out[:p] = sum_i r_i x_i,  grad_out[p] = sum_i r_i,   r_i = w_i (mu_i - y_i) s_i
+    weight_out[i] = w_i h'_i s_i                                      (exact Fisher)
+                    w_i m_i ((mu_i - y_i) s_i)^2                      (empirical; m = trials)
+                    w_i [h' s + (mu - y) s (h''/h' - s V'(mu))]_i     (observed Hessian)
+    valid_out[0] = 1, or 0 when some eta or mean leaves the link's or family's domain (or a
+    half deviance is not finite): the loss is then +inf and the rest meaningless.
+
 Fused parameter updates, in place, one pass, no temporaries (float64 arithmetic whatever the
 storage dtype):
 
@@ -22,7 +34,8 @@ storage dtype):
                     mhat = m / (1 - beta1^t), shat = s / (1 - beta2^t) (t <= 0: no correction)
 """
 from cython.parallel cimport prange, parallel
-from libc.math cimport exp, log1p, pow, sqrt, isfinite
+from libc.math cimport (exp, expm1, log, log1p, pow, sqrt, erf, erfc, fabs, fmax, isfinite,
+                        INFINITY, M_PI, M_SQRT1_2)
 from libc.stdlib cimport malloc, calloc, free
 
 from ngd._kernels._blas cimport blas_int, dgemv
@@ -190,6 +203,480 @@ def _logistic_pass(const floating[:, :] X, const double[::1] coef, double interc
     return loss
 
 
+# ------------------------------------------------------------------------------ glm_pass --
+#
+# Per-row terms of a GLM (family, link) pair as inline C functions. A link fills LinkTerms
+# (h, h', h''/h' and, on request, log h, log(1 - h), log h') and returns whether eta lies in
+# its domain; a family fills FamilyTerms (V, V', half unit deviance) and returns whether the
+# mean lies in its domain. The formulas (and their order of operations) are those of
+# ngd.models.links / ngd.models.families, so the kernel agrees with the numpy reference
+# GLM._evaluate_generic to rounding.
+
+cdef double _SQRT_2PI = sqrt(2.0 * M_PI)
+cdef double _LOG_SQRT_2PI = log(sqrt(2.0 * M_PI))
+
+
+cdef struct LinkTerms:
+    double h          # mean h(eta)
+    double h1         # h'(eta)
+    double ratio      # h''(eta) / h'(eta)
+    double log_h      # log h(eta)            (logs >= 1)
+    double log1m_h    # log(1 - h(eta))       (logs == 2)
+    double log_h1     # log h'(eta)           (logs == 2)
+
+
+cdef struct FamilyTerms:
+    double var        # V(mu)
+    double dvar       # V'(mu)                (only when asked for)
+    double nll        # half unit deviance d(y, mu) / 2
+
+
+cdef struct GlmSpec:
+    int family
+    int link
+    double power      # tweedie power p (V = mu^p)
+    double inv_a      # 1 / a for the power link eta = mu^a
+    int logs          # 0: no logs, 1: log h, 2: log h, log(1 - h), log h' (binomial)
+    int curvature     # GlmCurvature
+
+
+cdef inline double _softplus(double x) noexcept nogil:
+    """log(1 + exp(x)) without overflow (numpy's logaddexp(0, x))."""
+    if x < 0:
+        return log1p(exp(x))
+    return x + log1p(exp(-x))
+
+
+cdef inline double _ndtr(double x) noexcept nogil:
+    """Standard normal CDF (the cephes form SciPy's ndtr uses)."""
+    cdef double t = x * M_SQRT1_2
+    cdef double z = fabs(t)
+    cdef double out
+    if z < M_SQRT1_2:
+        return 0.5 + 0.5 * erf(t)
+    out = 0.5 * erfc(z)
+    if t > 0:
+        out = 1.0 - out
+    return out
+
+
+cdef inline double _log_ndtr(double x) noexcept nogil:
+    """log Phi(x), accurate in both tails: log1p(-Phi(-x)) for x > -1, log(erfc(-x/sqrt 2)/2)
+    down to x = -30, and the asymptotic series of Mills' ratio below (where erfc underflows):
+    log Phi(x) = -x^2/2 - log(-x) - log sqrt(2 pi) + log(1 - 1/x^2 + 3/x^4 - ...)."""
+    cdef double total, last, numerator, factor, inv_x2, sign
+    cdef int i
+    if x > -1.0:
+        return log1p(-0.5 * erfc(x * M_SQRT1_2))
+    if x > -30.0:
+        return log(0.5 * erfc(-x * M_SQRT1_2))
+    inv_x2 = 1.0 / (x * x)
+    total = 1.0
+    last = 0.0
+    numerator = 1.0
+    factor = 1.0
+    sign = 1.0
+    i = 0
+    while fabs(last - total) > 2.220446049250313e-16 and i < 100:
+        i = i + 1
+        last = total
+        sign = -sign
+        factor = factor * inv_x2
+        numerator = numerator * (2 * i - 1)
+        total = total + sign * numerator * factor
+    return -0.5 * x * x - log(-x) - _LOG_SQRT_2PI + log(total)
+
+
+# --- links: h = g^{-1}; each returns whether eta lies in the link's domain ---------------
+cdef inline bint _identity_link(double eta, int logs, LinkTerms* t) noexcept nogil:
+    t.h = eta
+    t.h1 = 1.0
+    t.ratio = 0.0
+    if logs:
+        t.log_h = log(eta)
+        if logs == 2:
+            t.log1m_h = log1p(-eta)
+            t.log_h1 = 0.0
+    return isfinite(eta)
+
+
+cdef inline bint _log_link(double eta, int logs, LinkTerms* t) noexcept nogil:
+    cdef double e = exp(eta)
+    t.h = e
+    t.h1 = e
+    t.ratio = 1.0
+    t.log_h = eta
+    if logs == 2:
+        t.log1m_h = log1p(-e)
+        t.log_h1 = eta
+    return isfinite(eta)
+
+
+cdef inline bint _logit_link(double eta, int logs, LinkTerms* t) noexcept nogil:
+    cdef double mu = 1.0 / (1.0 + exp(-eta))
+    t.h = mu
+    t.h1 = mu * (1.0 - mu)
+    t.ratio = 1.0 - 2.0 * mu
+    if logs:
+        t.log_h = -_softplus(-eta)
+        if logs == 2:
+            t.log1m_h = -_softplus(eta)
+            t.log_h1 = t.log_h - _softplus(eta)
+    return isfinite(eta)
+
+
+cdef inline bint _probit_link(double eta, int logs, LinkTerms* t) noexcept nogil:
+    t.h = _ndtr(eta)
+    t.h1 = exp(-0.5 * eta * eta) / _SQRT_2PI
+    t.ratio = -eta
+    if logs:
+        t.log_h = _log_ndtr(eta)
+        if logs == 2:
+            t.log1m_h = _log_ndtr(-eta)
+            t.log_h1 = -0.5 * eta * eta - _LOG_SQRT_2PI
+    return isfinite(eta)
+
+
+cdef inline bint _cloglog_link(double eta, int logs, LinkTerms* t) noexcept nogil:
+    cdef double e = exp(eta)
+    t.h = -expm1(-e)
+    t.h1 = exp(eta - e)
+    t.ratio = 1.0 - e
+    if logs:
+        t.log_h = log(-expm1(-e))
+        if logs == 2:
+            t.log1m_h = -e
+            t.log_h1 = eta - e
+    return isfinite(eta)
+
+
+cdef inline bint _power_link(double eta, double inv_a, int logs, LinkTerms* t) noexcept nogil:
+    """eta = mu^a, mu = eta^(1/a) on eta > 0."""
+    t.h = pow(eta, inv_a)
+    t.h1 = inv_a * pow(eta, inv_a - 1.0)
+    t.ratio = (inv_a - 1.0) / eta
+    if logs:
+        t.log_h = log(t.h)
+        if logs == 2:
+            t.log1m_h = log1p(-t.h)
+            t.log_h1 = log(t.h1)
+    return eta > 0 and eta < INFINITY
+
+
+# --- families: each returns whether mu lies in the family's mean domain ------------------
+cdef inline double _xlogx(double x) noexcept nogil:
+    """x log x with 0 log 0 = 0 (scipy's xlogy(x, x))."""
+    return 0.0 if x == 0 else x * log(x)
+
+
+cdef inline bint _gaussian_family(double y, const LinkTerms* t, bint deriv,
+                                  FamilyTerms* f) noexcept nogil:
+    cdef double d = y - t.h
+    f.var = 1.0
+    f.dvar = 0.0
+    f.nll = 0.5 * (d * d)
+    return isfinite(t.h)
+
+
+cdef inline bint _binomial_family(double y, const LinkTerms* t, bint deriv,
+                                  FamilyTerms* f) noexcept nogil:
+    cdef double mu = t.h, fit = 0.0
+    f.var = mu * (1.0 - mu)
+    if deriv:
+        f.dvar = 1.0 - 2.0 * mu
+    if y > 0:
+        fit = y * t.log_h
+    if y < 1:
+        fit = fit + (1.0 - y) * t.log1m_h
+    f.nll = _xlogx(y) + _xlogx(1.0 - y) - fit
+    return mu >= 0 and mu <= 1
+
+
+cdef inline bint _poisson_family(double y, const LinkTerms* t, bint deriv,
+                                 FamilyTerms* f) noexcept nogil:
+    cdef double mu = t.h, fit = 0.0
+    f.var = mu
+    f.dvar = 1.0
+    if y > 0:
+        fit = y * t.log_h
+    f.nll = _xlogx(y) - fit - y + mu
+    return mu > 0 and isfinite(mu)
+
+
+cdef inline bint _gamma_family(double y, const LinkTerms* t, bint deriv,
+                               FamilyTerms* f) noexcept nogil:
+    cdef double mu = t.h
+    f.var = mu * mu
+    f.dvar = 2.0 * mu
+    f.nll = t.log_h - log(y) + y / mu - 1.0
+    return mu > 0 and isfinite(mu)
+
+
+cdef inline bint _inverse_gaussian_family(double y, const LinkTerms* t, bint deriv,
+                                          FamilyTerms* f) noexcept nogil:
+    cdef double mu = t.h, d = y - t.h
+    f.var = pow(mu, 3.0)
+    if deriv:
+        f.dvar = 3.0 * mu * mu
+    f.nll = (d * d) / (2.0 * y * mu * mu)
+    return mu > 0 and isfinite(mu)
+
+
+cdef inline bint _tweedie_family(double y, double p, const LinkTerms* t, bint deriv,
+                                 FamilyTerms* f) noexcept nogil:
+    """General power p (not 0, 1, 2, which are gaussian, poisson, gamma)."""
+    cdef double mu = t.h, y_term = 0.0
+    f.var = pow(mu, p)
+    if deriv:
+        f.dvar = p * pow(mu, p - 1.0)
+    if y > 0:
+        y_term = pow(fmax(y, 0.0), 2.0 - p)
+    y_term = y_term / ((1.0 - p) * (2.0 - p))
+    f.nll = (y_term - y * exp((1.0 - p) * t.log_h) / (1.0 - p)
+             + exp((2.0 - p) * t.log_h) / (2.0 - p))
+    return mu > 0 and isfinite(mu)
+
+
+cdef inline bint _glm_row(const GlmSpec* spec, double eta, double y, double w, double m,
+                          double* nll, double* resid, double* weight) noexcept nogil:
+    """Half deviance, w (mu - y) s and the curvature weight w v of one row (s = h'/V; for
+    binomial s = exp(log h' - log h - log(1 - h))); False when the row is out of domain."""
+    cdef LinkTerms t
+    cdef FamilyTerms f
+    cdef bint ok
+    cdef bint deriv = spec.curvature == GLM_CURVATURE_OBSERVED
+    cdef double s, h1, diff, v
+    if spec.link == GLM_LINK_IDENTITY:
+        ok = _identity_link(eta, spec.logs, &t)
+    elif spec.link == GLM_LINK_LOG:
+        ok = _log_link(eta, spec.logs, &t)
+    elif spec.link == GLM_LINK_LOGIT:
+        ok = _logit_link(eta, spec.logs, &t)
+    elif spec.link == GLM_LINK_PROBIT:
+        ok = _probit_link(eta, spec.logs, &t)
+    elif spec.link == GLM_LINK_CLOGLOG:
+        ok = _cloglog_link(eta, spec.logs, &t)
+    else:
+        ok = _power_link(eta, spec.inv_a, spec.logs, &t)
+    if not ok:
+        return False
+    if spec.family == GLM_GAUSSIAN:
+        ok = _gaussian_family(y, &t, deriv, &f)
+    elif spec.family == GLM_BINOMIAL:
+        ok = _binomial_family(y, &t, deriv, &f)
+    elif spec.family == GLM_POISSON:
+        ok = _poisson_family(y, &t, deriv, &f)
+    elif spec.family == GLM_GAMMA:
+        ok = _gamma_family(y, &t, deriv, &f)
+    elif spec.family == GLM_INVERSE_GAUSSIAN:
+        ok = _inverse_gaussian_family(y, &t, deriv, &f)
+    else:
+        ok = _tweedie_family(y, spec.power, &t, deriv, &f)
+    if not (ok and isfinite(f.nll)):
+        return False
+    if spec.family == GLM_BINOMIAL:
+        s = exp(t.log_h1 - (t.log_h + t.log1m_h))
+        h1 = exp(t.log_h1)
+    else:
+        h1 = t.h1
+        s = h1 / f.var
+    diff = t.h - y
+    nll[0] = f.nll
+    resid[0] = w * diff * s
+    if spec.curvature == GLM_CURVATURE_EXACT:
+        weight[0] = w * (h1 * s)
+    elif spec.curvature == GLM_CURVATURE_EMPIRICAL:
+        v = diff * s
+        weight[0] = w * (v * v * m)
+    elif deriv:
+        v = h1 * s + diff * (s * (t.ratio - s * f.dvar))
+        weight[0] = w * v
+    return True
+
+
+cdef int glm_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
+                  bint row_major, const double* coef, double intercept, const double* y,
+                  const double* w, const double* offset, const double* trials, int family,
+                  int link, double tweedie_power, double link_power, int curvature,
+                  double* loss_out, double* grad_out, double* weight_out, int* valid_out,
+                  int n_threads) noexcept nogil:
+    """One pass over X for a GLM (see the module docstring). Returns 0, -1 when memory runs
+    out, -2 for an unknown family, link or curvature code (or a zero power-link exponent)."""
+    cdef GlmSpec spec
+    cdef Py_ssize_t rows = chunk_rows(n, p)
+    cdef Py_ssize_t n_chunks = (n + rows - 1) // rows
+    cdef Py_ssize_t n_slots = n_chunks if n_chunks < MAX_SLOTS else MAX_SLOTS
+    cdef Py_ssize_t width = p + 2          # gradient, intercept gradient, loss
+    cdef double* partial
+    cdef int failed = 0, invalid = 0
+    cdef int* failed_ptr = &failed
+    cdef int* invalid_ptr = &invalid
+    cdef Py_ssize_t s, c, i0, m, r, j
+    cdef double* buf
+    cdef double* resid
+    cdef double* slot
+    cdef const double* A
+    cdef double wi, mi, nll, row_resid, row_weight
+    cdef blas_int bp = <blas_int> p, bm, blda, one = 1
+    cdef double d_one = 1.0, d_zero = 0.0
+    cdef bint direct
+    if family < GLM_GAUSSIAN or family > GLM_TWEEDIE or link < GLM_LINK_IDENTITY or \
+            link > GLM_LINK_POWER or curvature < GLM_CURVATURE_NONE or \
+            curvature > GLM_CURVATURE_OBSERVED or (link == GLM_LINK_POWER and link_power == 0):
+        return -2
+    if family == GLM_TWEEDIE:
+        if tweedie_power == 0:
+            family = GLM_GAUSSIAN
+        elif tweedie_power == 1:
+            family = GLM_POISSON
+        elif tweedie_power == 2:
+            family = GLM_GAMMA
+    spec.family = family
+    spec.link = link
+    spec.power = tweedie_power
+    spec.inv_a = 1.0 / link_power if link == GLM_LINK_POWER else 1.0
+    spec.curvature = curvature
+    if family == GLM_BINOMIAL:
+        spec.logs = 2
+    elif family == GLM_POISSON or family == GLM_GAMMA or family == GLM_TWEEDIE:
+        spec.logs = 1
+    else:
+        spec.logs = 0
+    partial = <double*> calloc(n_slots * width, sizeof(double))
+    if partial == NULL:
+        return -1
+    n_threads = work_threads(n_threads, n_slots, 4.0 * n * p)   # no idle threads
+    with parallel(num_threads=n_threads):
+        buf = <double*> malloc(rows * p * sizeof(double))
+        resid = <double*> malloc(rows * sizeof(double))
+        if buf == NULL or resid == NULL:
+            failed_ptr[0] = 1
+        else:
+            for s in prange(n_slots, schedule="dynamic"):
+                slot = partial + s * width
+                c = s
+                while c < n_chunks and invalid_ptr[0] == 0:
+                    i0 = c * rows
+                    m = rows if i0 + rows <= n else n - i0
+                    bm = <blas_int> m
+                    direct = floating is double
+                    if direct and row_major:
+                        A = <const double*> (X + i0 * ldx)
+                        blda = <blas_int> ldx
+                    elif direct:
+                        A = <const double*> (X + i0)
+                        blda = <blas_int> ldx
+                    else:
+                        load_rows(X, ldx, row_major, i0, m, p, NULL, buf)
+                        A = buf
+                        blda = bp
+                    if direct and not row_major:
+                        dgemv("N", &bm, &bp, &d_one, <double*> A, &blda, <double*> coef, &one,
+                              &d_zero, resid, &one)
+                    else:
+                        dgemv("T", &bp, &bm, &d_one, <double*> A, &blda, <double*> coef, &one,
+                              &d_zero, resid, &one)
+                    for r in range(m):
+                        wi = 1.0 if w == NULL else w[i0 + r]
+                        mi = 1.0 if trials == NULL else trials[i0 + r]
+                        resid[r] = resid[r] + intercept
+                        if offset != NULL:
+                            resid[r] = resid[r] + offset[i0 + r]
+                        nll = 0.0           # assigned here: thread-private in prange
+                        row_resid = 0.0
+                        row_weight = 0.0
+                        if not _glm_row(&spec, resid[r], y[i0 + r], wi, mi, &nll, &row_resid,
+                                        &row_weight):
+                            invalid_ptr[0] = 1
+                            break
+                        slot[p + 1] += wi * nll
+                        slot[p] += row_resid
+                        resid[r] = row_resid
+                        if curvature != GLM_CURVATURE_NONE:
+                            weight_out[i0 + r] = row_weight
+                    if invalid_ptr[0] == 0:
+                        if direct and not row_major:
+                            dgemv("T", &bm, &bp, &d_one, <double*> A, &blda, resid, &one,
+                                  &d_one, slot, &one)
+                        else:
+                            dgemv("N", &bp, &bm, &d_one, <double*> A, &blda, resid, &one,
+                                  &d_one, slot, &one)
+                    c = c + n_slots
+        free(buf)
+        free(resid)
+    if failed:
+        free(partial)
+        return -1
+    valid_out[0] = 0 if invalid else 1
+    loss_out[0] = 0.0
+    for j in range(p + 1):
+        grad_out[j] = 0.0
+    if not invalid:
+        for s in range(n_slots):
+            slot = partial + s * width
+            for j in range(p + 1):
+                grad_out[j] += slot[j]
+            loss_out[0] += slot[p + 1]
+    else:
+        loss_out[0] = INFINITY
+    free(partial)
+    return 0
+
+
+def _glm_pass(const floating[:, :] X, const double[::1] coef, double intercept,
+              const double[::1] y, object w, object offset, object trials, int family,
+              int link, double tweedie_power, double link_power, int curvature,
+              double[::1] grad_out, object weight_out, int n_threads):
+    """Unvalidated Python entry to ``glm_pass``; returns (weighted loss sum, valid) where valid
+    is False when some row's eta or mean leaves the link's or family's domain (or its half
+    deviance is not finite); the sums are then meaningless (loss inf)."""
+    cdef Py_ssize_t n = X.shape[0], p = X.shape[1], ldx
+    cdef bint row_major
+    cdef const double[::1] w_view
+    cdef const double[::1] off_view
+    cdef const double[::1] trials_view
+    cdef double[::1] weight_view
+    cdef const double* w_ptr = NULL
+    cdef const double* off_ptr = NULL
+    cdef const double* trials_ptr = NULL
+    cdef double* weight_ptr = NULL
+    cdef double loss = 0.0
+    cdef int status, valid = 0
+    row_major, ldx = _layout(X.strides[0], X.strides[1], X.itemsize, n, p)
+    if w is not None:
+        w_view = w
+        w_ptr = &w_view[0]
+    if offset is not None:
+        off_view = offset
+        off_ptr = &off_view[0]
+    if trials is not None:
+        trials_view = trials
+        trials_ptr = &trials_view[0]
+    if weight_out is not None:
+        weight_view = weight_out
+        weight_ptr = &weight_view[0]
+    elif curvature != GLM_CURVATURE_NONE:
+        raise ValueError("weight_out is required when curvature is not GLM_CURVATURE_NONE")
+    with nogil:
+        status = glm_pass(&X[0, 0], n, p, ldx, row_major, &coef[0], intercept, &y[0], w_ptr,
+                          off_ptr, trials_ptr, family, link, tweedie_power, link_power,
+                          curvature, &loss, &grad_out[0], weight_ptr, &valid, n_threads)
+    if status == -1:
+        raise MemoryError("glm_pass could not allocate its row-block buffers")
+    if status != 0:
+        raise ValueError(f"glm_pass: bad family ({family}), link ({link}, power "
+                         f"{link_power}) or curvature ({curvature}) code")
+    return loss, bool(valid)
+
+
+def _log_ndtr_into(const double[::1] x, double[::1] out):
+    """out[i] = log Phi(x[i]) as glm_pass computes it for the probit link (for tests)."""
+    cdef Py_ssize_t i
+    with nogil:
+        for i in range(x.shape[0]):
+            out[i] = _log_ndtr(x[i])
+
+
 # -------------------------------------------------------------------- parameter updates --
 
 cdef enum:
@@ -341,6 +828,17 @@ def _layout(Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t itemsize, Py_ssize_t n, Py_
         return False, (s1 // itemsize if p > 1 else n)
     raise ValueError("X must have unit stride along one axis (C- or F-contiguous rows/columns)")
 
+
+#: Python-visible codes of glm_pass's families, links and curvatures, by name.
+GLM_FAMILIES = {"gaussian": int(GLM_GAUSSIAN), "binomial": int(GLM_BINOMIAL),
+                "poisson": int(GLM_POISSON), "gamma": int(GLM_GAMMA),
+                "inverse_gaussian": int(GLM_INVERSE_GAUSSIAN), "tweedie": int(GLM_TWEEDIE)}
+GLM_LINKS = {"identity": int(GLM_LINK_IDENTITY), "log": int(GLM_LINK_LOG),
+             "logit": int(GLM_LINK_LOGIT), "probit": int(GLM_LINK_PROBIT),
+             "cloglog": int(GLM_LINK_CLOGLOG), "power": int(GLM_LINK_POWER)}
+GLM_CURVATURES = {None: int(GLM_CURVATURE_NONE), "exact": int(GLM_CURVATURE_EXACT),
+                  "empirical": int(GLM_CURVATURE_EMPIRICAL),
+                  "observed": int(GLM_CURVATURE_OBSERVED)}
 
 #: Python-visible codes of FisherKind, by name.
 FISHER_KINDS = {"none": int(FISHER_NONE), "exact": int(FISHER_EXACT),

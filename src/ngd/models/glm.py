@@ -11,15 +11,42 @@ the row's log-likelihood score is m (y - mu) s x, so its empirical weight is m (
 """
 import numpy as np
 
+from ngd._kernels import fused as _fused
 from ngd.exceptions import DataError
 from ngd.models._common import SingleOutputModel
 from ngd.models._linear import matvec, rmatvec
+from ngd.models import families as _families
+from ngd.models import links as _links
 from ngd.models.families import check_link, get_family
 from ngd.models.links import get_link
 from ngd.models.logistic import Evaluation
 from ngd.models.separation import binary_certificate, involved_columns
 
 CURVATURES = ("exact", "empirical", "observed")
+
+_KERNEL_FAMILIES = {_families.Gaussian: "gaussian", _families.Binomial: "binomial",
+                    _families.Poisson: "poisson", _families.Gamma: "gamma",
+                    _families.InverseGaussian: "inverse_gaussian",
+                    _families.Tweedie: "tweedie"}
+_KERNEL_LINKS = {_links.IdentityLink: "identity", _links.LogLink: "log",
+                 _links.LogitLink: "logit", _links.ProbitLink: "probit",
+                 _links.CloglogLink: "cloglog", _links.PowerLink: "power"}
+
+
+def kernel_codes(family, link):
+    """(family code, link code, tweedie power, link exponent) of ``glm_pass`` for a family and
+    link of ngd.models (exact types), or None for any other (user-defined) pair."""
+    fam = _KERNEL_FAMILIES.get(type(family))
+    lnk = _KERNEL_LINKS.get(type(link))
+    if fam is None or lnk is None:
+        return None
+    return (_fused.GLM_FAMILIES[fam], _fused.GLM_LINKS[lnk],
+            float(getattr(family, "power", 0.0)) if fam == "tweedie" else 0.0,
+            float(link.power) if lnk == "power" else 1.0)
+
+
+def _as_f64(a):
+    return None if a is None else np.ascontiguousarray(a, dtype=np.float64)
 
 
 class GLM(SingleOutputModel):
@@ -54,6 +81,7 @@ class GLM(SingleOutputModel):
         self.weight_sum = float(weights.sum())
         self.n_params = self.n_features + self.fit_intercept
         self.penalty_mask = np.arange(self.n_params) < self.n_features
+        self._kernel_codes = kernel_codes(self.family, self.link)
 
     # --- parameters -------------------------------------------------------------------
     def linear_predictor(self, theta, X=None, offset=None):
@@ -130,6 +158,34 @@ class GLM(SingleOutputModel):
         return self._evaluate(theta, None, self.X[rows], self.y[rows], w, off, float(w.sum()))
 
     def _evaluate(self, theta, curvature, X, y, w, offset, w_sum, trials=None):
+        """One pass over X in the fused ``glm_pass`` kernel (numpy for user-defined families
+        or links, or X that is not a C- or F-contiguous float32/float64 array)."""
+        if curvature not in (None,) + CURVATURES:
+            raise ValueError(f"curvature must be one of {CURVATURES}, got {curvature!r}")
+        if self._kernel_codes is None or X.shape[0] == 0 or \
+                X.dtype not in (np.float32, np.float64) or \
+                not (X.flags.c_contiguous or X.flags.f_contiguous):
+            return self._evaluate_generic(theta, curvature, X, y, w, offset, w_sum, trials)
+        family, link, power, link_power = self._kernel_codes
+        coef, intercept = self.split(theta)
+        coef = np.ascontiguousarray(coef, dtype=np.float64)
+        raw_grad = np.empty(self.n_features + 1)
+        weights = None if curvature is None else np.empty(X.shape[0])
+        loss_sum, valid = _fused._glm_pass(
+            X, coef, float(intercept), _as_f64(y), _as_f64(w), _as_f64(offset),
+            _as_f64(trials) if curvature == "empirical" else None, family, link, power,
+            link_power, _fused.GLM_CURVATURES[curvature], raw_grad, weights, self.n_threads)
+        if not valid:
+            return Evaluation(np.inf, np.full(self.n_params, np.nan), None, curvature)
+        loss = loss_sum / w_sum + 0.5 * self.l2 * float(coef @ coef)
+        grad = raw_grad[:self.n_params] / w_sum
+        grad[:self.n_features] += self.l2 * coef
+        if weights is not None:
+            weights /= w_sum
+        return Evaluation(loss, grad, weights, curvature)
+
+    def _evaluate_generic(self, theta, curvature, X, y, w, offset, w_sum, trials=None):
+        """The numpy reference of ``_evaluate`` (two passes over X; the kernel's test oracle)."""
         if curvature not in (None,) + CURVATURES:
             raise ValueError(f"curvature must be one of {CURVATURES}, got {curvature!r}")
         coef, _ = self.split(theta)
