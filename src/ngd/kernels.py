@@ -41,10 +41,11 @@ _CG_CONVERGED = _linalg.CG_STATUS_CODES["converged"]
 _BLAS_INT_MAX = 2**31 - 1
 
 
-def weighted_gram(X, v, *, intercept=False, n_threads=None):
+def weighted_gram(X, v, *, intercept=False, n_threads=None, check_finite=True):
     """X^T diag(v) X as a (p, p) float64 matrix; with ``intercept=True`` the (p+1, p+1) Gram
-    of [X, 1]: [[X^T V X, X^T v], [v^T X, sum v]]."""
-    X = as_matrix(X)
+    of [X, 1]: [[X^T V X, X^T v], [v^T X, sum v]]. ``check_finite=False`` skips the scan of X
+    for non-finite values (for callers that validated X once, as ``ngd.fit`` does)."""
+    X = as_matrix(X, check_finite=check_finite)
     v = as_vector(v, X.shape[0], "v")
     n_threads = effective_n_threads(n_threads)
     p = X.shape[1]

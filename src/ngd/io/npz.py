@@ -95,6 +95,24 @@ def _companions(path, n, has_target):
     return y, arrays
 
 
+def _check_dense(path, X, block_rows=16384):
+    """Finite values of magnitude <= MAX_ABS, checked one row block at a time (no temporary
+    the size of X, which may be memory-mapped)."""
+    for start in range(0, X.shape[0], block_rows):
+        block = X[start:start + block_rows]
+        bad = ~np.isfinite(block)
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise DataError(f"{path}: array 'X' has a non-finite value at row {start + row}, "
+                            f"column {col}")
+        big = np.abs(block) > MAX_ABS
+        if big.any():
+            row, col = np.argwhere(big)[0]
+            raise DataError(f"{path}: array 'X' value {block[row, col]:g} at row {start + row}, "
+                            f"column {col} is too large in magnitude (> {MAX_ABS:g}): rescale "
+                            "the column")
+
+
 def _dataset(path, X, y, extra, names):
     """Check X (dense, memory-mapped or sparse), y and the optional arrays; a Dataset."""
     sparse = scipy.sparse.issparse(X)
@@ -123,19 +141,14 @@ def _dataset(path, X, y, extra, names):
                         f"{extra['w'][i]}")
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
-    values = X.data if sparse else X
-    if not np.isfinite(values).all():
-        if sparse:
+    if sparse:
+        if not np.isfinite(X.data).all():
             raise DataError(f"{path}: sparse matrix 'X' has non-finite stored values")
-        row, col = np.argwhere(~np.isfinite(X))[0]
-        raise DataError(f"{path}: array 'X' has a non-finite value at row {row}, column {col}")
-    if (np.abs(values) > MAX_ABS).any():
-        if sparse:
+        if X.data.size and np.abs(X.data).max() > MAX_ABS:
             raise DataError(f"{path}: sparse matrix 'X' has values larger in magnitude than "
                             f"{MAX_ABS:g}: rescale it")
-        row, col = np.argwhere(np.abs(X) > MAX_ABS)[0]
-        raise DataError(f"{path}: array 'X' value {X[row, col]:g} at row {row}, column {col} is "
-                        f"too large in magnitude (> {MAX_ABS:g}): rescale the column")
+    else:
+        _check_dense(path, X)
     if y is not None and y.dtype.kind == "f" and not np.isfinite(y).all():
         raise DataError(f"{path}: array 'y' has a non-finite value at index "
                         f"{int(np.flatnonzero(~np.isfinite(y))[0])}")

@@ -7,7 +7,7 @@ from ngd.kernels import weighted_gram
 def augmented_gram(X, v, fit_intercept, n_threads):
     """[X, 1]^T diag(v) [X, 1] (X^T diag(v) X without an intercept), float64."""
     return weighted_gram(X, np.ascontiguousarray(v), intercept=fit_intercept,
-                         n_threads=n_threads)
+                         n_threads=n_threads, check_finite=False)   # X validated by ngd.fit
 
 
 class SingleOutputModel:
