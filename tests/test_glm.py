@@ -27,6 +27,8 @@ import ngd
 from ngd.exceptions import DataError
 from ngd.models import GLM
 
+from finite_differences import fd_gradient, fd_jacobian
+
 # (family, link, power) for every pair ngd allows
 PAIRS = [
     ("gaussian", "identity", None), ("gaussian", "log", None), ("gaussian", "inverse", None),
@@ -107,24 +109,6 @@ def ref_objective(theta, X, y, family, link, power, w=None, off=None, fit_interc
         d = half_deviance(family, power, y, mu)
     value = np.sum(w * d) / np.sum(w) + 0.5 * l2 * coef @ coef
     return float(value) if np.isfinite(value) else np.inf
-
-
-def fd_gradient(f, theta, h=1e-5):
-    g = np.empty_like(theta)
-    for j in range(theta.size):
-        e = np.zeros_like(theta)
-        e[j] = h * max(1.0, abs(theta[j]))
-        g[j] = (f(theta + e) - f(theta - e)) / (2 * e[j])
-    return g
-
-
-def fd_jacobian(fun, theta, h=1e-5):
-    cols = []
-    for j in range(theta.size):
-        e = np.zeros_like(theta)
-        e[j] = h * max(1.0, abs(theta[j]))
-        cols.append((fun(theta + e) - fun(theta - e)) / (2 * e[j]))
-    return np.column_stack(cols)
 
 
 def quiet_fit(*args, **kwargs):

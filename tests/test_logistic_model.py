@@ -9,6 +9,8 @@ from scipy.special import expit
 
 from ngd.models import LogisticModel, get_model
 
+from finite_differences import fd_gradient, fd_jacobian
+
 
 def make_data(n=60, p=3, weighted=False, offset=False, seed=0):
     rng = np.random.default_rng(seed)
@@ -30,24 +32,6 @@ def ref_loss(theta, X, y, w, off, fit_intercept, l2):
     eta = X @ coef + b + (0.0 if off is None else off)
     w = np.ones(len(y)) if w is None else w
     return np.sum(w * (np.logaddexp(0, eta) - y * eta)) / w.sum() + 0.5 * l2 * coef @ coef
-
-
-def fd_gradient(f, theta, h=1e-5):
-    g = np.empty_like(theta)
-    for j in range(theta.size):
-        e = np.zeros_like(theta)
-        e[j] = h * max(1.0, abs(theta[j]))
-        g[j] = (f(theta + e) - f(theta - e)) / (2 * e[j])
-    return g
-
-
-def fd_jacobian(fun, theta, h=1e-5):
-    cols = []
-    for j in range(theta.size):
-        e = np.zeros_like(theta)
-        e[j] = h * max(1.0, abs(theta[j]))
-        cols.append((fun(theta + e) - fun(theta - e)) / (2 * e[j]))
-    return np.column_stack(cols)
 
 
 CONFIGS = [dict(weighted=w, offset=o, fit_intercept=i, l2=l2)

@@ -18,6 +18,8 @@ from scipy.special import logsumexp
 import ngd
 from ngd.models.softmax import SoftmaxModel
 
+from finite_differences import fd_gradient, fd_jacobian
+
 
 def make_data(n=60, p=3, K=4, weighted=False, seed=0):
     rng = np.random.default_rng(seed)
@@ -64,24 +66,6 @@ def ref_loss(W, b, X, y, w, l2):
     w = np.ones(len(y)) if w is None else w
     nll = logsumexp(eta, axis=1) - eta[np.arange(len(y)), y]
     return float(w @ nll / w.sum() + 0.5 * l2 * np.sum(W * W))
-
-
-def fd_gradient(f, theta, h=1e-5):
-    g = np.empty_like(theta)
-    for j in range(theta.size):
-        e = np.zeros_like(theta)
-        e[j] = h * max(1.0, abs(theta[j]))
-        g[j] = (f(theta + e) - f(theta - e)) / (2 * e[j])
-    return g
-
-
-def fd_jacobian(fun, theta, h=1e-5):
-    cols = []
-    for j in range(theta.size):
-        e = np.zeros_like(theta)
-        e[j] = h * max(1.0, abs(theta[j]))
-        cols.append((fun(theta + e) - fun(theta - e)) / (2 * e[j]))
-    return np.column_stack(cols)
 
 
 # --- model level ------------------------------------------------------------------------------
