@@ -74,6 +74,62 @@ cdef inline RowTerms _logistic_row(double eta, double y, double w,
     return out
 
 
+cdef struct RowBlock:
+    const double* A         # the rows i0 .. i0 + m in BLAS (column-major) terms:
+    blas_int lda            #   p x m for row-major data, m x p for F-ordered float64 in place
+    blas_int m
+    blas_int p
+    bint in_place_columns   # True for the m x p case
+
+
+cdef inline RowBlock _row_block(const floating* X, Py_ssize_t ldx, bint row_major,
+                                Py_ssize_t i0, Py_ssize_t m, Py_ssize_t p,
+                                double* buf) noexcept nogil:
+    """Rows i0 .. i0 + m of X as float64 for BLAS: float64 X is read in place, float32 X is
+    converted into ``buf`` (row-major, m x p)."""
+    cdef RowBlock block
+    block.m = <blas_int> m
+    block.p = <blas_int> p
+    block.in_place_columns = False
+    if floating is double:
+        block.lda = <blas_int> ldx
+        if row_major:
+            block.A = <const double*> (X + i0 * ldx)
+        else:
+            block.A = <const double*> (X + i0)
+            block.in_place_columns = True
+    else:
+        load_rows(X, ldx, row_major, i0, m, p, NULL, buf)
+        block.A = buf
+        block.lda = <blas_int> p
+    return block
+
+
+cdef inline void _block_times(RowBlock* block, const double* coef,
+                              double* out) noexcept nogil:
+    """out (m) = rows . coef."""
+    cdef blas_int one = 1
+    cdef double d_one = 1.0, d_zero = 0.0
+    if block.in_place_columns:
+        dgemv("N", &block.m, &block.p, &d_one, <double*> block.A, &block.lda, <double*> coef,
+              &one, &d_zero, out, &one)
+    else:
+        dgemv("T", &block.p, &block.m, &d_one, <double*> block.A, &block.lda, <double*> coef,
+              &one, &d_zero, out, &one)
+
+
+cdef inline void _block_add_transposed(RowBlock* block, double* r, double* acc) noexcept nogil:
+    """acc (p) += rows^T r."""
+    cdef blas_int one = 1
+    cdef double d_one = 1.0
+    if block.in_place_columns:
+        dgemv("T", &block.m, &block.p, &d_one, <double*> block.A, &block.lda, r, &one, &d_one,
+              acc, &one)
+    else:
+        dgemv("N", &block.p, &block.m, &d_one, <double*> block.A, &block.lda, r, &one, &d_one,
+              acc, &one)
+
+
 cdef int logistic_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
                        bint row_major, const double* coef, double intercept,
                        const double* y, const double* w, const double* offset,
@@ -91,12 +147,9 @@ cdef int logistic_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t
     cdef double* buf
     cdef double* resid
     cdef double* slot
-    cdef const double* A
+    cdef RowBlock block
     cdef RowTerms terms
     cdef double wi, yi
-    cdef blas_int bp = <blas_int> p, bm, blda, one = 1
-    cdef double d_one = 1.0, d_zero = 0.0
-    cdef bint direct
     if partial == NULL:
         return -1
     n_threads = work_threads(n_threads, n_slots, 4.0 * n * p)   # no idle threads
@@ -112,26 +165,8 @@ cdef int logistic_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t
                 while c < n_chunks:
                     i0 = c * rows
                     m = rows if i0 + rows <= n else n - i0
-                    bm = <blas_int> m
-                    # A is the block in BLAS (column-major) terms: p x m (row-major data)
-                    # or m x p (column-major float64 data read in place).
-                    direct = floating is double
-                    if direct and row_major:
-                        A = <const double*> (X + i0 * ldx)
-                        blda = <blas_int> ldx
-                    elif direct:
-                        A = <const double*> (X + i0)
-                        blda = <blas_int> ldx
-                    else:
-                        load_rows(X, ldx, row_major, i0, m, p, NULL, buf)
-                        A = buf
-                        blda = bp
-                    if direct and not row_major:
-                        dgemv("N", &bm, &bp, &d_one, <double*> A, &blda, <double*> coef, &one,
-                              &d_zero, resid, &one)
-                    else:
-                        dgemv("T", &bp, &bm, &d_one, <double*> A, &blda, <double*> coef, &one,
-                              &d_zero, resid, &one)
+                    block = _row_block(X, ldx, row_major, i0, m, p, buf)
+                    _block_times(&block, coef, resid)
                     for r in range(m):
                         wi = 1.0 if w == NULL else w[i0 + r]
                         yi = y[i0 + r]
@@ -144,12 +179,7 @@ cdef int logistic_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t
                         resid[r] = terms.resid
                         if fisher_kind != FISHER_NONE:
                             weight_out[i0 + r] = terms.weight
-                    if direct and not row_major:
-                        dgemv("T", &bm, &bp, &d_one, <double*> A, &blda, resid, &one,
-                              &d_one, slot, &one)
-                    else:
-                        dgemv("N", &bp, &bm, &d_one, <double*> A, &blda, resid, &one,
-                              &d_one, slot, &one)
+                    _block_add_transposed(&block, resid, slot)
                     c = c + n_slots
         free(buf)
         free(resid)
@@ -515,11 +545,8 @@ cdef int glm_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
     cdef double* buf
     cdef double* resid
     cdef double* slot
-    cdef const double* A
+    cdef RowBlock block
     cdef double wi, mi, nll, row_resid, row_weight
-    cdef blas_int bp = <blas_int> p, bm, blda, one = 1
-    cdef double d_one = 1.0, d_zero = 0.0
-    cdef bint direct
     if family < GLM_GAUSSIAN or family > GLM_TWEEDIE or link < GLM_LINK_IDENTITY or \
             link > GLM_LINK_POWER or curvature < GLM_CURVATURE_NONE or \
             curvature > GLM_CURVATURE_OBSERVED or (link == GLM_LINK_POWER and link_power == 0):
@@ -558,24 +585,8 @@ cdef int glm_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
                 while c < n_chunks and invalid_ptr[0] == 0:
                     i0 = c * rows
                     m = rows if i0 + rows <= n else n - i0
-                    bm = <blas_int> m
-                    direct = floating is double
-                    if direct and row_major:
-                        A = <const double*> (X + i0 * ldx)
-                        blda = <blas_int> ldx
-                    elif direct:
-                        A = <const double*> (X + i0)
-                        blda = <blas_int> ldx
-                    else:
-                        load_rows(X, ldx, row_major, i0, m, p, NULL, buf)
-                        A = buf
-                        blda = bp
-                    if direct and not row_major:
-                        dgemv("N", &bm, &bp, &d_one, <double*> A, &blda, <double*> coef, &one,
-                              &d_zero, resid, &one)
-                    else:
-                        dgemv("T", &bp, &bm, &d_one, <double*> A, &blda, <double*> coef, &one,
-                              &d_zero, resid, &one)
+                    block = _row_block(X, ldx, row_major, i0, m, p, buf)
+                    _block_times(&block, coef, resid)
                     for r in range(m):
                         wi = 1.0 if w == NULL else w[i0 + r]
                         mi = 1.0 if trials == NULL else trials[i0 + r]
@@ -595,12 +606,7 @@ cdef int glm_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
                         if curvature != GLM_CURVATURE_NONE:
                             weight_out[i0 + r] = row_weight
                     if invalid_ptr[0] == 0:
-                        if direct and not row_major:
-                            dgemv("T", &bm, &bp, &d_one, <double*> A, &blda, resid, &one,
-                                  &d_one, slot, &one)
-                        else:
-                            dgemv("N", &bp, &bm, &d_one, <double*> A, &blda, resid, &one,
-                                  &d_one, slot, &one)
+                        _block_add_transposed(&block, resid, slot)
                     c = c + n_slots
         free(buf)
         free(resid)
