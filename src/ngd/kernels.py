@@ -254,7 +254,7 @@ def _check_dim(dim, name):
 # ------------------------------------------------------------------- multi-output Gram --
 
 def multi_output_gram(X, V=None, *, proba=None, resid=None, v=None, intercept=False,
-                      n_threads=None):
+                      n_threads=None, check_finite=True):
     """sum_i V_i (x) x_i x_i^T for K outputs: the (K pw, K pw) matrix whose block (k, l) is
     X1^T diag(V[:, k, l]) X1 (X1 = [X, 1] with ``intercept=True``), class-major.
 
@@ -268,9 +268,9 @@ def multi_output_gram(X, V=None, *, proba=None, resid=None, v=None, intercept=Fa
     One pass over X: each row block is loaded once, then per class k one dsyrk (diagonal block)
     and one dgemm (blocks l > k) update the upper triangle; the rest is mirrored. Kind 1
     (OpenMP over row blocks); when the result is too large for per-thread accumulators it runs
-    as one BLAS-threaded accumulation instead.
+    as one BLAS-threaded accumulation instead. ``check_finite=False`` skips the scan of X.
     """
-    X = as_matrix(X)
+    X = as_matrix(X, check_finite=check_finite)
     kind, A, w, K = _row_weights(X.shape[0], V, proba, resid, v)
     pw = _intercept_width(X, intercept)
     D = K * pw
@@ -305,10 +305,11 @@ def _gram_threads(n, width, n_threads, multi=True):
 
 # -------------------------------------------------------------- Fisher-vector products --
 
-def fisher_vector(X, v, u, *, intercept=False, n_threads=None):
+def fisher_vector(X, v, u, *, intercept=False, n_threads=None, check_finite=True):
     """X1^T (v * (X1 u)) without forming the Fisher (X1 = [X, 1] with ``intercept=True``;
-    u has length p or p + 1). Each row block is read once; kind 1."""
-    X = as_matrix(X)
+    u has length p or p + 1). Each row block is read once; kind 1. ``check_finite=False``
+    skips the scan of X (as in :func:`weighted_gram`)."""
+    X = as_matrix(X, check_finite=check_finite)
     v = as_vector(v, X.shape[0], "v")
     pw = _intercept_width(X, intercept)
     u = as_vector(u, pw, "u")
@@ -320,11 +321,11 @@ def fisher_vector(X, v, u, *, intercept=False, n_threads=None):
 
 
 def multi_output_fisher_vector(X, V=None, U=None, *, proba=None, resid=None, v=None,
-                               intercept=False, n_threads=None):
+                               intercept=False, n_threads=None, check_finite=True):
     """F U for the K-output Fisher of :func:`multi_output_gram` (same ``V`` / ``proba`` /
     ``resid`` / ``v`` arguments) without forming it. U is (K, pw) or flat (K pw,); the result
     has U's shape. Per row block: Z = X1 U^T, Y_i = V_i z_i, F U += Y^T X1; kind 1."""
-    X = as_matrix(X)
+    X = as_matrix(X, check_finite=check_finite)
     kind, A, w, K = _row_weights(X.shape[0], V, proba, resid, v)
     pw = _intercept_width(X, intercept)
     if U is None:
@@ -342,10 +343,10 @@ def multi_output_fisher_vector(X, V=None, U=None, *, proba=None, resid=None, v=N
     return out.reshape(U_in.shape)
 
 
-def fisher_diagonal(X, v, *, intercept=False, n_threads=None):
+def fisher_diagonal(X, v, *, intercept=False, n_threads=None, check_finite=True):
     """diag(X1^T diag(v) X1) = sum_i v_i x1_ij^2 in one pass (the Jacobi preconditioner, the
     exact diagonal Fisher); kind 1."""
-    X = as_matrix(X)
+    X = as_matrix(X, check_finite=check_finite)
     v = as_vector(v, X.shape[0], "v")
     pw = _intercept_width(X, intercept)
     n_threads = effective_n_threads(n_threads)
@@ -357,9 +358,9 @@ def fisher_diagonal(X, v, *, intercept=False, n_threads=None):
 
 
 def multi_output_fisher_diagonal(X, V=None, *, proba=None, resid=None, v=None,
-                                 intercept=False, n_threads=None):
+                                 intercept=False, n_threads=None, check_finite=True):
     """Diagonal of the K-output Fisher of :func:`multi_output_gram`, shape (K, pw)."""
-    X = as_matrix(X)
+    X = as_matrix(X, check_finite=check_finite)
     kind, A, w, K = _row_weights(X.shape[0], V, proba, resid, v)
     pw = _intercept_width(X, intercept)
     n_threads = effective_n_threads(n_threads)

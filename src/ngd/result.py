@@ -13,17 +13,21 @@ STATUS_MESSAGES = {
 }
 CONVERGED_STATUSES = (0, 1)
 
-HISTORY_COLUMNS = ("iter", "loss", "grad_norm", "step_size", "kl", "damping", "dir_deriv",
-                   "n_linesearch", "n_updates", "time")
+HISTORY_COLUMNS = ("iter", "loss", "grad_norm", "decrement", "step_size", "kl", "damping",
+                   "dir_deriv", "n_linesearch", "n_updates", "fisher_rows", "solver_iter",
+                   "time")
 
 
 class History:
     """Per-iteration record, one array per column; row 0 is the starting point.
 
-    Columns: iter, loss, grad_norm (inf-norm), step_size (alpha), kl (1/2 alpha^2 d^T F d for
-    exact-Fisher steps, else nan), damping (lambda used), dir_deriv (g^T d; -g^T F^{-1} g is the
-    squared Newton decrement), n_linesearch (trial steps), n_updates (parameter updates so
-    far; for SGD a row is one epoch), time (cumulative wall seconds).
+    Columns: iter, loss, grad_norm (inf-norm), decrement (the Newton decrement
+    sqrt(g^T (C + lambda I)^{-1} g) at the start of the iteration: the natural-gradient norm,
+    unchanged when a column of X is rescaled), step_size (alpha), kl (1/2 alpha^2 d^T F d for
+    exact-Fisher steps, else nan), damping (lambda used), dir_deriv (g^T d), n_linesearch
+    (trial steps), n_updates (parameter updates so far; for SGD a row is one epoch),
+    fisher_rows (rows the curvature was computed on; fewer than n when subsampled),
+    solver_iter (CG iterations of the solve), time (cumulative wall seconds).
     """
 
     def __init__(self):

@@ -17,9 +17,10 @@ from ngd.kernels import cholesky_solve, damped_cholesky
 COV_TYPES = ("model", "robust")
 
 
-def attach_statistics(result, model, cov_type="model"):
+def attach_statistics(result, model, cov_type="model", covariance=True):
     """Set coef, intercept, cov, stderr, intercept_stderr, dispersion, deviance, null_deviance,
-    llf, aic, bic and df_resid on ``result`` (a FitResult)."""
+    llf, aic, bic and df_resid on ``result`` (a FitResult); ``covariance=False`` skips the
+    p x p inverse (cov and stderr stay None)."""
     coef, intercept = model.split(result.x)
     result.update(coef=coef, intercept=intercept, cov=None, stderr=None, intercept_stderr=None,
                   cov_type=cov_type, dispersion=None)
@@ -41,7 +42,11 @@ def attach_statistics(result, model, cov_type="model"):
     if result.get("status") == 6:
         result.message += " Standard errors are not reported: the estimates diverge."
         return
-    cov = covariance(model, result.x, cov_type, phi)
+    if not covariance:
+        result.message += (f" Standard errors were not computed ({model.n_params} parameters;"
+                           " pass stderr=True to compute them).")
+        return
+    cov = model_covariance(model, result.x, cov_type, phi)
     if cov is None:
         result.message += " Standard errors are unavailable: the Fisher information is singular."
         return
@@ -54,7 +59,7 @@ def attach_statistics(result, model, cov_type="model"):
         result.intercept_stderr = None
 
 
-def covariance(model, theta, cov_type="model", phi=1.0):
+def model_covariance(model, theta, cov_type="model", phi=1.0):
     """Covariance of theta (see module docstring), or None if the Fisher is singular."""
     if cov_type not in COV_TYPES:
         raise ValueError(f"cov_type must be one of {COV_TYPES}, got {cov_type!r}")

@@ -1,7 +1,8 @@
-"""Pieces shared by the models: the Gram of [X, 1] and the curvature accessors."""
+"""Pieces shared by the models: the Gram of [X, 1], row subsamples and the curvature
+accessors (matrix, matrix-vector product, diagonal)."""
 import numpy as np
 
-from ngd.kernels import weighted_gram
+from ngd.kernels import fisher_diagonal, fisher_vector, weighted_gram
 
 
 def augmented_gram(X, v, fit_intercept, n_threads):
@@ -10,9 +11,27 @@ def augmented_gram(X, v, fit_intercept, n_threads):
                          n_threads=n_threads, check_finite=False)   # X validated by ngd.fit
 
 
+class RowSample:
+    """A fixed subset of a model's rows for a subsampled curvature: the rows' copy of X and
+    the factor scale = sum_i w_i / sum_{i in rows} w_i that turns the rows' sum of weights
+    v_i (which carry 1 / sum w) into an estimate of the full sum."""
+
+    def __init__(self, model, index):
+        self.index = np.sort(np.asarray(index, dtype=np.intp))
+        self.X = np.ascontiguousarray(model.X[self.index])
+        w = model.sample_weight
+        rows_sum = float(self.index.size if w is None else w[self.index].sum())
+        if not rows_sum > 0:
+            raise ValueError("a row subsample must contain rows with positive weight")
+        self.scale = model.weight_sum / rows_sum
+        self.size = self.index.size
+
+
 class SingleOutputModel:
     """Loss, gradient and curvature accessors of a model with theta = [coef, intercept] and
-    per-row curvature weights (subclasses define ``evaluate``)."""
+    per-row curvature weights (subclasses define ``evaluate``). Every curvature accessor takes
+    the ``weights`` of an evaluation and optionally a :class:`RowSample` ``rows``: then the
+    curvature is estimated from those rows alone."""
 
     def split(self, theta):
         """(coef, intercept) from theta = [coef, intercept]."""
@@ -26,11 +45,34 @@ class SingleOutputModel:
         """grad L(theta)."""
         return self.evaluate(theta).grad
 
-    def curvature_matrix(self, weights):
+    def curvature_data(self, weights, rows=None):
+        """(X, v) with curvature = [X, 1]^T diag(v) [X, 1] + l2 on the coef diagonal."""
+        if rows is None:
+            return self.X, np.ascontiguousarray(weights)
+        return rows.X, weights[rows.index] * rows.scale
+
+    def curvature_matrix(self, weights, rows=None):
         """[X, 1]^T diag(weights) [X, 1] + l2 on the coef diagonal (intercept unpenalised)."""
-        out = augmented_gram(self.X, weights, self.fit_intercept, self.n_threads)
+        X, v = self.curvature_data(weights, rows)
+        out = augmented_gram(X, v, self.fit_intercept, self.n_threads)
         p = self.n_features
         out[np.arange(p), np.arange(p)] += self.l2
+        return out
+
+    def curvature_vector(self, weights, u, rows=None):
+        """C u = [X, 1]^T (v * ([X, 1] u)) + l2 u on the coef, without forming C."""
+        X, v = self.curvature_data(weights, rows)
+        out = fisher_vector(X, v, u, intercept=self.fit_intercept, n_threads=self.n_threads,
+                            check_finite=False)
+        out[:self.n_features] += self.l2 * u[:self.n_features]
+        return out
+
+    def curvature_diagonal(self, weights, rows=None):
+        """diag(C) = sum_i v_i x~_ij^2 + l2 on the coef."""
+        X, v = self.curvature_data(weights, rows)
+        out = fisher_diagonal(X, v, intercept=self.fit_intercept, n_threads=self.n_threads,
+                              check_finite=False)
+        out[:self.n_features] += self.l2
         return out
 
     def exact_fisher(self, theta):

@@ -259,7 +259,12 @@ class GLM(SingleOutputModel):
                      / self.weight_sum)
 
     def deviance(self, theta):
-        """2 sum_i w_i d(y_i, mu_i)/2 (w includes trials)."""
+        """2 sum_i w_i d(y_i, mu_i)/2 (w includes trials): from the fused pass's loss,
+        2 sum w (L - l2/2 ||coef||^2)."""
+        if self._kernel_codes is not None:
+            coef, _ = self.split(theta)
+            loss = self.evaluate(theta).loss - 0.5 * self.l2 * float(coef @ coef)
+            return float(2 * self.weight_sum * loss)
         eta = self.linear_predictor(theta, offset=self.offset)
         _, nll, _, _ = self._pointwise(self.y, eta)
         return float(2 * np.sum(self.sample_weight * nll))
@@ -274,6 +279,15 @@ class GLM(SingleOutputModel):
         if not self.fit_intercept:
             theta = np.zeros(self.n_params)
             return self.deviance(theta) if np.isfinite(self.loss(theta)) else np.nan
+        if self.offset is None:     # every row has the same mean: its MLE is the mean of y
+            ybar = float(np.sum(self.sample_weight * self.y) / self.weight_sum)
+            if self.family.name == "binomial":
+                ybar = min(max(ybar, 1e-10), 1 - 1e-10)
+            with np.errstate(all="ignore"):
+                eta = self.link.link(np.full(self.n_samples, ybar))
+            terms = self._pointwise(self.y, eta)
+            if terms is not None:
+                return float(2 * np.sum(self.sample_weight * terms[1]))
         null = GLM(np.zeros((self.n_samples, 1)), self.y, self.family, self.link,
                    sample_weight=self.sample_weight, offset=self.offset, n_threads=1)
         theta = null.initial_theta()

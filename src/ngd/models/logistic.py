@@ -14,9 +14,11 @@ from ngd._kernels import fused as _fused
 from ngd.models._common import SingleOutputModel
 from ngd.models.separation import binary_certificate, involved_columns
 
-CURVATURES = ("exact", "empirical", "observed")
+CURVATURES = ("exact", "empirical", "observed", "bohning")
+BOHNING_WEIGHT = 0.25       # p (1 - p) <= 1/4: Boehning's bound on the logistic curvature
 _KERNEL_KIND = {
     None: _fused.FISHER_KINDS["none"],
+    "bohning": _fused.FISHER_KINDS["none"],
     "exact": _fused.FISHER_KINDS["exact"],
     "empirical": _fused.FISHER_KINDS["empirical"],
     # canonical link: the observed Hessian weight of the logit loss is p (1 - p) as well
@@ -99,7 +101,7 @@ class LogisticModel(SingleOutputModel):
         coef, intercept = self.split(theta)
         coef = np.ascontiguousarray(coef, dtype=np.float64)
         raw_grad = np.empty(self.n_features + 1)
-        weights = np.empty(X.shape[0]) if curvature is not None else None
+        weights = np.empty(X.shape[0]) if curvature not in (None, "bohning") else None
         loss_sum = _fused._logistic_pass(X, coef, intercept, y, w, offset, kind, raw_grad,
                                          weights, self.n_threads)
         loss = loss_sum / w_sum + 0.5 * self.l2 * float(coef @ coef)
@@ -107,6 +109,9 @@ class LogisticModel(SingleOutputModel):
         grad[:self.n_features] += self.l2 * coef
         if weights is not None:
             weights /= w_sum
+        elif curvature == "bohning":
+            weights = np.full(X.shape[0], BOHNING_WEIGHT / w_sum) if w is None \
+                else (BOHNING_WEIGHT / w_sum) * w
         return Evaluation(loss, grad, weights, curvature)
 
     # --- statistics ------------------------------------------------------------------

@@ -18,7 +18,8 @@ A_i = diag(p_i) - p_i p_i^T, the expectations weighted by w.
 import numpy as np
 from scipy.special import logsumexp, softmax
 
-from ngd.kernels import multi_output_gram
+from ngd.kernels import (multi_output_fisher_diagonal, multi_output_fisher_vector,
+                         multi_output_gram)
 from ngd.models._common import augmented_gram
 from ngd.models._linear import matvec, rmatvec
 from ngd.models.logistic import Evaluation
@@ -167,25 +168,64 @@ class SoftmaxModel:
         """[X, 1]^T diag(v) [X, 1] (or X^T diag(v) X without intercept)."""
         return augmented_gram(self.X, v, self.fit_intercept, self.n_threads)
 
-    def curvature_matrix(self, weights):
+    def _curvature_rows(self, weights, rows):
+        """(kind, X, P, D, v) of the curvature, on ``rows`` (a RowSample) when given."""
+        curvature, P, D, wn = weights
+        if rows is None:
+            return curvature, self.X, P, D, wn
+        i = rows.index
+        return curvature, rows.X, P[i], D[i], wn[i] * rows.scale
+
+    def _row_weight_options(self, curvature, P, D, wn):
+        """Keyword arguments of the multi-output kernels for this curvature."""
+        options = dict(v=wn, intercept=self.fit_intercept, n_threads=self.n_threads,
+                       check_finite=False)
+        if curvature == "empirical":
+            return dict(options, resid=D)
+        return dict(options, proba=P)    # exact Fisher = observed Hessian (canonical link)
+
+    def curvature_matrix(self, weights, rows=None):
         """Curvature on the free parameters from the weights of ``evaluate``: the (k, l) block
         is [X, 1]^T diag(v_kl) [X, 1], built in one pass over X by the multi-output Gram
         kernel (kfac: E[A]_kl times E[x~ x~^T]); l2 on the W diagonal."""
-        curvature, P, D, wn = weights
-        options = dict(v=wn, intercept=self.fit_intercept, n_threads=self.n_threads)
+        curvature, X, P, D, wn = self._curvature_rows(weights, rows)
         if curvature == "kfac":
             A = np.diag(wn @ P) - (P * wn[:, None]).T @ P
-            class_major = np.kron(A, self._gram(wn))
-        elif curvature == "empirical":
-            class_major = multi_output_gram(self.X, resid=D, **options)
-        else:   # exact Fisher = observed Hessian (canonical link)
-            class_major = multi_output_gram(self.X, proba=P, **options)
+            class_major = np.kron(A, augmented_gram(X, wn, self.fit_intercept, self.n_threads))
+        else:
+            class_major = multi_output_gram(X, **self._row_weight_options(curvature, P, D, wn))
         order = self._class_major_order()
         full = np.empty((self.n_full, self.n_full))
         full[np.ix_(order, order)] = class_major
         diag = np.arange(self.n_classes * self.n_features)
         full[diag, diag] += self.l2
         return full[np.ix_(self.free, self.free)]
+
+    def curvature_vector(self, weights, u, rows=None):
+        """C u on the free parameters without forming C (not for kfac)."""
+        curvature, X, P, D, wn = self._curvature_rows(weights, rows)
+        if curvature == "kfac":
+            raise ValueError("the kfac curvature has no matrix-free product; use a dense solve")
+        order = self._class_major_order()
+        full = self.expand(u)
+        product = multi_output_fisher_vector(X, U=full[order].reshape(self.n_classes, -1),
+                                             **self._row_weight_options(curvature, P, D, wn))
+        out = np.empty(self.n_full)
+        out[order] = product.ravel()
+        penalised = slice(0, self.n_classes * self.n_features)
+        out[penalised] += self.l2 * full[penalised]
+        return out[self.free]
+
+    def curvature_diagonal(self, weights, rows=None):
+        """diag(C) on the free parameters (not for kfac)."""
+        curvature, X, P, D, wn = self._curvature_rows(weights, rows)
+        if curvature == "kfac":
+            raise ValueError("the kfac curvature has no matrix-free diagonal; use a dense solve")
+        out = np.empty(self.n_full)
+        out[self._class_major_order()] = multi_output_fisher_diagonal(
+            X, **self._row_weight_options(curvature, P, D, wn)).ravel()
+        out[:self.n_classes * self.n_features] += self.l2
+        return out[self.free]
 
     def _class_major_order(self):
         """Position in theta's layout [vec(W), b] of each class-major index k (p + 1) + j."""

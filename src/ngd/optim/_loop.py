@@ -1,6 +1,8 @@
 """The iteration loop every optimiser shares: stopping rule, history, callback, status.
 
-Stopping: converged when max_j |g_j| <= tol (status 0) or when the loss changed by at most
+Stopping: converged when max_j |g_j| <= tol or the Newton decrement
+sqrt(g^T (C + lambda I)^{-1} g) of the last step was <= tol (status 0; the decrement does not
+change when a column of X is rescaled, the gradient norm does), or when the loss changed by at most
 ftol * max(1, |L|) in one iteration (status 1), in both cases only once the last step moved
 no coordinate by more than xtol * (1 + max_j |theta_j|) (second-order steps; this keeps the
 rule meaningful when the objective's scale is tiny, e.g. a GLM with a small dispersion), or
@@ -11,6 +13,7 @@ along which the likelihood increases without bound, i.e. the data are (quasi-)se
 the MLE does not exist (6; checked for models with a ``separation`` method once the steps stop
 shrinking, see ngd.models.separation).
 """
+import math
 import time
 import warnings
 
@@ -69,10 +72,14 @@ def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
         theta, current = outcome.theta, outcome.evaluation
         iteration += 1
         n_updates += outcome.n_updates
+        decrement = math.sqrt(max(-outcome.dir_deriv, 0.0)) \
+            if np.isfinite(outcome.dir_deriv) else np.nan
         history.append(iter=iteration, loss=current.loss, grad_norm=current.grad_norm,
-                       step_size=outcome.step_size, kl=outcome.kl, damping=outcome.damping,
-                       dir_deriv=outcome.dir_deriv, n_linesearch=outcome.n_linesearch,
-                       n_updates=n_updates, time=time.perf_counter() - start)
+                       decrement=decrement, step_size=outcome.step_size, kl=outcome.kl,
+                       damping=outcome.damping, dir_deriv=outcome.dir_deriv,
+                       n_linesearch=outcome.n_linesearch, n_updates=n_updates,
+                       fisher_rows=outcome.fisher_rows, solver_iter=outcome.solver_iter,
+                       time=time.perf_counter() - start)
         settled = outcome.step_max <= XTOL * (1.0 + float(np.max(np.abs(theta))))
         recent = (recent + [theta.copy()])[-SEPARATION_LAG - 1:]
         if check_separation and len(recent) > SEPARATION_LAG and \
@@ -82,7 +89,7 @@ def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
                 status = 6
                 break
         previous_step = outcome.step_max
-        if current.grad_norm <= tol and settled:
+        if (current.grad_norm <= tol or decrement <= tol) and settled:
             status = 0
         elif (abs(change) <= ftol * max(1.0, abs(current.loss)) and settled) \
                 or abs(change) <= ROUNDING * abs(current.loss):
@@ -115,6 +122,7 @@ def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
                      separation=None if separation is None else
                      {"rows": separation[0], "columns": separation[1]},
                      grad_norm=float(current.grad_norm) if _finite(current) else np.nan,
+                     newton_decrement=float(history["decrement"][-1]),
                      n_iter=iteration, n_fev=n_fev, n_updates=n_updates,
                      converged=status in CONVERGED_STATUSES, status=status, message=message,
                      method=method, history=history, time=time.perf_counter() - start)

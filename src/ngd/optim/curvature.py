@@ -1,18 +1,30 @@
 """Second-order steps d = -(C + lambda I)^{-1} g with a curvature C of the model.
 
 C is the exact Fisher (NGD, Fisher scoring), the empirical Fisher (NGD with the outer-product
-curvature; BHHH in econometrics) or the observed Hessian (Newton). The damped Cholesky raises
-lambda when C + lambda I is not positive definite; the step size comes from Armijo
-backtracking started at 1, or at the KL-budget step alpha = min(1, sqrt(2 delta / g^T C^{-1} g)).
+curvature; BHHH in econometrics), the observed Hessian (Newton) or, for logistic regression,
+Boehning's fixed bound X~^T X~ / 4 (one factorisation per fit). The solve goes through one of
+the solvers of ``ngd.fisher`` (dense Cholesky, matrix-free CG, Woodbury), optionally on a row
+subsample of the curvature. Step rules:
+
+- "armijo": backtracking from alpha = 1;
+- "kl": backtracking from the KL-budget step alpha = min(1, sqrt(2 delta / g^T C^{-1} g));
+- "lm": Levenberg-Marquardt: the full step of (C + lambda I) d = -g, accepted when the
+  reduction ratio rho = (L(theta) - L(theta + d)) / (-(g^T d + 1/2 d^T C d)) exceeds 1e-4;
+  lambda <- 4 lambda when rho < 1/4 (a rejected step is re-solved with the same C),
+  lambda <- lambda / 4 when rho > 3/4.
 """
 import math
 
 import numpy as np
 
-from ngd.kernels import cholesky_solve, damped_cholesky
-from ngd.optim.steps import armijo, kl_step_size
+from ngd.fisher import RowSubsample, choose_solver, make_solver
+from ngd.optim.steps import MAX_HALVINGS, armijo, flat_improvement, kl_step_size
 
-STEP_RULES = ("armijo", "kl")
+STEP_RULES = ("armijo", "kl", "lm")
+LM_SHRINK, LM_GROW = 0.75, 0.25          # rho thresholds
+LM_FACTOR = 4.0
+LM_ACCEPT = 1e-4
+LM_START = 1e-6                           # lambda when first raised, times mean diag(C)
 
 
 class StepOutcome:
@@ -20,7 +32,8 @@ class StepOutcome:
 
     def __init__(self, theta=None, evaluation=None, step_size=np.nan, kl=np.nan,
                  damping=np.nan, dir_deriv=np.nan, n_linesearch=0, n_updates=0,
-                 escalated=False, failed=False, step_max=0.0):
+                 escalated=False, failed=False, step_max=0.0, fisher_rows=np.nan,
+                 solver_iter=np.nan):
         self.theta = theta
         self.evaluation = evaluation
         self.step_size = step_size
@@ -32,13 +45,21 @@ class StepOutcome:
         self.escalated = escalated
         self.failed = failed
         self.step_max = step_max
+        self.fisher_rows = fisher_rows
+        self.solver_iter = solver_iter
 
 
 class CurvatureStepper:
-    """One damped second-order step per iteration on ``model`` with curvature ``curvature``."""
+    """One damped second-order step per iteration on ``model`` with curvature ``curvature``.
+
+    solver: "auto" (``ngd.fisher.choose_solver``), "cholesky", "cg" or "woodbury".
+    subsample: None (all rows) or the number of rows the curvature starts from
+    (``ngd.fisher.RowSubsample``: grown when convergence slows; the gradient always uses
+    every row).
+    """
 
     def __init__(self, model, curvature="exact", damping=0.0, step_rule="armijo",
-                 kl_budget=0.01):
+                 kl_budget=0.01, solver="auto", subsample=None, seed=0):
         if step_rule not in STEP_RULES:
             raise ValueError(f"step must be one of {STEP_RULES}, got {step_rule!r}")
         if not (isinstance(damping, (int, float)) and math.isfinite(damping) and damping >= 0):
@@ -51,34 +72,94 @@ class CurvatureStepper:
         self.damping = float(damping)
         self.step_rule = step_rule
         self.kl_budget = float(kl_budget)
+        self.subsample = None if subsample is None else RowSubsample(model, subsample, seed)
+        rows = model.n_samples if self.subsample is None else self.subsample.size
+        self.solver_name = choose_solver(model, curvature, rows) if solver == "auto" \
+            else solver
+        self.solver = make_solver(self.solver_name, model, curvature)
+        self._lm_lambda = self.damping
 
     def evaluate(self, theta):
         """Loss, gradient and this stepper's curvature weights at theta."""
         return self.model.evaluate(theta, self.curvature)
 
+    def _rows(self):
+        return None if self.subsample is None else self.subsample.rows
+
     def step(self, theta, current):
         """Solve (C + lambda I) d = -g, choose alpha, return the accepted point."""
-        C = self.model.curvature_matrix(current.weights)
-        factor, lam, escalations = damped_cholesky(C, self.damping)
-        direction = -cholesky_solve(factor, current.grad)
+        rows = self._rows()
+        if self.step_rule == "lm":
+            outcome = self._lm_step(theta, current, rows)
+        else:
+            outcome = self._line_search_step(theta, current, rows)
+        outcome.fisher_rows = self.model.n_samples if rows is None else rows.size
+        if self.subsample is not None and not outcome.failed:
+            self.subsample.update(-outcome.dir_deriv, outcome.step_size == 1.0)
+        return outcome
+
+    def _solve(self, current, damping, rows):
+        solve = self.solver.solve(self.model, current.weights, current.grad, damping, rows)
+        return -solve.direction, solve
+
+    def _line_search_step(self, theta, current, rows):
+        direction, solve = self._solve(current, self.damping, rows)
         dir_deriv = float(current.grad @ direction)        # -g^T (C + lambda I)^{-1} g
         alpha0 = 1.0
         if self.step_rule == "kl":
             alpha0 = kl_step_size(self.kl_budget, -dir_deriv)
         alpha, accepted, trials = armijo(self.evaluate, theta, current, direction, alpha0)
-        outcome = StepOutcome(damping=lam, dir_deriv=dir_deriv, n_linesearch=trials,
-                              escalated=escalations > 0)
+        outcome = StepOutcome(damping=solve.damping, dir_deriv=dir_deriv, n_linesearch=trials,
+                              escalated=solve.escalations > 0,
+                              solver_iter=solve.info.get("cg_iter", np.nan))
         if alpha is None:
             outcome.failed = True
             return outcome
+        return self._accept(outcome, theta, direction, alpha, accepted, dir_deriv,
+                            solve.damping)
+
+    def _accept(self, outcome, theta, direction, alpha, evaluation, dir_deriv, lam):
         outcome.theta = theta + alpha * direction
-        outcome.evaluation = accepted
+        outcome.evaluation = evaluation
         outcome.step_size = alpha
         outcome.step_max = alpha * float(np.max(np.abs(direction)))
         outcome.n_updates = 1
         if self.curvature == "exact":
             outcome.kl = self._model_kl(alpha, direction, dir_deriv, lam)
         return outcome
+
+    def _lm_step(self, theta, current, rows):
+        """Levenberg-Marquardt step (see the module docstring)."""
+        lam = self._lm_lambda
+        escalated = False
+        for trial in range(1, MAX_HALVINGS + 1):
+            direction, solve = self._solve(current, max(lam, self.damping), rows)
+            used = solve.damping
+            escalated |= solve.escalations > 0
+            dir_deriv = float(current.grad @ direction)
+            predicted = 0.5 * (-dir_deriv + used * float(direction @ direction))
+            candidate = self.evaluate(theta + direction)
+            actual = current.loss - candidate.loss if np.isfinite(candidate.loss) else -np.inf
+            rho = actual / predicted if predicted > 0 else (1.0 if actual >= 0 else -1.0)
+            if rho < LM_GROW:
+                lam = max(LM_FACTOR * used, self._lm_floor(current, rows))
+            elif rho > LM_SHRINK:
+                lam = used / LM_FACTOR
+            if rho > LM_ACCEPT or (np.isfinite(candidate.loss)
+                                   and flat_improvement(current, candidate)):
+                self._lm_lambda = lam
+                outcome = StepOutcome(damping=used, dir_deriv=dir_deriv, n_linesearch=trial,
+                                      escalated=escalated,
+                                      solver_iter=solve.info.get("cg_iter", np.nan))
+                return self._accept(outcome, theta, direction, 1.0, candidate, dir_deriv, used)
+        self._lm_lambda = lam
+        return StepOutcome(damping=lam, failed=True, n_linesearch=MAX_HALVINGS,
+                           escalated=escalated)
+
+    def _lm_floor(self, current, rows):
+        """Smallest lambda to raise to: LM_START times the mean of diag(C)."""
+        diagonal = self.model.curvature_diagonal(current.weights, rows)
+        return LM_START * max(float(np.mean(np.abs(diagonal))), np.finfo(float).tiny)
 
     def _model_kl(self, alpha, direction, dir_deriv, lam):
         """1/2 alpha^2 d^T F d with F the Fisher of the likelihood alone: d^T C d = -g^T d

@@ -15,23 +15,26 @@ def kl_step_size(budget, newton_decrement_sq):
     return min(1.0, math.sqrt(2.0 * budget / newton_decrement_sq))
 
 
-def armijo(evaluate, theta, current, direction, alpha0):
-    """Backtrack alpha <- alpha/2 from alpha0 until L(theta + alpha d) <= L + c alpha g^T d.
+def flat_improvement(current, candidate):
+    """True when the candidate's loss equals the current one to rounding (16 eps |L|) and
+    its gradient's 1-norm is smaller (scikit-learn's rule for flat, converged regions)."""
+    flat = candidate.loss - current.loss <= 16 * _EPS * abs(current.loss)
+    return flat and float(np.abs(candidate.grad).sum()) < float(np.abs(current.grad).sum())
 
-    A trial whose loss equals the current one to rounding (within 16 eps |L|) is also accepted
-    when it lowers the gradient's 1-norm (scikit-learn's rule for flat, converged regions).
+
+def armijo(evaluate, theta, current, direction, alpha0):
+    """Backtrack alpha <- alpha/2 from alpha0 until L(theta + alpha d) <= L + c alpha g^T d,
+    or until :func:`flat_improvement` holds.
     Returns (alpha, evaluation, trials), or (None, None, trials) when no trial is accepted.
     """
     slope = float(current.grad @ direction)
     alpha = alpha0
-    grad_l1 = float(np.abs(current.grad).sum())
     for trial in range(1, MAX_HALVINGS + 1):
         candidate = evaluate(theta + alpha * direction)
         if np.isfinite(candidate.loss):
             if candidate.loss <= current.loss + ARMIJO_C * alpha * slope:
                 return alpha, candidate, trial
-            flat = candidate.loss - current.loss <= 16 * _EPS * abs(current.loss)
-            if flat and float(np.abs(candidate.grad).sum()) < grad_l1:
+            if flat_improvement(current, candidate):
                 return alpha, candidate, trial
         alpha *= 0.5
     return None, None, MAX_HALVINGS

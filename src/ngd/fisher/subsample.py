@@ -1,0 +1,58 @@
+"""Subsampled curvature (Byrd, Chin, Neveitt, Nocedal 2011): the Fisher on m of the n rows,
+the gradient on all of them, so the fixed point -- the optimum -- does not change.
+
+Size: ``auto_subsample_size`` takes m = max(SUBSAMPLE_MIN_ROWS, 64 p) rows (p parameters) and
+subsamples only when n >= 4 m: with m >> p the subsampled Fisher's relative error is about
+sqrt(p / m), so near the optimum each step contracts the error by that factor.
+Adaptation: after a full step (alpha = 1), if the squared Newton decrement fell by less
+than GROWTH_RATIO, convergence is no longer fast and m doubles (a fresh seeded draw);
+once m >= n / 2 the full data are used from then on.
+"""
+import numpy as np
+
+from ngd.models import RowSample
+
+SUBSAMPLE_MIN_ROWS = 10_000
+ROWS_PER_PARAMETER = 64
+GROWTH_RATIO = 0.1
+
+
+def auto_subsample_size(n_rows, n_params):
+    """m for ``subsample="auto"``, or None when the full data are cheaper to use."""
+    m = max(SUBSAMPLE_MIN_ROWS, ROWS_PER_PARAMETER * n_params)
+    return m if n_rows >= 4 * m else None
+
+
+class RowSubsample:
+    """The rows the curvature is estimated on, grown when convergence slows."""
+
+    def __init__(self, model, size, seed=0):
+        self.model = model
+        self.rng = np.random.default_rng(seed)
+        self.rows = None
+        self._previous = None
+        self._draw(size)
+
+    @property
+    def size(self):
+        """Rows in use (n when the full data are used)."""
+        return self.model.n_samples if self.rows is None else self.rows.size
+
+    def _draw(self, size):
+        n = self.model.n_samples
+        if size is None or 2 * size >= n:
+            self.rows = None
+            return
+        self.rows = RowSample(self.model, self.rng.choice(n, size=size, replace=False))
+
+    def update(self, decrement, full_step):
+        """Record the squared Newton decrement of this iteration; double the sample when the
+        last full step reduced it by less than GROWTH_RATIO. Returns True if it grew."""
+        previous, self._previous = self._previous, decrement
+        if self.rows is None or previous is None or not full_step:
+            return False
+        if decrement > GROWTH_RATIO * previous:
+            self._draw(2 * self.rows.size)
+            self._previous = None
+            return True
+        return False
