@@ -7,25 +7,28 @@ import numpy as np
 from ngd import _validation
 from ngd._threads import effective_n_threads, fit_threads
 from ngd.exceptions import DataError
+from ngd.fisher import SOLVERS, auto_subsample_size
 from ngd.models import get_model, normalise_model_name
 from ngd.optim import CurvatureStepper, SGDStepper, run
 from ngd.statistics import COV_TYPES, attach_statistics
 
 METHODS = ("ngd", "newton", "sgd")
-FISHERS = ("exact", "empirical", "observed", "kfac")   # kfac: softmax only
+FISHERS = ("exact", "empirical", "observed", "kfac", "bohning")  # kfac: softmax; bohning: logistic
+STDERR_MAX_PARAMS = 4096       # above this, stderr="auto" skips the p x p inverse
 DEFAULT_MAX_ITER = {"ngd": 100, "newton": 100, "sgd": 30}
 _DATA_KEYS = ("model", "link", "power", "trials", "sample_weight", "offset", "fit_intercept",
               "l2", "n_threads", "backend")
 _SOLVER_DEFAULTS = dict(fisher="exact", tol=1e-8, max_iter=None, ftol=1e-12, damping=0.0,
                         step="armijo", kl=0.01, batch_size=256, learning_rate=None, seed=0,
-                        callback=None, cov_type="model")
+                        callback=None, cov_type="model", solver="auto", subsample="auto",
+                        stderr="auto")
 
 
 def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None, power=None,
         trials=None, sample_weight=None, offset=None, fit_intercept=True, tol=1e-8,
         max_iter=None, backend="numpy", *, ftol=1e-12, damping=0.0, step="armijo", kl=0.01,
         batch_size=256, learning_rate=None, seed=0, n_threads=None, callback=None,
-        cov_type="model"):
+        cov_type="model", solver="auto", subsample="auto", stderr="auto"):
     """Fit ``model`` to (X, y) by ``method`` on the objective
 
         L(theta) = (1/sum w) sum_i w_i nll_i(theta) + (l2/2) ||coef||^2   (intercept unpenalised)
@@ -37,10 +40,21 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
     method: "ngd" (step -(C + lambda I)^{-1} g with curvature C = ``fisher``: "exact" Fisher
     (Fisher scoring), "empirical" (1/sum w) sum w_i s_i s_i^T (the BHHH method), or "observed"
     Hessian), "newton" (observed Hessian) or "sgd" (mini-batch, lr_e = lr0/(1+e)).
-    step: "armijo" (backtracking from alpha = 1) or "kl" (backtracking from
-    alpha = min(1, sqrt(2 kl / g^T C^{-1} g)), the KL-budget step).
-    Stops when max|g| <= tol or the loss changes by <= ftol * max(1, |L|).
+    fisher="bohning" (logistic only): the fixed bound X~^T W X~ / (4 sum w), factored once.
+    step: "armijo" (backtracking from alpha = 1), "kl" (backtracking from
+    alpha = min(1, sqrt(2 kl / g^T C^{-1} g)), the KL-budget step) or "lm"
+    (Levenberg-Marquardt damping adapted by the ratio of actual to predicted decrease).
+    solver: how (C + lambda I) d = -g is solved: "auto" (by shape), "cholesky" (dense),
+    "cg" (matrix-free preconditioned CG) or "woodbury" (n x n system, single-output models
+    with fewer rows than parameters); see ngd.fisher.
+    subsample: rows the curvature is computed on: "auto" (method "ngd" on large n: a seeded
+    random subset of max(10 000, 64 p) rows, grown when convergence slows; the gradient always
+    uses every row, so the optimum is unchanged), None (all rows), an int (rows) or a float
+    in (0, 1] (fraction of the rows).
+    Stops when max|g| or the Newton decrement sqrt(g^T C^{-1} g) is <= tol, or the loss
+    changes by <= ftol * max(1, |L|).
     cov_type: "model" (phi (sum w F)^{-1}) or "robust" (sandwich) standard errors.
+    stderr: "auto" (standard errors when there are at most 4096 parameters), True or False.
     Returns a FitResult (coef, intercept, stderr, history, deviance, aic, ...).
     """
     prepared = _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_intercept,
@@ -48,7 +62,7 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
     return _fit_prepared(prepared, method, fisher=fisher, tol=tol, max_iter=max_iter,
                          ftol=ftol, damping=damping, step=step, kl=kl, batch_size=batch_size,
                          learning_rate=learning_rate, seed=seed, callback=callback,
-                         cov_type=cov_type)
+                         cov_type=cov_type, solver=solver, subsample=subsample, stderr=stderr)
 
 
 def compare(X, y, methods=METHODS, statistics="all", **options):
@@ -142,6 +156,11 @@ def _labels(y, n, exactly):
         raise DataError(f"y has a non-finite value ({y[i]}) at index {i}")
     if y.dtype.kind == "O":
         y = y.astype(str)
+    if exactly == 2 and y.dtype.kind in "biuf":     # O(n) instead of a sort
+        low, high = y.min(), y.max()
+        is_high = y == high
+        if low != high and np.all(is_high | (y == low)):
+            return is_high.astype(np.float64), np.array([low, high])
     classes, codes = np.unique(y, return_inverse=True)
     if exactly is not None and classes.size != exactly:
         what = "only one class" if classes.size == 1 else f"{classes.size} distinct values"
@@ -161,12 +180,41 @@ def _check_real(value, name, minimum=None, positive=False):
         raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
 
 
+def _subsample_size(subsample, method, model, curvature):
+    """Rows of the curvature subsample for the ``subsample`` option, or None for all rows."""
+    n = model.n_samples
+    if subsample is None or subsample is False:
+        return None
+    if isinstance(subsample, str):
+        if subsample != "auto":
+            raise ValueError(f"subsample must be 'auto', None, a row count or a fraction, "
+                             f"got {subsample!r}")
+        if method != "ngd" or curvature == "bohning":     # a fixed curvature is formed once
+            return None
+        return auto_subsample_size(n, model.n_params)
+    if isinstance(subsample, bool) or not isinstance(subsample, numbers.Real):
+        raise TypeError(f"subsample must be 'auto', None, a row count or a fraction, "
+                        f"got {subsample!r}")
+    if isinstance(subsample, numbers.Integral):
+        if subsample < 1:
+            raise ValueError(f"subsample must be >= 1 row, got {subsample!r}")
+        return min(int(subsample), n)
+    if not 0 < subsample <= 1:
+        raise ValueError(f"a fractional subsample must lie in (0, 1], got {subsample!r}")
+    return max(1, int(round(subsample * n)))
+
+
 def _fit_prepared(prepared, method, *, fisher, tol, max_iter, ftol, damping, step, kl,
-                  batch_size, learning_rate, seed, callback, cov_type, statistics=True):
+                  batch_size, learning_rate, seed, callback, cov_type, solver="auto",
+                  subsample="auto", stderr="auto", statistics=True):
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if fisher not in FISHERS:
         raise ValueError(f"fisher must be one of {FISHERS}, got {fisher!r}")
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    if stderr not in ("auto", True, False):
+        raise ValueError(f"stderr must be 'auto', True or False, got {stderr!r}")
     if cov_type not in COV_TYPES:
         raise ValueError(f"cov_type must be one of {COV_TYPES}, got {cov_type!r}")
     _check_real(tol, "tol", minimum=0.0)
@@ -186,12 +234,18 @@ def _fit_prepared(prepared, method, *, fisher, tol, max_iter, ftol, damping, ste
         else:
             curvature = fisher if method == "ngd" else "observed"
             stepper = CurvatureStepper(model, curvature, damping=float(damping),
-                                       step_rule=step, kl_budget=float(kl))
+                                       step_rule=step, kl_budget=float(kl), solver=solver,
+                                       subsample=_subsample_size(subsample, method, model,
+                                                                 curvature),
+                                       seed=seed)
             step_rule = step
         result = run(stepper, model.initial_theta(), tol=float(tol), ftol=float(ftol),
                      max_iter=int(max_iter), method=method, callback=callback)
+        result.solver = getattr(stepper, "solver_name", None)
         if statistics:
-            attach_statistics(result, model, cov_type)
+            covariance = stderr is True or (stderr == "auto"
+                                            and model.n_params <= STDERR_MAX_PARAMS)
+            attach_statistics(result, model, cov_type, covariance=covariance)
         else:
             coef, intercept = model.split(result.x)
             result.update(coef=coef, intercept=intercept, stderr=None, intercept_stderr=None,

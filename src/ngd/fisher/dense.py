@@ -15,17 +15,21 @@ class Solve:
         self.info = info
 
 
+SAME_WEIGHTS_RTOL = 1e-12
+
+
 def _same_weights(a, b):
-    """True when two evaluations' curvature weights are identical (then so is C)."""
+    """True when two evaluations' curvature weights agree to SAME_WEIGHTS_RTOL (rounding:
+    e.g. Gamma-log's h'(eta)^2 / V(mu) = mu^2 / mu^2); then C is kept."""
     if a is b:
         return True
     return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and \
-        a.shape == b.shape and np.array_equal(a, b)
+        a.shape == b.shape and np.allclose(a, b, rtol=SAME_WEIGHTS_RTOL, atol=0.0)
 
 
 class CholeskySolver:
     """(C + lambda I)^{-1} g through the dense curvature. The matrix C is kept while the
-    weights (and rows) stay the same, and its factor while the damping does too: a fit whose
+    weights (and rows) stay the same (to rounding), and its factor while the damping does too: a fit whose
     curvature does not depend on theta forms and factors it once."""
 
     name = "cholesky"

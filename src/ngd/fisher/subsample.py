@@ -4,9 +4,9 @@ the gradient on all of them, so the fixed point -- the optimum -- does not chang
 Size: ``auto_subsample_size`` takes m = max(SUBSAMPLE_MIN_ROWS, 64 p) rows (p parameters) and
 subsamples only when n >= 4 m: with m >> p the subsampled Fisher's relative error is about
 sqrt(p / m), so near the optimum each step contracts the error by that factor.
-Adaptation: after a full step (alpha = 1), if the squared Newton decrement fell by less
-than GROWTH_RATIO, convergence is no longer fast and m doubles (a fresh seeded draw);
-once m >= n / 2 the full data are used from then on.
+Adaptation: when a step had to be shortened (alpha < 1) or the squared Newton decrement fell
+by less than GROWTH_RATIO since the previous iteration, convergence is not fast and m doubles
+(a fresh seeded draw); once m >= n / 2 the full data are used from then on.
 """
 import numpy as np
 
@@ -46,12 +46,13 @@ class RowSubsample:
         self.rows = RowSample(self.model, self.rng.choice(n, size=size, replace=False))
 
     def update(self, decrement, full_step):
-        """Record the squared Newton decrement of this iteration; double the sample when the
-        last full step reduced it by less than GROWTH_RATIO. Returns True if it grew."""
+        """Record the squared Newton decrement of this iteration; double the sample after a
+        shortened step or when the decrement fell by less than GROWTH_RATIO. Returns True if
+        it grew."""
         previous, self._previous = self._previous, decrement
-        if self.rows is None or previous is None or not full_step:
+        if self.rows is None:
             return False
-        if decrement > GROWTH_RATIO * previous:
+        if not full_step or (previous is not None and decrement > GROWTH_RATIO * previous):
             self._draw(2 * self.rows.size)
             self._previous = None
             return True

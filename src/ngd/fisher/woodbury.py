@@ -17,6 +17,8 @@ from ngd.fisher.dense import Solve
 from ngd.fisher.matrix_free import MAX_ESCALATIONS
 from ngd.models._linear import matvec, rmatvec
 
+MU_FLOOR = 1e-12
+
 
 def kernel_matrix(X):
     """X X^T in float64 (upper and lower triangles), by one syrk."""
@@ -49,8 +51,11 @@ class WoodburySolver:
         scaled = s[:, None] * kernel * s[None, :]
         lam, escalations = float(damping), 0
         scale = max(float(np.trace(scaled)) / max(g.size, 1), 1e-300)
+        # the formula needs mu > 0: without a penalty or damping it uses the smallest
+        # damping (not an escalation when n >= p, where C itself may be positive definite)
+        mu_floor = 0.0 if X.shape[0] < model.n_features else MU_FLOOR * scale
         while True:
-            mu = model.l2 + lam
+            mu = max(model.l2 + lam, mu_floor)
             d = self._try(model, X, v, s, scaled, g, mu, lam) if mu > 0 else None
             if d is not None:
                 return Solve(d, lam, escalations, solver=self.name)
