@@ -259,7 +259,8 @@ def test_auto_subsample_only_for_large_n_and_ngd():
     from ngd.fisher import auto_subsample_size
     assert auto_subsample_size(39_999, 11) is None
     assert auto_subsample_size(1_000_000, 101) == 10_000
-    assert auto_subsample_size(1_000_000, 1001) == 64_064
+    assert auto_subsample_size(1_000_000, 1001) == 16_016
+    assert auto_subsample_size(100_000, 510) == 10_000       # softmax, K = 10, p = 50
 
 
 def test_boehning_bound_is_monotone_with_unit_steps_and_one_factorisation():

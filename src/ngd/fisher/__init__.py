@@ -16,10 +16,11 @@ the per-row curvature weights of a model evaluation and ``rows`` an optional
 Byrd et al. 2011) and grows the sample when convergence slows.
 """
 from ngd.fisher.choice import SOLVERS, choose_solver, make_solver
-from ngd.fisher.dense import CholeskySolver, Solve
+from ngd.fisher.dense import CholeskySolver, Solve, same_weights
 from ngd.fisher.matrix_free import CGSolver
 from ngd.fisher.subsample import SUBSAMPLE_MIN_ROWS, RowSubsample, auto_subsample_size
 from ngd.fisher.woodbury import WoodburySolver
 
 __all__ = ["SOLVERS", "choose_solver", "make_solver", "Solve", "CholeskySolver", "CGSolver",
-           "WoodburySolver", "RowSubsample", "auto_subsample_size", "SUBSAMPLE_MIN_ROWS"]
+           "WoodburySolver", "RowSubsample", "auto_subsample_size", "SUBSAMPLE_MIN_ROWS",
+           "same_weights"]

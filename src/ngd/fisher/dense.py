@@ -18,7 +18,7 @@ class Solve:
 SAME_WEIGHTS_RTOL = 1e-12
 
 
-def _same_weights(a, b):
+def same_weights(a, b):
     """True when two evaluations' curvature weights agree to SAME_WEIGHTS_RTOL (rounding:
     e.g. Gamma-log's h'(eta)^2 / V(mu) = mu^2 / mu^2); then C is kept."""
     if a is b:
@@ -43,7 +43,7 @@ class CholeskySolver:
     def matrix(self, model, weights, rows=None):
         """C for these weights, recomputed only when they changed."""
         if self._matrix is None or rows is not self._rows or \
-                not _same_weights(weights, self._weights):
+                not same_weights(weights, self._weights):
             self._matrix = model.curvature_matrix(weights, rows)
             self._weights = weights.copy() if isinstance(weights, np.ndarray) else weights
             self._rows = rows

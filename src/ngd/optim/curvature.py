@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ngd.fisher import RowSubsample, choose_solver, make_solver
+from ngd.fisher import RowSubsample, choose_solver, make_solver, same_weights
 from ngd.optim.steps import MAX_HALVINGS, armijo, flat_improvement, kl_step_size
 
 STEP_RULES = ("armijo", "kl", "lm")
@@ -78,6 +78,7 @@ class CurvatureStepper:
             else solver
         self.solver = make_solver(self.solver_name, model, curvature)
         self._lm_lambda = self.damping
+        self._previous_weights = None
 
     def evaluate(self, theta):
         """Loss, gradient and this stepper's curvature weights at theta."""
@@ -88,6 +89,7 @@ class CurvatureStepper:
 
     def step(self, theta, current):
         """Solve (C + lambda I) d = -g, choose alpha, return the accepted point."""
+        self._drop_subsample_if_fixed(current.weights)
         rows = self._rows()
         if self.step_rule == "lm":
             outcome = self._lm_step(theta, current, rows)
@@ -97,6 +99,16 @@ class CurvatureStepper:
         if self.subsample is not None and not outcome.failed:
             self.subsample.update(-outcome.dir_deriv, outcome.step_size == 1.0)
         return outcome
+
+    def _drop_subsample_if_fixed(self, weights):
+        """A curvature whose weights did not change between two iterations does not depend on
+        theta (Gaussian-identity, Gamma-log or Poisson-sqrt Fisher scoring, the Boehning
+        bound): form it once on all rows and reuse it, rather than subsample it."""
+        if self.subsample is None or not isinstance(weights, np.ndarray):
+            return
+        if self._previous_weights is not None and same_weights(weights, self._previous_weights):
+            self.subsample = None
+        self._previous_weights = weights
 
     def _solve(self, current, damping, rows):
         solve = self.solver.solve(self.model, current.weights, current.grad, damping, rows)
