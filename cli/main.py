@@ -11,6 +11,7 @@ from ngd.cli._errors import InputError, InternalError
 from ngd.cli.bench import bench_command
 from ngd.cli.fit import fit_command
 from ngd.cli.info import info_command
+from ngd.cli.policy import policy_command
 from ngd.cli.predict import predict_command
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True,
@@ -70,6 +71,7 @@ cli.add_command(fit_command)
 cli.add_command(predict_command)
 cli.add_command(bench_command)
 cli.add_command(info_command)
+cli.add_command(policy_command)
 
 
 def main():
