@@ -15,7 +15,8 @@ import sys
 import time
 import traceback
 
-SUITES = {"kernels": "bench.bench_kernels", "solvers": "bench.bench_solvers"}
+SUITES = {"kernels": "bench.bench_kernels", "solvers": "bench.bench_solvers",
+          "sqn": "bench.bench_sqn", "diagonal": "bench.bench_diagonal", "path": "bench.bench_path"}
 
 
 def discover(module):

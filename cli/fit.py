@@ -9,6 +9,7 @@ import warnings
 import click
 
 import ngd
+from ngd.cli import _penalty
 from ngd.cli._data import load_training
 from ngd.cli._errors import InputError
 from ngd.cli._options import (LINKS, column_list, delimiter_option, json_option,
@@ -25,6 +26,30 @@ Examples:
   ngd fit data.csv --categorical region --weights w --dropna --history h.csv --plot conv.png
   ngd fit data.npz --l2 1e-3 --json | python -m json.tool
 """
+
+
+def _method_list(ctx, param, value):
+    """'ngd,sqn' -> ['ngd', 'sqn'] (each one of ngd.METHODS, duplicates dropped)."""
+    names = [name.strip().lower() for name in value.split(",")]
+    if not all(name in ngd.METHODS for name in names):
+        raise click.BadParameter(f"expected a comma-separated list of {', '.join(ngd.METHODS)},"
+                                 f" got {value!r}")
+    return list(dict.fromkeys(names))
+
+
+def _subsample(ctx, param, value):
+    """'auto' | 'none' | a row count (int) | a fraction in (0, 1] -> ngd.fit's subsample=."""
+    text = value.strip().lower()
+    if text in ("auto", "none"):
+        return None if text == "none" else "auto"
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is None or not number > 0 or (number > 1 and not number.is_integer()):
+        raise click.BadParameter(f"expected auto, none, a row count or a fraction in (0, 1], "
+                                 f"got {value!r}")
+    return int(number) if number > 1 or "." not in text else number
 
 
 @click.command("fit", epilog=EPILOG)
@@ -53,20 +78,34 @@ Examples:
 @delimiter_option
 @click.option("--method", type=click.Choice(ngd.METHODS, case_sensitive=False), default="ngd",
               help="Method whose coefficients are reported.")
-@click.option("--fisher", type=click.Choice(["exact", "empirical", "observed", "kfac"],
-                                           case_sensitive=False), default="exact",
+@click.option("--fisher", type=click.Choice(["exact", "empirical", "observed", "kfac",
+                                            "diagonal", "bohning"], case_sensitive=False),
+              default="exact",
               help="Curvature of NGD: exact Fisher (Fisher scoring), empirical (BHHH), observed "
-                   "Hessian, or kfac (softmax).")
+                   "Hessian, kfac (softmax), the exact Fisher's diagonal, or Boehning's fixed "
+                   "bound X'X/4 (logistic).")
 @click.option("--cov-type", type=click.Choice(["model", "robust"], case_sensitive=False),
               default="model", help="Standard errors: inverse Fisher, or the sandwich.")
 @click.option("--l2", type=click.FloatRange(min=0), default=0.0,
               help="Ridge penalty: objective mean NLL + l2/2 ||coef||^2 (intercept unpenalised).")
 @click.option("--max-iter", type=click.IntRange(min=1), default=None,
-              help="Iteration limit (epochs for SGD)  [default: 100; SGD 30]")
+              help="Iteration limit (epochs for sgd, sqn, adam, rmsprop)  [default: 100; "
+                   "those 30]")
 @click.option("--tol", type=click.FloatRange(min=0), default=1e-8,
               help="Stop when max |gradient| <= tol.")
-@click.option("--step", type=click.Choice(["armijo", "kl"], case_sensitive=False),
-              default="armijo", help="NGD step: Armijo backtracking from 1, or a KL budget.")
+@click.option("--step", type=click.Choice(["armijo", "kl", "lm"], case_sensitive=False),
+              default="armijo", help="NGD step: Armijo backtracking from 1, a KL budget, or "
+                                     "Levenberg-Marquardt damping adapted by the reduction ratio.")
+@click.option("--solver", type=click.Choice(["auto", "cholesky", "cg", "woodbury"],
+                                            case_sensitive=False), default="auto",
+              help="Solve of the curvature system: by shape, dense Cholesky, matrix-free "
+                   "CG, or Woodbury (fewer rows than parameters).")
+@click.option("--subsample", default="auto", callback=_subsample, metavar="auto|none|N|F",
+              help="Rows the NGD curvature is computed on (the gradient uses all): auto (a "
+                   "subsample on large data), none, a row count, or a fraction.")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
+              help="Keep X in this precision (accumulation is always float64)  "
+                   "[default: as loaded]")
 @click.option("--kl", "kl_budget", type=click.FloatRange(min=0, min_open=True), default=0.01,
               help="KL budget delta for --step kl: alpha = sqrt(2 delta / g'F^-1 g).")
 @click.option("--damping", type=click.FloatRange(min=0), default=0.0,
@@ -74,8 +113,12 @@ Examples:
 @click.option("--no-intercept", is_flag=True, help="Fit without an intercept.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, envvar="NGD_NUM_THREADS",
               show_envvar=True, help="Threads for the kernels  [default: all cores]")
-@click.option("--seed", type=int, default=0, help="Seed of SGD's shuffling.")
-@click.option("--no-compare", is_flag=True, help="Run only --method, not Newton and SGD too.")
+@click.option("--seed", type=int, default=0, help="Seed of the stochastic methods' sampling.")
+@click.option("--compare", "compare_methods", default="ngd,newton,sgd", metavar="M1,M2,...",
+              callback=_method_list,
+              help=f"Methods run next to --method on the same objective, any of "
+                   f"{', '.join(ngd.METHODS)}.")
+@click.option("--no-compare", is_flag=True, help="Run only --method (ignore --compare).")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=pathlib.Path),
               default=None, help="Write the fitted model as portable JSON (for ngd predict).")
 @click.option("--history", type=click.Path(dir_okay=False, path_type=pathlib.Path),
@@ -85,24 +128,36 @@ Examples:
 @click.option("--quiet", "-q", is_flag=True,
               help="No progress line and no notes on stderr (warnings and errors still).")
 @json_option
+@_penalty.penalty_options
 def fit_command(data, model, link, power, target, features, weights, offset, trials,
                 categorical, dropna, delimiter, method, fisher, l2, max_iter, tol, step,
                 kl_budget, damping, no_intercept, threads, seed, no_compare, output, history,
-                plot, quiet, as_json, cov_type):
+                plot, quiet, as_json, cov_type, compare_methods, solver, subsample, dtype,
+                **penalty):
     """Fit a model to DATA (CSV with a header row, NPZ, or small svmlight files)."""
     outputs = _check_outputs(data, {"--output": output, "--history": history, "--plot": plot})
+    _penalty.check(penalty, l2, outputs)
+    l2 = _penalty.ridge_l2(penalty, l2)
     if plot is not None and not have_matplotlib():
         raise InputError("--plot needs matplotlib: pip install 'ngd[plot]' (or pip install "
                          "matplotlib)")
     dataset = load_training(data, target, delimiter, features, weights, offset, trials,
                             categorical, dropna)
-    methods = [method] if no_compare else [method] + [m for m in ngd.METHODS if m != method]
+    if dtype is not None and dataset.X.dtype != dtype:
+        dataset.X = dataset.X.astype(dtype)
+    if penalty["path_mode"] or penalty["cv_folds"] is not None:
+        return _penalty.run(data, dataset, penalty, dict(
+            model=model, link=link, power=power, trials=dataset.trials,
+            sample_weight=dataset.sample_weight, offset=dataset.offset,
+            fit_intercept=not no_intercept, fisher=fisher, tol=tol, max_iter=max_iter or 100,
+            n_threads=threads), outputs, as_json)
+    methods = [method] if no_compare else [method] + [m for m in compare_methods if m != method]
     progress = Progress(enabled=not (quiet or as_json))
     options = dict(methods=methods, statistics="first", model=model, l2=l2,
                    sample_weight=dataset.sample_weight, offset=dataset.offset,
                    fit_intercept=not no_intercept, n_threads=threads, fisher=fisher, tol=tol,
                    max_iter=max_iter, step=step, kl=kl_budget, damping=damping, seed=seed,
-                   callback=progress, cov_type=cov_type)
+                   callback=progress, cov_type=cov_type, solver=solver, subsample=subsample)
     # pass GLM options only when given, so the library's defaults and checks apply
     for key, value in (("link", link), ("power", power), ("trials", dataset.trials)):
         if value is not None:
@@ -110,13 +165,14 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            results = ngd.compare(dataset.X, dataset.y, **options)
+            results = _penalty.compare(dataset, options, penalty)
         except ngd.DataError as exc:
             raise ngd.DataError(f"{data}: {exc}") from None
         finally:
             progress.close()
     primary = results[method]
     report = build_report(dataset, model, l2, primary, results)
+    report.update(_penalty.report_keys(primary))
     files = []
     if output is not None:
         files.append((output, _model_json(primary, dataset)))
@@ -197,7 +253,8 @@ def build_report(dataset, model, l2, primary, results):
     convergence = [{"method": r.method, "fisher": r.fisher, "step": r.step_rule,
                     "n_iter": r.n_iter, "time": r.time, "loss": r.loss,
                     "gap": r.loss - best if math.isfinite(r.loss) else None,
-                    "grad_norm": r.grad_norm, "converged": bool(r.converged),
+                    "grad_norm": r.grad_norm, "decrement": _finite(r.get("newton_decrement")),
+                    "solver": r.get("solver"), "converged": bool(r.converged),
                     "status": r.status, "message": r.message} for r in results.values()]
     classes = primary.get("classes")
     classes = None if classes is None else [_label(c) for c in classes]
@@ -261,7 +318,8 @@ def render_report(report):
                   fmt(c["z"], ".3f")] for c in report["coefficients"]]
     conv_rows = [[r["method"], r["fisher"] or "-", r["n_iter"], fmt(r["time"], ".4f"),
                   fmt(r["loss"], ".12g"), fmt(r["gap"], ".2e"), fmt(r["grad_norm"], ".2e"),
-                  "yes" if r["converged"] else "no"] for r in report["convergence"]]
+                  fmt(r["decrement"], ".2e"), "yes" if r["converged"] else "no"]
+                 for r in report["convergence"]]
     written = [f"wrote {key} to {path}" for key, path in report.get("outputs", {}).items()
                if path]
     stats = "; ".join(f"{STATISTIC_LABELS[key]} {value:.6g}"
@@ -271,5 +329,5 @@ def render_report(report):
         + ([stats] if stats else []) + ["",
         "convergence on the same objective (gap = loss - best loss of this run)",
         format_table(["method", "curvature", "iter", "time [s]", "final loss", "gap",
-                      "grad norm", "converged"], conv_rows, "llrrrrrl")]
+                      "grad norm", "decrement", "converged"], conv_rows, "llrrrrrrl")]
         + ([""] + written if written else []))

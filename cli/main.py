@@ -9,6 +9,7 @@ import click
 
 from ngd.cli._errors import InputError, InternalError
 from ngd.cli.bench import bench_command
+from ngd.cli.check import check_command
 from ngd.cli.fit import fit_command
 from ngd.cli.info import info_command
 from ngd.cli.policy import policy_command
@@ -68,6 +69,7 @@ def cli(debug):
 
 
 cli.add_command(fit_command)
+cli.add_command(check_command)
 cli.add_command(predict_command)
 cli.add_command(bench_command)
 cli.add_command(info_command)

@@ -17,6 +17,9 @@ from ngd.result import FitResult, History
 from ngd._threads import set_num_threads
 from ngd.serialize import load_model, save_model
 from ngd.estimators import GLMRegressor, LogisticRegression
+from ngd.path import PathResult, fit_path
+from ngd.cv import CVResult, cross_validate, fit_cv
+from ngd.estimators_cv import GLMRegressorCV, LogisticRegressionCV
 
 try:
     __version__ = _metadata.version("ngd")
@@ -43,4 +46,6 @@ __all__ = [
     "fit", "compare", "predict", "METHODS", "FitResult", "History", "build_info", "get_include", "set_num_threads", "NgdError",
     "DataError", "ConvergenceWarning", "DampingWarning", "__version__",
     "save_model", "load_model", "LogisticRegression", "GLMRegressor",
+    "fit_path", "PathResult", "cross_validate", "fit_cv", "CVResult", "LogisticRegressionCV",
+    "GLMRegressorCV",
 ]

@@ -10,12 +10,16 @@ from ngd.exceptions import DataError
 from ngd.fisher import SOLVERS, auto_subsample_size
 from ngd.models import get_model, normalise_model_name
 from ngd.optim import CurvatureStepper, SGDStepper, run
+from ngd.optim.adam import AdamStepper
+from ngd.optim.diagonal import DiagonalStepper
+from ngd.optim.sqn import SQNStepper
 from ngd.statistics import COV_TYPES, attach_statistics
 
-METHODS = ("ngd", "newton", "sgd")
-FISHERS = ("exact", "empirical", "observed", "kfac", "bohning")  # kfac: softmax; bohning: logistic
+METHODS = ("ngd", "newton", "sgd", "sqn", "adam", "rmsprop")
+FISHERS = ("exact", "empirical", "observed", "kfac", "bohning",  # kfac: softmax; bohning: logistic
+           "diagonal")
 STDERR_MAX_PARAMS = 4096       # above this, stderr="auto" skips the p x p inverse
-DEFAULT_MAX_ITER = {"ngd": 100, "newton": 100, "sgd": 30}
+DEFAULT_MAX_ITER = {"ngd": 100, "newton": 100, "sgd": 30, "sqn": 30, "adam": 30, "rmsprop": 30}
 _DATA_KEYS = ("model", "link", "power", "trials", "sample_weight", "offset", "fit_intercept",
               "l2", "n_threads", "backend")
 _SOLVER_DEFAULTS = dict(fisher="exact", tol=1e-8, max_iter=None, ftol=1e-12, damping=0.0,
@@ -28,7 +32,8 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
         trials=None, sample_weight=None, offset=None, fit_intercept=True, tol=1e-8,
         max_iter=None, backend="numpy", *, ftol=1e-12, damping=0.0, step="armijo", kl=0.01,
         batch_size=256, learning_rate=None, seed=0, n_threads=None, callback=None,
-        cov_type="model", solver="auto", subsample="auto", stderr="auto"):
+        cov_type="model", solver="auto", subsample="auto", stderr="auto", alpha=None,
+        l1_ratio=0.0, penalty_factor=None):
     """Fit ``model`` to (X, y) by ``method`` on the objective
 
         L(theta) = (1/sum w) sum_i w_i nll_i(theta) + (l2/2) ||coef||^2   (intercept unpenalised)
@@ -39,7 +44,10 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
     half the unit deviance (dispersion fixed at 1); binomial counts: y = successes, trials=.
     method: "ngd" (step -(C + lambda I)^{-1} g with curvature C = ``fisher``: "exact" Fisher
     (Fisher scoring), "empirical" (1/sum w) sum w_i s_i s_i^T (the BHHH method), or "observed"
-    Hessian), "newton" (observed Hessian) or "sgd" (mini-batch, lr_e = lr0/(1+e)).
+    Hessian), "newton" (observed Hessian) or "sgd" (mini-batch, lr_e = lr0/(1+e)); stochastic
+    quasi-Newton "sqn" (step beta/k, ngd.optim.sqn) and "adam" / "rmsprop" (ngd.optim.adam) use
+    batch_size, learning_rate (SQN's beta, default 1; Adam's alpha, default 0.01) and seed.
+    fisher="diagonal": NGD with the exact Fisher's diagonal (ngd.optim.diagonal).
     fisher="bohning" (logistic only): the fixed bound X~^T W X~ / (4 sum w), factored once.
     step: "armijo" (backtracking from alpha = 1), "kl" (backtracking from
     alpha = min(1, sqrt(2 kl / g^T C^{-1} g)), the KL-budget step) or "lm"
@@ -55,8 +63,21 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
     changes by <= ftol * max(1, |L|).
     cov_type: "model" (phi (sum w F)^{-1}) or "robust" (sandwich) standard errors.
     stderr: "auto" (standard errors when there are at most 4096 parameters), True or False.
+    alpha, l1_ratio, penalty_factor: elastic net, adding alpha sum_j f_j [(1 - l1_ratio)/2
+    coef_j^2 + l1_ratio |coef_j|] (glum's convention; see ngd.elastic_net): l1_ratio = 0 without
+    factors is l2 = alpha, otherwise proximal NGD (result.kkt_violation).
     Returns a FitResult (coef, intercept, stderr, history, deviance, aic, ...).
     """
+    if alpha is not None or l1_ratio != 0 or penalty_factor is not None:
+        from ngd.elastic_net import check_penalty, fit_elastic_net
+        l2, penalty = check_penalty(l2, alpha, l1_ratio, penalty_factor)
+        if penalty is not None:
+            return fit_elastic_net(X, y, penalty, model=model, method=method, fisher=fisher,
+                                   link=link, power=power, trials=trials,
+                                   sample_weight=sample_weight, offset=offset,
+                                   fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
+                                   ftol=ftol, backend=backend, n_threads=n_threads,
+                                   callback=callback)
     prepared = _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_intercept,
                         l2, n_threads, backend)
     return _fit_prepared(prepared, method, fisher=fisher, tol=tol, max_iter=max_iter,
@@ -65,7 +86,7 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
                          cov_type=cov_type, solver=solver, subsample=subsample, stderr=stderr)
 
 
-def compare(X, y, methods=METHODS, statistics="all", **options):
+def compare(X, y, methods=("ngd", "newton", "sgd"), statistics="all", **options):
     """Fit the same objective with each of ``methods``; returns {method: FitResult}.
     Options are those of :func:`fit` (a method ignores options that do not apply to it).
     ``statistics="first"`` computes standard errors and deviances for the first method only
@@ -231,6 +252,18 @@ def _fit_prepared(prepared, method, *, fisher, tol, max_iter, ftol, damping, ste
             stepper = SGDStepper(model, batch_size=batch_size, learning_rate=learning_rate,
                                  seed=seed)
             curvature, step_rule = None, "sgd"
+        elif method == "sqn":
+            stepper = SQNStepper(model, batch_size=batch_size, learning_rate=learning_rate,
+                                 seed=seed)
+            curvature, step_rule = None, "sqn"
+        elif method in ("adam", "rmsprop"):
+            stepper = AdamStepper(model, method, batch_size=batch_size,
+                                  learning_rate=learning_rate, seed=seed)
+            curvature, step_rule = None, method
+        elif method == "ngd" and fisher == "diagonal":
+            stepper = DiagonalStepper(model, damping=float(damping), step_rule=step,
+                                      kl_budget=float(kl))
+            curvature, step_rule = fisher, step
         else:
             curvature = fisher if method == "ngd" else "observed"
             stepper = CurvatureStepper(model, curvature, damping=float(damping),
@@ -241,6 +274,7 @@ def _fit_prepared(prepared, method, *, fisher, tol, max_iter, ftol, damping, ste
             step_rule = step
         result = run(stepper, model.initial_theta(), tol=float(tol), ftol=float(ftol),
                      max_iter=int(max_iter), method=method, callback=callback)
+        result.attach_model(model)
         result.solver = getattr(stepper, "solver_name", None)
         if statistics:
             covariance = stderr is True or (stderr == "auto"

@@ -63,6 +63,20 @@ class FitResult(OptimizeResult):
     scipy's aliases x (coef then intercept), fun, jac, nit, nfev, success.
     """
 
+    def attach_model(self, model):
+        """Keep the fitted model object for :meth:`check` (an attribute, not a key: it is not
+        printed, serialised or pickled)."""
+        vars(self)["_model"] = model
+
+    def __getstate__(self):
+        return {key: value for key, value in vars(self).items() if key != "_model"}
+
+    def check(self, **options):
+        """Verify the Fisher-information propositions numerically on this fit; a list of
+        :class:`ngd.check.CheckRow` (see :func:`ngd.check.check_fit` for the options)."""
+        from ngd.check import check_fit
+        return check_fit(self, **options)
+
     def coefficient_rows(self, feature_names=None):
         """One dict per coefficient: name, estimate, stderr, z (softmax: 'class:feature')."""
         coef = np.atleast_2d(self.coef) if np.ndim(self.coef) == 2 else self.coef[None, :]

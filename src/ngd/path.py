@@ -1,0 +1,214 @@
+"""Regularization paths: the elastic net of ``ngd.elastic_net`` over a log grid of alphas.
+
+    alpha_max = max_j |g_j(theta_0)| / (r f_j)      (penalised j with f_j > 0)
+    alpha_k   = alpha_max * ratio^(k / (n - 1)),  k = 0, ..., n - 1,
+
+g the gradient of L at theta_0, the fit with every penalised coefficient at 0 (intercepts and
+features with factor 0 fitted): alpha_max is the smallest alpha whose solution is theta_0.
+Each alpha starts from the previous solution (warm start), screens features with the
+sequential strong rule (KKT re-checked on the discarded ones) and reuses the stored curvature
+while the Fisher weights move by less than ``curvature_reuse`` (relative L1 change).
+"""
+import time
+
+import numpy as np
+from scipy.optimize import OptimizeResult
+
+from ngd._threads import fit_threads
+from ngd.elastic_net import (centre_unpenalised, check_curvature, check_solver,
+                             parameter_factors, path_penalty, prepare)
+from ngd.optim.proximal import CompositeProblem, CurvatureCache, LastEvaluation, minimise
+
+
+def fit_path(X, y, model="logistic", l1_ratio=1.0, n_alphas=100, alpha_min_ratio=1e-3,
+             alphas=None, penalty_factor=None, *, link=None, power=None, trials=None,
+             sample_weight=None, offset=None, fit_intercept=True, fisher="exact", tol=1e-8,
+             max_iter=100, curvature_reuse=0.1, n_threads=None):
+    """Fit the elastic net ``alpha f_j [(1 - r)/2 beta_j^2 + r |beta_j|]`` for a decreasing
+    sequence of alphas (see the module docstring). ``alphas`` overrides the grid (sorted
+    decreasing); ``curvature_reuse=0`` rebuilds the Fisher at every iteration.
+
+    Returns a PathResult: alphas, coef (n_alphas, p) or (n_alphas, K, p), intercept,
+    deviance, null_deviance, deviance_ratio, n_nonzero, n_iter, kkt_violation, converged,
+    n_gram (Fisher builds), alpha_max, time; ``.plot()`` draws the coefficient paths.
+    """
+    penalty = path_penalty(l1_ratio, penalty_factor)
+    check_grid(penalty, alphas)
+    check_solver(tol, max_iter)
+    curvature = check_curvature("ngd", fisher)
+    prepared = prepare(X, y, model=model, link=link, power=power, trials=trials,
+                       sample_weight=sample_weight, offset=offset, fit_intercept=fit_intercept,
+                       n_threads=n_threads)
+    grid = GridSpec(n_alphas, alpha_min_ratio, alphas)
+    with fit_threads(prepared.n_threads):
+        return solve_path(prepared, penalty, grid, curvature=curvature, tol=tol,
+                          max_iter=max_iter, curvature_reuse=curvature_reuse)
+
+
+def check_grid(penalty, alphas):
+    """A grid needs alpha_max: some L1 penalty on some feature (else pass ``alphas``)."""
+    if alphas is not None:
+        return
+    if penalty.l1_ratio == 0:
+        raise ValueError("a ridge path (l1_ratio = 0) has no alpha_max: pass alphas=")
+    if penalty.factor is not None and not np.any(penalty.factor > 0):
+        raise ValueError("every feature has penalty factor 0: there is no path to compute")
+
+
+class GridSpec:
+    """n_alphas and alpha_min_ratio of a log grid, or explicit alphas."""
+
+    def __init__(self, n_alphas=100, alpha_min_ratio=1e-3, alphas=None):
+        if alphas is not None:
+            alphas = np.sort(np.asarray(alphas, dtype=np.float64).ravel())[::-1]
+            if alphas.size == 0 or not np.all(np.isfinite(alphas)) or alphas[-1] < 0:
+                raise ValueError("alphas must be a non-empty list of finite numbers >= 0")
+        else:
+            if isinstance(n_alphas, bool) or not isinstance(n_alphas, (int, np.integer)) \
+                    or n_alphas < 1:
+                raise ValueError(f"n_alphas must be an integer >= 1, got {n_alphas!r}")
+            if not (isinstance(alpha_min_ratio, (int, float)) and 0 < alpha_min_ratio < 1):
+                raise ValueError(f"alpha_min_ratio must lie in (0, 1), got {alpha_min_ratio!r}")
+        self.n_alphas = n_alphas
+        self.ratio = alpha_min_ratio
+        self.alphas = alphas
+
+    def resolve(self, alpha_max):
+        """The alphas, decreasing: alpha_max ratio^(k / (n - 1)) unless given."""
+        if self.alphas is not None:
+            return self.alphas
+        if self.n_alphas == 1:
+            return np.array([alpha_max])
+        return alpha_max * self.ratio ** np.linspace(0.0, 1.0, self.n_alphas)
+
+
+def null_fit(prepared, penalty, curvature, tol, max_iter, cache, memo=None):
+    """(theta_0, alpha_max, its FitResult): the fit with every penalised coefficient at 0
+    (alpha_max is nan without an L1 part)."""
+    model = prepared.model
+    factors = parameter_factors(model, penalty.factor)
+    frozen = np.where(factors > 0, np.inf, 0.0)
+    problem = CompositeProblem(model, frozen, np.zeros_like(frozen), curvature, memo)
+    result = minimise(problem, model.initial_theta(), tol=tol, ftol=0.0, max_iter=max_iter,
+                      cache=cache)
+    grad = problem.evaluate(result.x).smooth_grad
+    scaled = factors * penalty.l1_ratio
+    active = scaled > 0
+    if not active.any():
+        return result.x, np.nan, result
+    alpha_max = float(np.max(np.abs(grad[active]) / scaled[active]))
+    return result.x, (alpha_max if alpha_max > 0 else 1.0), result   # 0: any alpha zeroes all
+
+
+def solve_path(prepared, penalty, grid, *, curvature="exact", tol=1e-8, max_iter=100,
+               curvature_reuse=0.1, alpha_max=None):
+    """The path on a prepared model (thread limits set by the caller). ``alpha_max`` given
+    (e.g. from the full data in cross-validation) fixes the grid; theta_0 is still fitted."""
+    start = time.perf_counter()
+    model = prepared.model
+    cache = CurvatureCache(model, curvature_reuse)
+    memo = LastEvaluation()
+    theta, own_max, null = null_fit(prepared, penalty, curvature, tol, max_iter, cache, memo)
+    alpha_max = own_max if alpha_max is None else alpha_max
+    alphas = grid.resolve(alpha_max)
+    records = []
+    previous = None             # the first alpha: the basic strong rule (from alpha_max)
+    for alpha in alphas:
+        l1, ridge = penalty.at(alpha).vectors(model)
+        result = minimise(CompositeProblem(model, l1, ridge, curvature, memo), theta, tol=tol,
+                          ftol=0.0, max_iter=max_iter, cache=cache, previous_l1=previous)
+        if np.all(np.isfinite(result.x)):
+            theta = result.x
+        previous = l1
+        records.append(result)
+    return _path_result(prepared, penalty, alphas, alpha_max, null, records, cache,
+                        time.perf_counter() - start)
+
+
+def _path_result(prepared, penalty, alphas, alpha_max, null, records, cache, elapsed):
+    model = prepared.model
+    thetas = [centre_unpenalised(model, r.x, penalty.factor) for r in records]
+    split = [model.split(theta) for theta in thetas]
+    coef = np.array([c for c, _ in split])
+    intercept = np.array([b for _, b in split], dtype=np.float64)
+    deviance = np.array([2.0 * model.weight_sum * r.nll for r in records])
+    null_deviance = 2.0 * model.weight_sum * null.nll
+    return PathResult(
+        alphas=alphas, alpha_max=alpha_max, l1_ratio=penalty.l1_ratio,
+        penalty_factor=penalty.factor, coef=coef, intercept=intercept, deviance=deviance,
+        null_deviance=null_deviance,
+        deviance_ratio=1.0 - deviance / null_deviance if null_deviance > 0 else
+        np.full(len(records), np.nan),
+        n_nonzero=np.array([np.count_nonzero(c) for c, _ in split]),
+        n_iter=np.array([r.n_iter for r in records]),
+        kkt_violation=np.array([r.kkt_violation for r in records]),
+        converged=np.array([bool(r.converged) for r in records]),
+        n_gram=cache.n_builds, n_gram_reused=cache.n_reused, gram_cells=cache.n_cells,
+        n_fev=int(sum(r.n_fev for r in records) + null.n_fev),
+        model=model.name, classes=prepared.classes, fit_intercept=model.fit_intercept,
+        x=np.array(thetas), time=elapsed)
+
+
+class PathResult(OptimizeResult):
+    """Result of :func:`fit_path` (attribute access; see its docstring for the keys)."""
+
+    def plot(self, ax=None, feature_names=None, path=None):
+        """Coefficient paths against log10(alpha) on ``ax`` (a new figure when None);
+        written as PNG to ``path`` when given. Returns the matplotlib Figure."""
+        from matplotlib.figure import Figure
+
+        if ax is None:
+            fig = Figure(figsize=(8, 5), dpi=110, layout="constrained")
+            ax = fig.subplots()
+        else:
+            fig = ax.figure
+        coef = self.coef.reshape(len(self.alphas), -1)
+        x = np.log10(self.alphas)
+        names = _curve_names(self.coef.shape[1:], feature_names, self.get("classes"))
+        for j in range(coef.shape[1]):
+            if np.any(coef[:, j]):
+                ax.plot(x, coef[:, j], linewidth=1.2, label=names[j])
+        ax.invert_xaxis()
+        ax.axhline(0.0, color="0.6", linewidth=0.8)
+        ax.set_xlabel("log10(alpha)")
+        ax.set_ylabel("coefficient")
+        top = ax.secondary_xaxis("top")
+        top.set_xticks(x[::max(1, len(x) // 8)],
+                       labels=[str(k) for k in self.n_nonzero[::max(1, len(x) // 8)]])
+        top.set_xlabel("non-zero coefficients")
+        ax.set_title(f"{self.model} elastic-net path, l1_ratio = {self.l1_ratio:g}", fontsize=10)
+        if coef.shape[1] <= 12:
+            ax.legend(fontsize=8, frameon=False)
+        if path is not None:
+            fig.savefig(path, format="png")
+        return fig
+
+    def to_dict(self):
+        """Plain-Python summary for JSON."""
+        keys = ("alphas", "alpha_max", "l1_ratio", "coef", "intercept", "deviance",
+                "null_deviance", "deviance_ratio", "n_nonzero", "n_iter", "kkt_violation",
+                "converged", "n_gram", "n_gram_reused", "n_fev", "time")
+        return {key: json_value(self.get(key)) for key in keys}
+
+
+def _curve_names(shape, feature_names, classes):
+    p = shape[-1]
+    names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(p)]
+    if len(shape) == 1:
+        return names
+    labels = [str(c) for c in classes] if classes is not None else \
+        [str(k) for k in range(shape[0])]
+    return [f"{k}:{name}" for k in labels for name in names]
+
+
+def json_value(value):
+    """A JSON-ready value: arrays to lists, numpy scalars to Python, nan/inf to None."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, list):
+        return [json_value(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
