@@ -10,7 +10,7 @@ MAX_ESCALATIONS = 60
 
 class CGSolver:
     """(C + lambda I) d = g by PCG with products C u = model.curvature_vector(weights, u) (two
-    passes over X each, no p x p matrix) and M = diag(C) + lambda.
+    passes over X each, no p x p matrix) and M = diag(C) + lambda (1 where that is <= 0).
 
     Inexact Newton: iterate until ||r|| <= eta ||g|| with the forcing term
     eta = min(0.1, sqrt(||g||)) (Eisenstat & Walker; superlinear local convergence), never
@@ -35,7 +35,7 @@ class CGSolver:
         while True:
             d, iterations, residual, positive = self._pcg(
                 lambda u: model.curvature_vector(weights, u, rows) + lam * u,
-                np.maximum(diagonal + lam, np.finfo(float).tiny), g, forcing * g_norm,
+                np.where(diagonal + lam > 0, diagonal + lam, 1.0), g, forcing * g_norm,
                 maxiter)
             total += iterations
             if positive:
