@@ -115,8 +115,17 @@ def solve_path(prepared, penalty, grid, *, curvature="exact", tol=1e-8, max_iter
     previous = None             # the first alpha: the basic strong rule (from alpha_max)
     for alpha in alphas:
         l1, ridge = penalty.at(alpha).vectors(model)
-        result = minimise(CompositeProblem(model, l1, ridge, curvature, memo), theta, tol=tol,
-                          ftol=0.0, max_iter=max_iter, cache=cache, previous_l1=previous)
+        problem = CompositeProblem(model, l1, ridge, curvature, memo)
+        result = minimise(problem, theta, tol=tol, ftol=0.0, max_iter=max_iter, cache=cache,
+                          previous_l1=previous)
+        if result.kkt_violation > tol and cache.reuse > 0 and np.all(np.isfinite(result.x)):
+            # a stored curvature can stall at a rounding-level loss change: finish afresh
+            cache.expired = True
+            stalled = result
+            result = minimise(problem, result.x, tol=tol, ftol=0.0, max_iter=max_iter,
+                              cache=cache, previous_l1=previous)
+            result.n_iter += stalled.n_iter
+            result.n_fev += stalled.n_fev
         if np.all(np.isfinite(result.x)):
             theta = result.x
         previous = l1
