@@ -16,7 +16,7 @@ import time
 import traceback
 
 SUITES = {"kernels": "bench.bench_kernels", "solvers": "bench.bench_solvers",
-          "sqn": "bench.bench_sqn", "diagonal": "bench.bench_diagonal", "path": "bench.bench_path"}
+          "sparse": "bench.bench_sparse", "sqn": "bench.bench_sqn", "diagonal": "bench.bench_diagonal", "path": "bench.bench_path"}
 
 
 def discover(module):

@@ -1,12 +1,16 @@
 """Load data files for the commands: CSV / NPZ / svmlight through ngd.io, sparse densified
-when small, and the column check of ``ngd predict``."""
+when small, large CSVs through their binary cache, and the column check of ``ngd predict``."""
+import os
 import pathlib
 
 from ngd.cli._errors import InputError
 
 from ngd.io import read_data, read_header, read_svmlight
+from ngd.io.cache import read_csv_cached
 
 DENSIFY_LIMIT = 20_000_000          # cells (160 MB of float64)
+CACHE_MODES = ("auto", "always", "never")
+CACHE_AUTO_BYTES = 256 << 20        # --cache auto converts CSVs of at least this size
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 SVMLIGHT_SUFFIXES = (".svm", ".svmlight", ".libsvm")
 
@@ -19,28 +23,40 @@ def densify(dataset):
         if n * p > DENSIFY_LIMIT:
             raise InputError(
                 f"{dataset.source}: sparse input ({n} x {p}) is too large to densify "
-                f"(limit {DENSIFY_LIMIT:,} cells) and sparse fitting is not supported yet")
+                f"(limit {DENSIFY_LIMIT:,} cells); sparse X is fitted as is by single-output "
+                "models without an L1 penalty")
         dataset.X = X.toarray()
     return dataset
 
 
 def load_training(data, target, delimiter, features, weights, offset, trials, categorical,
-                  dropna):
-    """The Dataset of ``ngd fit``; CSV-only options are refused for other file types."""
+                  dropna, cache="never", dtype=None, keep_sparse=False):
+    """The Dataset of ``ngd fit``; CSV-only options are refused for other file types.
+    Sparse X (NPZ, svmlight) stays CSR with ``keep_sparse``, else it is densified.
+
+    cache: "always" reads a CSV through its binary cache (``ngd.io.cache``; X memory-mapped,
+    stored as ``dtype``, default float64), "auto" does so for CSVs of at least
+    CACHE_AUTO_BYTES without categorical columns, "never" reads it into memory.
+    """
     path = pathlib.Path(data)
     if path.suffix.lower() not in CSV_SUFFIXES:
         given = [flag for flag, value in (("--delimiter", delimiter), ("--features", features),
                                           ("--weights", weights), ("--offset", offset),
                                           ("--trials", trials),
-                                          ("--categorical", categorical), ("--dropna", dropna))
+                                          ("--categorical", categorical), ("--dropna", dropna),
+                                          ("--cache always", cache == "always"))
                  if value]
         if given:
             raise InputError(f"{', '.join(given)} apply to CSV input only ({path.name} "
                                    "is not CSV; NPZ files carry arrays w, offset, trials)")
-        return densify(read_data(path, target=target))
-    return read_data(path, target=target, delimiter=delimiter, features=features,
-                     weights=weights, offset=offset, trials=trials, categorical=categorical,
-                     dropna=dropna)
+        dataset = read_data(path, target=target)
+        return dataset if keep_sparse else densify(dataset)
+    options = dict(target=target, delimiter=delimiter, features=features, weights=weights,
+                   offset=offset, trials=trials, categorical=categorical, dropna=dropna)
+    if cache == "always" or (cache == "auto" and not categorical
+                             and os.path.getsize(path) >= CACHE_AUTO_BYTES):
+        return read_csv_cached(path, dtype=dtype or "float64", **options)
+    return read_data(path, **options)
 
 
 def load_for_model(model, data, delimiter):

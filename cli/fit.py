@@ -106,6 +106,10 @@ def _subsample(ctx, param, value):
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), default=None,
               help="Keep X in this precision (accumulation is always float64)  "
                    "[default: as loaded]")
+@click.option("--cache", type=click.Choice(["auto", "always", "never"], case_sensitive=False),
+              default="auto",
+              help="Convert a CSV once to binary files in DATA.ngdcache/ (reused while the CSV "
+                   "is unchanged) and memory-map them: always, never, or auto (CSVs >= 256 MiB).")
 @click.option("--kl", "kl_budget", type=click.FloatRange(min=0, min_open=True), default=0.01,
               help="KL budget delta for --step kl: alpha = sqrt(2 delta / g'F^-1 g).")
 @click.option("--damping", type=click.FloatRange(min=0), default=0.0,
@@ -132,7 +136,7 @@ def _subsample(ctx, param, value):
 def fit_command(data, model, link, power, target, features, weights, offset, trials,
                 categorical, dropna, delimiter, method, fisher, l2, max_iter, tol, step,
                 kl_budget, damping, no_intercept, threads, seed, no_compare, output, history,
-                plot, quiet, as_json, cov_type, compare_methods, solver, subsample, dtype,
+                plot, quiet, as_json, cov_type, compare_methods, solver, subsample, dtype, cache,
                 **penalty):
     """Fit a model to DATA (CSV with a header row, NPZ, or small svmlight files)."""
     outputs = _check_outputs(data, {"--output": output, "--history": history, "--plot": plot})
@@ -141,8 +145,12 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
     if plot is not None and not have_matplotlib():
         raise InputError("--plot needs matplotlib: pip install 'ngd[plot]' (or pip install "
                          "matplotlib)")
+    l1 = penalty["path_mode"] or penalty["cv_folds"] is not None or \
+        (penalty["alpha"] is not None and bool(penalty["l1_ratio"]))
+    dense_only = l1 or model.strip().lower() == "softmax"   # sparse X: single-output, no L1
     dataset = load_training(data, target, delimiter, features, weights, offset, trials,
-                            categorical, dropna)
+                            categorical, dropna, cache=cache, dtype=dtype,
+                            keep_sparse=not dense_only)
     if dtype is not None and dataset.X.dtype != dtype:
         dataset.X = dataset.X.astype(dtype)
     if penalty["path_mode"] or penalty["cv_folds"] is not None:

@@ -255,7 +255,8 @@ def test_auto_subsample_only_for_large_n_and_ngd():
     model = _model("logistic", n=400, p=6)
     sampler = RowSubsample(model, 100, seed=0)
     assert sampler.size == 100 and sampler.rows.X.shape == (100, 6)
-    assert RowSubsample(model, 250, seed=0).rows is None     # >= n/2: all rows
+    assert RowSubsample(model, 100, seed=0).rows is not None   # n/4 rows: a copy of n/4 rows
+    assert RowSubsample(model, 101, seed=0).rows is None     # more than n/4: all rows
     from ngd.fisher import auto_subsample_size
     assert auto_subsample_size(39_999, 11) is None
     assert auto_subsample_size(1_000_000, 101) == 10_000

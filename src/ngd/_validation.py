@@ -27,11 +27,22 @@ def as_matrix(X, name="X", check_finite=True):
         raise DataError(f"{name} has a dimension larger than BLAS can index ({X.shape})")
     if not (X.flags.c_contiguous or X.flags.f_contiguous):
         X = np.ascontiguousarray(X)
-    if check_finite and not np.isfinite(X).all():
-        row, col = np.argwhere(~np.isfinite(X))[0]
-        raise DataError(f"{name} has a non-finite value ({X[row, col]}) at row {row}, "
-                        f"column {col}")
+    if check_finite:
+        _check_finite_rows(X, name)
     return X
+
+
+def _check_finite_rows(X, name, block_bytes=16 << 20):
+    """Raise DataError at the first non-finite (row, column) of X, scanning row blocks of
+    about ``block_bytes`` so that no temporary the size of X (which may be memory-mapped) is
+    made."""
+    step = max(1, block_bytes // (X.shape[1] * X.itemsize))
+    for start in range(0, X.shape[0], step):
+        block = X[start:start + step]
+        if not np.isfinite(block).all():
+            row, col = np.argwhere(~np.isfinite(block))[0]
+            raise DataError(f"{name} has a non-finite value ({block[row, col]}) at row "
+                            f"{start + row}, column {col}")
 
 
 def as_vector(v, n, name, check_finite=True):

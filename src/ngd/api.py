@@ -4,7 +4,7 @@ import numbers
 
 import numpy as np
 
-from ngd import _validation
+from ngd import _sparse, _validation
 from ngd._threads import effective_n_threads, fit_threads
 from ngd.exceptions import DataError
 from ngd.fisher import SOLVERS, auto_subsample_size
@@ -131,7 +131,13 @@ def _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_interc
         raise TypeError(f"fit_intercept must be True or False, got {fit_intercept!r}")
     if power is not None and name != "tweedie":
         raise ValueError(f"power= applies to the tweedie model only, not {name!r}")
-    X = _validation.as_matrix(X, "X")
+    if _sparse.is_sparse(X):
+        if name == "softmax":
+            raise TypeError("sparse X is supported for single-output models (logistic and the "
+                            "GLM families); densify X (X.toarray()) for model='softmax'")
+        X = _sparse.as_csr(X, "X")
+    else:
+        X = _validation.as_matrix(X, "X")
     n = X.shape[0]
     w = None
     if sample_weight is not None:

@@ -20,6 +20,7 @@ import operator
 
 import numpy as np
 
+from ngd import _sparse
 from ngd._kernels import fisher as _fisher
 from ngd._kernels import fused as _fused
 from ngd._kernels import linalg as _linalg
@@ -555,3 +556,50 @@ def adam_step(theta, m, s, grad, *, t, alpha=1e-3, beta1=0.9, beta2=0.999, eps=1
         _fused._adam_step(_flat(theta), _flat(m), _flat(s), grad, q, alpha, beta1, beta2, eps,
                           power, t, n_threads)
     return theta
+
+
+# ------------------------------------------------------------------ CSR (scipy.sparse) --
+#
+# X is any scipy.sparse matrix (CSR used as is, other formats converted); its structure is
+# checked (indptr from 0 to nnz, never decreasing; indices in [0, p)) so that no kernel reads
+# out of bounds. Results are float64 and independent of n_threads (kind 1, no BLAS).
+
+def _sparse_input(X, check_finite):
+    return _sparse.as_csr(X, "X", check_finite=check_finite)
+
+
+def sparse_matvec(X, coef, *, n_threads=None, check_finite=True):
+    """X coef for CSR X, float64 (n,)."""
+    X = _sparse_input(X, check_finite)
+    coef = as_vector(coef, X.shape[1], "coef")
+    return _sparse.matvec(X, coef, n_threads=effective_n_threads(n_threads))
+
+
+def sparse_rmatvec(X, r, *, intercept=False, n_threads=None, check_finite=True):
+    """X^T r for CSR X (with ``intercept=True``: [X^T r, sum r]), float64."""
+    X = _sparse_input(X, check_finite)
+    r = as_vector(r, X.shape[0], "r")
+    return _sparse.rmatvec(X, r, bool(intercept), effective_n_threads(n_threads))
+
+
+def sparse_weighted_gram(X, v, *, intercept=False, n_threads=None, check_finite=True):
+    """X1^T diag(v) X1 for CSR X (X1 = [X, 1] with ``intercept=True``) as a dense float64
+    matrix: sum_i v_i x1_i x1_i^T over each row's non-zeros."""
+    X = _sparse_input(X, check_finite)
+    v = as_vector(v, X.shape[0], "v")
+    return _sparse.weighted_gram(X, v, bool(intercept), effective_n_threads(n_threads))
+
+
+def sparse_fisher_vector(X, v, u, *, intercept=False, n_threads=None, check_finite=True):
+    """X1^T (v * (X1 u)) for CSR X without forming the Fisher (u of length p or p + 1)."""
+    X = _sparse_input(X, check_finite)
+    v = as_vector(v, X.shape[0], "v")
+    u = as_vector(u, X.shape[1] + bool(intercept), "u")
+    return _sparse.fisher_vector(X, v, u, bool(intercept), effective_n_threads(n_threads))
+
+
+def sparse_fisher_diagonal(X, v, *, intercept=False, n_threads=None, check_finite=True):
+    """sum_i v_i x1_ij^2 for CSR X (the Jacobi preconditioner of CG)."""
+    X = _sparse_input(X, check_finite)
+    v = as_vector(v, X.shape[0], "v")
+    return _sparse.fisher_diagonal(X, v, bool(intercept), effective_n_threads(n_threads))

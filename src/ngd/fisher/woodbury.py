@@ -13,6 +13,7 @@ X X^T (n x n) is formed once per X (n^2 p flops), so an iteration costs n^3/3 + 
 import numpy as np
 from scipy.linalg import blas, cho_factor, cho_solve
 
+from ngd import _sparse
 from ngd.fisher.dense import Solve
 from ngd.fisher.matrix_free import MAX_ESCALATIONS
 from ngd.models._linear import matvec, rmatvec
@@ -21,7 +22,9 @@ MU_FLOOR = 1e-12
 
 
 def kernel_matrix(X):
-    """X X^T in float64 (upper and lower triangles), by one syrk."""
+    """X X^T in float64 (upper and lower triangles), by one syrk (CSR X: sparse product)."""
+    if _sparse.is_sparse(X):
+        return _sparse.kernel_matrix(X)
     upper = blas.dsyrk(1.0, np.asarray(X, dtype=np.float64), trans=0)
     return np.triu(upper) + np.triu(upper, 1).T
 

@@ -1,12 +1,16 @@
 """Pieces shared by the models: the Gram of [X, 1], row subsamples and the curvature
-accessors (matrix, matrix-vector product, diagonal)."""
+accessors (matrix, matrix-vector product, diagonal). X is a dense array or a CSR matrix
+validated by ``ngd.fit``; CSR goes through the sparse kernels."""
 import numpy as np
 
+from ngd import _sparse
 from ngd.kernels import fisher_diagonal, fisher_vector, weighted_gram
 
 
 def augmented_gram(X, v, fit_intercept, n_threads):
     """[X, 1]^T diag(v) [X, 1] (X^T diag(v) X without an intercept), float64."""
+    if _sparse.is_sparse(X):
+        return _sparse.weighted_gram(X, v, fit_intercept, n_threads)
     return weighted_gram(X, np.ascontiguousarray(v), intercept=fit_intercept,
                          n_threads=n_threads, check_finite=False)   # X validated by ngd.fit
 
@@ -18,7 +22,8 @@ class RowSample:
 
     def __init__(self, model, index):
         self.index = np.sort(np.asarray(index, dtype=np.intp))
-        self.X = np.ascontiguousarray(model.X[self.index])
+        self.X = model.X[self.index] if _sparse.is_sparse(model.X) else \
+            np.ascontiguousarray(model.X[self.index])
         w = model.sample_weight
         rows_sum = float(self.index.size if w is None else w[self.index].sum())
         if not rows_sum > 0:
@@ -62,16 +67,22 @@ class SingleOutputModel:
     def curvature_vector(self, weights, u, rows=None):
         """C u = [X, 1]^T (v * ([X, 1] u)) + l2 u on the coef, without forming C."""
         X, v = self.curvature_data(weights, rows)
-        out = fisher_vector(X, v, u, intercept=self.fit_intercept, n_threads=self.n_threads,
-                            check_finite=False)
+        if _sparse.is_sparse(X):
+            out = _sparse.fisher_vector(X, v, u, self.fit_intercept, self.n_threads)
+        else:
+            out = fisher_vector(X, v, u, intercept=self.fit_intercept,
+                                n_threads=self.n_threads, check_finite=False)
         out[:self.n_features] += self.l2 * u[:self.n_features]
         return out
 
     def curvature_diagonal(self, weights, rows=None):
         """diag(C) = sum_i v_i x~_ij^2 + l2 on the coef."""
         X, v = self.curvature_data(weights, rows)
-        out = fisher_diagonal(X, v, intercept=self.fit_intercept, n_threads=self.n_threads,
-                              check_finite=False)
+        if _sparse.is_sparse(X):
+            out = _sparse.fisher_diagonal(X, v, self.fit_intercept, self.n_threads)
+        else:
+            out = fisher_diagonal(X, v, intercept=self.fit_intercept, n_threads=self.n_threads,
+                                  check_finite=False)
         out[:self.n_features] += self.l2
         return out
 

@@ -10,7 +10,10 @@ the row's log-likelihood score is m (y - mu) s x, so its empirical weight is m (
 (times w m): E[empirical] = exact Fisher, and the robust meat is sum w (m (y - mu) s)^2 x x^T.
 """
 import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.linalg import lsqr
 
+from ngd import _sparse
 from ngd._kernels import fused as _fused
 from ngd.exceptions import DataError
 from ngd.models._common import SingleOutputModel
@@ -87,7 +90,8 @@ class GLM(SingleOutputModel):
     def linear_predictor(self, theta, X=None, offset=None):
         """eta = X coef + intercept + offset (float64)."""
         coef, intercept = self.split(theta)
-        eta = matvec(self.X if X is None else X, np.asarray(coef, dtype=np.float64)) + intercept
+        eta = matvec(self.X if X is None else X, np.asarray(coef, dtype=np.float64),
+                     self.n_threads) + intercept
         return eta if offset is None else eta + offset
 
     def initial_theta(self):
@@ -106,14 +110,22 @@ class GLM(SingleOutputModel):
             target = self.link.link(0.5 * (self.y + ybar))
             if self.offset is not None:
                 target = target - self.offset
-            X = np.asarray(self.X, dtype=np.float64)
-            design = np.hstack([X, np.ones((self.n_samples, 1))]) if self.fit_intercept else X
-            theta = np.linalg.lstsq(design, target, rcond=None)[0]
+            theta = self._least_squares(target)
             if not np.isfinite(self._evaluate_rows_loss(theta)):
                 raise DataError(f"no valid starting point for the {self.family.name} family "
                                 f"with the {self.link.name} link (the mean leaves the "
                                 "family's domain); try another link or an intercept")
         return theta
+
+    def _least_squares(self, target):
+        """argmin_theta ||X~ theta - target||_2 (LSQR for CSR X, which stays sparse)."""
+        if _sparse.is_sparse(self.X):
+            design = sp.hstack([self.X, np.ones((self.n_samples, 1))], format="csr") \
+                if self.fit_intercept else self.X
+            return lsqr(design.astype(np.float64), target, atol=1e-12, btol=1e-12)[0]
+        X = np.asarray(self.X, dtype=np.float64)
+        design = np.hstack([X, np.ones((self.n_samples, 1))]) if self.fit_intercept else X
+        return np.linalg.lstsq(design, target, rcond=None)[0]
 
     def _evaluate_rows_loss(self, theta):
         return self.evaluate(theta).loss
@@ -159,10 +171,11 @@ class GLM(SingleOutputModel):
 
     def _evaluate(self, theta, curvature, X, y, w, offset, w_sum, trials=None):
         """One pass over X in the fused ``glm_pass`` kernel (numpy for user-defined families
-        or links, or X that is not a C- or F-contiguous float32/float64 array)."""
+        or links, or X that is not a C- or F-contiguous float32/float64 array; CSR X: the
+        sparse matvec, the numpy row terms and the sparse rmatvec)."""
         if curvature not in (None,) + CURVATURES:
             raise ValueError(f"curvature must be one of {CURVATURES}, got {curvature!r}")
-        if self._kernel_codes is None or X.shape[0] == 0 or \
+        if self._kernel_codes is None or X.shape[0] == 0 or _sparse.is_sparse(X) or \
                 X.dtype not in (np.float32, np.float64) or \
                 not (X.flags.c_contiguous or X.flags.f_contiguous):
             return self._evaluate_generic(theta, curvature, X, y, w, offset, w_sum, trials)
@@ -197,7 +210,7 @@ class GLM(SingleOutputModel):
         loss = float(np.sum(w * nll)) / w_sum + 0.5 * self.l2 * float(coef @ coef)
         r = w * (mu - y) * s
         grad = np.empty(self.n_params)
-        grad[:self.n_features] = rmatvec(X, r) / w_sum + self.l2 * coef
+        grad[:self.n_features] = rmatvec(X, r, self.n_threads) / w_sum + self.l2 * coef
         if self.fit_intercept:
             grad[-1] = r.sum() / w_sum
         weights = None

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
+from ngd import _sparse
 from ngd._kernels import fused as _fused
 from ngd.models._common import SingleOutputModel
+from ngd.models._linear import matvec
 from ngd.models.separation import binary_certificate, involved_columns
 
 CURVATURES = ("exact", "empirical", "observed", "bohning")
@@ -77,7 +79,10 @@ class LogisticModel(SingleOutputModel):
         """eta = X coef + intercept + offset."""
         coef, intercept = self.split(theta)
         X = self.X if X is None else X
-        eta = X @ coef.astype(X.dtype, copy=False) + intercept
+        if _sparse.is_sparse(X):
+            eta = matvec(X, coef, self.n_threads) + intercept
+        else:
+            eta = X @ coef.astype(X.dtype, copy=False) + intercept
         return eta if offset is None else eta + offset
 
     # --- one pass: loss, gradient, curvature weights ------------------------------------
@@ -100,10 +105,14 @@ class LogisticModel(SingleOutputModel):
         kind = _KERNEL_KIND[curvature]
         coef, intercept = self.split(theta)
         coef = np.ascontiguousarray(coef, dtype=np.float64)
-        raw_grad = np.empty(self.n_features + 1)
-        weights = np.empty(X.shape[0]) if curvature not in (None, "bohning") else None
-        loss_sum = _fused._logistic_pass(X, coef, intercept, y, w, offset, kind, raw_grad,
-                                         weights, self.n_threads)
+        if _sparse.is_sparse(X):
+            loss_sum, raw_grad, weights = self._sparse_pass(X, coef, intercept, y, w, offset,
+                                                            curvature)
+        else:
+            raw_grad = np.empty(self.n_features + 1)
+            weights = np.empty(X.shape[0]) if curvature not in (None, "bohning") else None
+            loss_sum = _fused._logistic_pass(X, coef, intercept, y, w, offset, kind, raw_grad,
+                                             weights, self.n_threads)
         loss = loss_sum / w_sum + 0.5 * self.l2 * float(coef @ coef)
         grad = raw_grad[:self.n_params] / w_sum
         grad[:self.n_features] += self.l2 * coef
@@ -113,6 +122,28 @@ class LogisticModel(SingleOutputModel):
             weights = np.full(X.shape[0], BOHNING_WEIGHT / w_sum) if w is None \
                 else (BOHNING_WEIGHT / w_sum) * w
         return Evaluation(loss, grad, weights, curvature)
+
+    def _sparse_pass(self, X, coef, intercept, y, w, offset, curvature):
+        """``_logistic_pass`` for CSR X: eta by the sparse matvec, the kernel's stable row
+        terms in numpy (e = exp(-|eta|); nll = (1 - y) eta + log1p(e) and p - y =
+        ((1 - y) - y e) / (1 + e) for eta >= 0, nll = log1p(e) - y eta and p - y =
+        e / (1 + e) - y below), then [X^T r, sum r] by the sparse rmatvec."""
+        eta = matvec(X, coef, self.n_threads) + intercept
+        if offset is not None:
+            eta += offset
+        e = np.exp(-np.abs(eta))
+        upper = eta >= 0
+        nll = np.where(upper, (1.0 - y) * eta, -y * eta) + np.log1p(e)
+        diff = np.where(upper, (1.0 - y) - y * e, e) / (1.0 + e) - np.where(upper, 0.0, y)
+        wt = 1.0 if w is None else w
+        r = wt * diff
+        raw_grad = _sparse.rmatvec(X, r, intercept=True, n_threads=self.n_threads)
+        weights = None
+        if curvature in ("exact", "observed"):
+            weights = wt * e / ((1.0 + e) * (1.0 + e))
+        elif curvature == "empirical":
+            weights = wt * diff * diff
+        return float(np.sum(wt * nll)), raw_grad, weights
 
     # --- statistics ------------------------------------------------------------------
     def predict_proba(self, theta, X=None, offset=None):

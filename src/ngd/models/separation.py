@@ -10,6 +10,7 @@ coefficients diverge; these functions check it.
 """
 import numpy as np
 
+from ngd import _sparse
 from ngd.models._linear import matvec
 
 # a margin counts as zero below this fraction of |x~_i| |d|
@@ -17,7 +18,10 @@ _SLACK = 1e-7
 
 
 def _row_norms(X, fit_intercept):
-    norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+    if _sparse.is_sparse(X):
+        norms = np.sqrt(_sparse.row_norms_squared(X))
+    else:
+        norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
     return np.sqrt(norms ** 2 + 1.0) if fit_intercept else norms
 
 
@@ -56,7 +60,7 @@ def multiclass_certificate(eta_change, codes, weights, slack):
 def involved_columns(X, delta_coef, fraction=0.05):
     """Columns whose standardised movement |d_j| sd(x_j) is at least ``fraction`` of the
     largest (for naming the features behind a separation)."""
-    sd = np.std(X, axis=0, dtype=np.float64)
+    sd = _sparse.column_std(X) if _sparse.is_sparse(X) else np.std(X, axis=0, dtype=np.float64)
     size = np.abs(delta_coef) * np.where(sd > 0, sd, 1.0)
     if size.ndim == 2:
         size = size.max(axis=0)
