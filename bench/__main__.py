@@ -4,6 +4,10 @@ grids (best of ``repeat`` after warm-up, time.perf_counter), print tables, optio
     python -m bench                      # everything, full sizes
     python -m bench --quick              # smallest sizes, one run each (smoke test)
     python -m bench --only kernels --json results.json
+    python -m bench --only peers         # ngd vs scikit-learn, glum, statsmodels (bench_peers)
+
+A suite module with a ``run_suite(quick, log) -> (records, failures)`` function runs itself
+(bench_peers: one child process per problem) instead of being discovered class by class.
 """
 import argparse
 import importlib
@@ -16,7 +20,8 @@ import time
 import traceback
 
 SUITES = {"kernels": "bench.bench_kernels", "solvers": "bench.bench_solvers",
-          "sparse": "bench.bench_sparse", "sqn": "bench.bench_sqn", "diagonal": "bench.bench_diagonal", "path": "bench.bench_path"}
+          "peers": "bench.bench_peers", "sparse": "bench.bench_sparse",
+          "sqn": "bench.bench_sqn", "diagonal": "bench.bench_diagonal", "path": "bench.bench_path"}
 
 
 def discover(module):
@@ -117,6 +122,9 @@ def main(argv=None):
         module = importlib.import_module(SUITES[suite])
         log(f"[{suite}]")
         suite_records = []
+        if hasattr(module, "run_suite"):              # a suite that runs its own processes
+            suite_records, failures = module.run_suite(args.quick, log)
+            failed.extend(f"{suite}: {msg.splitlines()[0]}" for msg in failures)
         for cls in discover(module):
             try:
                 suite_records.extend(run_class(cls, args.quick, args.repeat, log))

@@ -158,7 +158,8 @@ def machine_info(dgemm_gflops=None):
     versions = {name: _version(dist) for name, dist in (
         ("ngd", "ngd"), ("numpy", "numpy"), ("scipy", "scipy"),
         ("threadpoolctl", "threadpoolctl"), ("Cython", "Cython"),
-        ("scikit-learn", "scikit-learn"), ("statsmodels", "statsmodels"), ("tabmat", "tabmat"))}
+        ("scikit-learn", "scikit-learn"), ("statsmodels", "statsmodels"), ("tabmat", "tabmat"),
+        ("glum", "glum"))}
     return {
         "cpu": _cpu_model(),
         "machine": platform.machine(),

@@ -1,6 +1,7 @@
 """Keep the benchmark suite alive: ``python -m bench --quick`` runs every benchmark class once
 at its smallest size. No timing assertions: wall-clock numbers live only in bench/ output."""
 import json
+import math
 import pathlib
 import subprocess
 import sys
@@ -71,3 +72,33 @@ def test_ngd_solvers_reach_the_same_objective(quick_run):
         best = min(v for (s, l), v in objective.items() if l == l2)
         for solver in ("ngd", "ngd-newton"):
             assert objective[(solver, l2)] - best < 1e-9
+
+
+def test_quick_run_compares_peers(quick_run, monkeypatch):
+    # bench_peers: every problem has a row (or a skip line) per solver, and every solver that
+    # ran has a finite gap; peak RSS (float64 and float32) and thread scaling are reported.
+    proc, path = quick_run
+    for heading in ("Peers: logistic-dense", "Peers: gamma-log", "Peak RSS of the ngd fit",
+                    "Thread scaling of the whole ngd fit", "t/t_ngd", "rel gap"):
+        assert heading in proc.stdout, proc.stdout
+    monkeypatch.syspath_prepend(str(ROOT))
+    from bench.bench_peers import SOLVERS, SPECS
+    records = json.loads(path.read_text())["records"]
+    rows = [r for r in records if r["benchmark"] == "peers"]
+    assert {r["problem"] for r in rows} == set(SPECS)
+    for problem in SPECS:
+        mine = [r for r in rows if r["problem"] == problem]
+        assert sorted(r["solver"] for r in mine) == sorted(SOLVERS)
+        ran = [r for r in mine if "skipped" not in r]
+        assert "ngd" in {r["solver"] for r in ran}
+        for rec in ran:
+            assert rec["error"] is None and rec["time"] > 0, rec
+            assert math.isfinite(rec["gap"]) and rec["gap"] >= 0, rec
+            assert f"\n{rec['solver']} " in proc.stdout
+    ngd_rows = [r for r in rows if r["solver"] == "ngd"]
+    assert all(r["target_met"] for r in ngd_rows)
+    memory = [r for r in records if r["benchmark"] == "peers-memory"]
+    assert {r["dtype"] for r in memory} == {"float64", "float32"}
+    assert all(r["rss_peak"] >= r["rss_before"] > 0 for r in memory)
+    threads = [r for r in records if r["benchmark"] == "peers-threads"]
+    assert [r["n_threads"] for r in threads][0] == 1 and threads[0]["speedup"] == 1.0
