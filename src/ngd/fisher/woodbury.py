@@ -14,6 +14,7 @@ import numpy as np
 from scipy.linalg import blas, cho_factor, cho_solve
 
 from ngd import _sparse
+from ngd._threads import blas_threads
 from ngd.fisher.dense import Solve
 from ngd.fisher.matrix_free import MAX_ESCALATIONS
 from ngd.models._linear import matvec, rmatvec
@@ -21,11 +22,22 @@ from ngd.models._linear import matvec, rmatvec
 MU_FLOOR = 1e-12
 
 
+COLUMN_BLOCK = 2048        # float32 X: columns converted to float64 this many at a time
+
+
 def kernel_matrix(X):
-    """X X^T in float64 (upper and lower triangles), by one syrk (CSR X: sparse product)."""
+    """X X^T in float64 (upper and lower triangles) by syrk on X^T (an F-ordered view of a
+    C-ordered X: no copy); float32 X a block of columns at a time, F-ordered X through one
+    C-ordered copy; CSR X by the sparse product."""
     if _sparse.is_sparse(X):
         return _sparse.kernel_matrix(X)
-    upper = blas.dsyrk(1.0, np.asarray(X, dtype=np.float64), trans=0)
+    if X.dtype == np.float64:
+        upper = blas.dsyrk(1.0, np.ascontiguousarray(X).T, trans=1)
+    else:
+        upper = np.zeros((X.shape[0], X.shape[0]))
+        for start in range(0, X.shape[1], COLUMN_BLOCK):
+            block = np.ascontiguousarray(X[:, start:start + COLUMN_BLOCK], dtype=np.float64)
+            upper = blas.dsyrk(1.0, block.T, beta=1.0, c=upper, trans=1, overwrite_c=True)
     return np.triu(upper) + np.triu(upper, 1).T
 
 
@@ -44,7 +56,12 @@ class WoodburySolver:
         return self._kernel
 
     def solve(self, model, weights, g, damping, rows=None):
-        """d with (C + lambda I) d = g; lambda is raised from 0 when C is singular."""
+        """d with (C + lambda I) d = g; lambda is raised from 0 when C is singular. Runs
+        with the fit's BLAS threads (the fit limits BLAS to 1 around the OpenMP kernels)."""
+        with blas_threads(model.n_threads):
+            return self._solve(model, weights, g, damping, rows)
+
+    def _solve(self, model, weights, g, damping, rows):
         X, v = model.curvature_data(weights, rows)
         if np.any(v < 0):
             raise ValueError("the woodbury solver needs non-negative curvature weights "
@@ -77,15 +94,16 @@ class WoodburySolver:
         except np.linalg.LinAlgError:
             return None
 
-        def a_inverse(u):
-            inner = cho_solve(factor, s * matvec(X, u), check_finite=False)
-            return (u - rmatvec(X, s * inner)) / mu
+        def a_inverse(U):
+            """A^{-1} U for the columns of U (p, k): one pass over X each way."""
+            inner = cho_solve(factor, s[:, None] * matvec(X, U), check_finite=False)
+            return (U - rmatvec(X, s[:, None] * inner)) / mu
 
         p = model.n_features
         if not model.fit_intercept:
-            return a_inverse(g)
+            return a_inverse(g[:, None])[:, 0]
         b = rmatvec(X, v)
-        z1, z2 = a_inverse(g[:p]), a_inverse(b)
+        z1, z2 = a_inverse(np.column_stack([g[:p], b])).T
         schur = float(v.sum()) + lam - float(b @ z2)
         if not schur > 0:
             return None

@@ -296,11 +296,13 @@ class GLM(SingleOutputModel):
             ybar = float(np.sum(self.sample_weight * self.y) / self.weight_sum)
             if self.family.name == "binomial":
                 ybar = min(max(ybar, 1e-10), 1 - 1e-10)
+            theta = np.zeros(self.n_params)
             with np.errstate(all="ignore"):
-                eta = self.link.link(np.full(self.n_samples, ybar))
-            terms = self._pointwise(self.y, eta)
-            if terms is not None:
-                return float(2 * np.sum(self.sample_weight * terms[1]))
+                theta[-1] = float(self.link.link(np.array([ybar]))[0])
+            if np.isfinite(theta[-1]):
+                value = self.deviance(theta)        # one fused pass
+                if np.isfinite(value):
+                    return value
         null = GLM(np.zeros((self.n_samples, 1)), self.y, self.family, self.link,
                    sample_weight=self.sample_weight, offset=self.offset, n_threads=1)
         theta = null.initial_theta()
