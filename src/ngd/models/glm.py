@@ -292,13 +292,19 @@ class GLM(SingleOutputModel):
         if not self.fit_intercept:
             theta = np.zeros(self.n_params)
             return self.deviance(theta) if np.isfinite(self.loss(theta)) else np.nan
-        if self.offset is None:     # every row has the same mean: its MLE is the mean of y
-            ybar = float(np.sum(self.sample_weight * self.y) / self.weight_sum)
+        closed_form = self.offset is None or (self.family.name == "poisson"
+                                              and self.link.name == "log")
+        if closed_form:
+            # no offset: every row has the same mean, whose MLE is the mean of y; Poisson-log
+            # with an offset: exp(b) = sum w y / sum w exp(offset) solves the score equation
+            w = self.sample_weight
+            ybar = float(np.sum(w * self.y) / self.weight_sum)
             if self.family.name == "binomial":
                 ybar = min(max(ybar, 1e-10), 1 - 1e-10)
             theta = np.zeros(self.n_params)
             with np.errstate(all="ignore"):
-                theta[-1] = float(self.link.link(np.array([ybar]))[0])
+                theta[-1] = float(self.link.link(np.array([ybar]))[0]) if self.offset is None \
+                    else np.log(np.sum(w * self.y) / np.sum(w * np.exp(self.offset)))
             if np.isfinite(theta[-1]):
                 value = self.deviance(theta)        # one fused pass
                 if np.isfinite(value):
