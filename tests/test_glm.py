@@ -723,3 +723,23 @@ def test_bad_model_level_inputs():
         GLM(X5, -y - 1, family="poisson")
     with pytest.raises(ValueError, match="unknown family"):
         GLM(X5, y, family="negative_binomial")
+
+
+@pytest.mark.parametrize("family,link", [("poisson", "log"), ("poisson", "sqrt"),
+                                         ("gamma", "log"), ("binomial", "logit")])
+def test_null_deviance_with_offset_equals_an_intercept_only_fit(family, link):
+    rng = np.random.default_rng(5)
+    n = 2000
+    off = rng.normal(0.0, 0.3, n)
+    w = rng.uniform(0.5, 2.0, n)
+    mu = np.exp(0.2 + off) if link != "logit" else 1 / (1 + np.exp(-(0.2 + off)))
+    y = {"poisson": lambda: rng.poisson(mu).astype(float),
+         "gamma": lambda: rng.gamma(2.0, mu / 2.0),
+         "binomial": lambda: (rng.random(n) < mu).astype(float)}[family]()
+    if link == "sqrt":
+        off = np.abs(off)       # the sqrt link needs eta = b + offset > 0
+    X = rng.standard_normal((n, 2))
+    fit = ngd.fit(X, y, model=family, link=link, offset=off, sample_weight=w, tol=1e-10)
+    null = ngd.fit(np.zeros((n, 1)), y, model=family, link=link, offset=off, sample_weight=w,
+                   tol=1e-12, damping=1e-12)
+    assert fit.null_deviance == pytest.approx(null.deviance, rel=1e-10)
