@@ -142,10 +142,13 @@ class SoftmaxModel:
             raise ValueError(f"curvature must be one of {CURVATURES}, got {curvature!r}")
         W, _ = self._unpack(theta)
         eta = self.linear_predictor(theta, X)
-        lse = logsumexp(eta, axis=1)
-        nll = lse - np.sum(eta * onehot, axis=1)
+        # one exp for both: P = exp(eta - m) / s, logsumexp = m + log s (m the row maximum)
+        shifted = eta - eta.max(axis=1, keepdims=True)
+        P = np.exp(shifted)
+        total = P.sum(axis=1)
+        P /= total[:, None]
+        nll = np.log(total) - np.sum(shifted * onehot, axis=1)
         loss = float(w @ nll) / w_sum + 0.5 * self.l2 * float(np.sum(W * W))
-        P = np.exp(eta - lse[:, None])
         R = (w / w_sum)[:, None] * (P - onehot)
         K, p = self.n_classes, self.n_features
         full = np.empty(self.n_full)
