@@ -18,6 +18,7 @@ diagonal Fisher and power 1 is ``DiagonalStepper`` (``fisher="diagonal"``).
 import numpy as np
 
 from ngd.kernels import adam_step
+from ngd.optim._minibatch import check_count, check_learning_rate, epoch_batches
 from ngd.optim.curvature import StepOutcome
 
 VARIANTS = {"adam": dict(beta1=0.9, beta2=0.999, bias_correction=True),
@@ -33,15 +34,11 @@ class AdamStepper:
                  eps=1e-8):
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {tuple(VARIANTS)}, got {variant!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        if learning_rate is not None and not (np.isfinite(learning_rate) and learning_rate > 0):
-            raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate!r}")
+        learning_rate = check_learning_rate(learning_rate)
         self.model = model
         self.settings = VARIANTS[variant]
-        self.batch_size = int(min(batch_size, model.n_samples))
-        self.alpha = 1e-2 if learning_rate is None else float(learning_rate)
+        self.batch_size = min(check_count(batch_size, "batch_size"), model.n_samples)
+        self.alpha = 1e-2 if learning_rate is None else learning_rate
         self.eps = float(eps)
         self.rng = np.random.default_rng(seed)
         self.m = np.zeros(model.n_params)
@@ -54,11 +51,9 @@ class AdamStepper:
 
     def step(self, theta, current):
         """Shuffle, then one Adam update (``ngd.kernels.adam_step``) per mini-batch."""
-        order = self.rng.permutation(self.model.n_samples)
         theta = np.array(theta, dtype=np.float64)
         n_batches = 0
-        for start in range(0, len(order), self.batch_size):
-            rows = np.sort(order[start:start + self.batch_size])
+        for rows in epoch_batches(self.rng, self.model.n_samples, self.batch_size):
             grad = self.model.evaluate_rows(theta, rows).grad
             self.t += 1
             adam_step(theta, self.m, self.v, grad,

@@ -6,6 +6,7 @@ lambda_max((1/4) [X, 1]^T W [X, 1] / sum w) + l2 on the curvature of the logisti
 """
 import numpy as np
 
+from ngd.optim._minibatch import check_count, check_learning_rate, epoch_batches
 from ngd.optim.curvature import StepOutcome
 
 
@@ -15,15 +16,10 @@ class SGDStepper:
     curvature = None
 
     def __init__(self, model, batch_size=256, learning_rate=None, seed=0):
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-        if learning_rate is not None and not (np.isfinite(learning_rate) and learning_rate > 0):
-            raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate!r}")
+        learning_rate = check_learning_rate(learning_rate)
         self.model = model
-        self.batch_size = int(min(batch_size, model.n_samples))
-        self.lr0 = (1.0 / model.gradient_lipschitz() if learning_rate is None
-                    else float(learning_rate))
+        self.batch_size = min(check_count(batch_size, "batch_size"), model.n_samples)
+        self.lr0 = 1.0 / model.gradient_lipschitz() if learning_rate is None else learning_rate
         self.rng = np.random.default_rng(seed)
         self.epoch = 0
 
@@ -34,11 +30,9 @@ class SGDStepper:
     def step(self, theta, current):
         """Shuffle, then theta <- theta - lr_e * (mini-batch gradient) for every batch."""
         lr = self.lr0 / (1.0 + self.epoch)
-        order = self.rng.permutation(self.model.n_samples)
         theta = theta.copy()
         n_batches = 0
-        for start in range(0, len(order), self.batch_size):
-            rows = np.sort(order[start:start + self.batch_size])
+        for rows in epoch_batches(self.rng, self.model.n_samples, self.batch_size):
             grad = self.model.evaluate_rows(theta, rows).grad
             theta -= lr * grad
             n_batches += 1

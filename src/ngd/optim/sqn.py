@@ -18,6 +18,7 @@ from collections import deque
 
 import numpy as np
 
+from ngd.optim._minibatch import check_count, check_learning_rate, epoch_batches
 from ngd.optim.curvature import StepOutcome
 
 CURVATURE_EPS = 1e-8
@@ -39,12 +40,6 @@ def two_loop(grad, pairs):
     return q
 
 
-def _int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 class SQNStepper:
     """One epoch of SQN per ``step`` (b = batch_size, b_H = hessian_batch_size, default 6 b as
     the paper's 300 / 50, L = update_interval, M = memory, beta = learning_rate); the full loss
@@ -54,15 +49,14 @@ class SQNStepper:
 
     def __init__(self, model, batch_size=50, hessian_batch_size=None, update_interval=20,
                  memory=10, learning_rate=None, seed=0):
-        if learning_rate is not None and not (np.isfinite(learning_rate) and learning_rate > 0):
-            raise ValueError(f"learning_rate must be a finite number > 0, got {learning_rate!r}")
+        learning_rate = check_learning_rate(learning_rate)
         self.model = model
-        self.batch_size = min(_int(batch_size, "batch_size", 1), model.n_samples)
+        self.batch_size = min(check_count(batch_size, "batch_size", 1), model.n_samples)
         b_h = 6 * self.batch_size if hessian_batch_size is None else hessian_batch_size
-        self.hessian_batch_size = min(_int(b_h, "hessian_batch_size", 1), model.n_samples)
-        self.update_interval = _int(update_interval, "update_interval", 1)
-        self.pairs = deque(maxlen=_int(memory, "memory", 0))
-        self.beta = 1.0 if learning_rate is None else float(learning_rate)
+        self.hessian_batch_size = min(check_count(b_h, "hessian_batch_size", 1), model.n_samples)
+        self.update_interval = check_count(update_interval, "update_interval", 1)
+        self.pairs = deque(maxlen=check_count(memory, "memory", 0))
+        self.beta = 1.0 if learning_rate is None else learning_rate
         self.initial_scale = 1.0 / model.gradient_lipschitz()
         self.rng = np.random.default_rng(seed)
         self.k = 0                     # updates so far
@@ -77,11 +71,9 @@ class SQNStepper:
 
     def step(self, theta, current):
         """Shuffle, then one SQN update per mini-batch (curvature pairs every L updates)."""
-        order = self.rng.permutation(self.model.n_samples)
         theta = theta.copy()
         n_batches = 0
-        for start in range(0, len(order), self.batch_size):
-            rows = np.sort(order[start:start + self.batch_size])
+        for rows in epoch_batches(self.rng, self.model.n_samples, self.batch_size):
             grad = self.model.evaluate_rows(theta, rows).grad
             self.accessed += len(rows)
             self.k += 1
