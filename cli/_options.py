@@ -44,3 +44,39 @@ delimiter_option = click.option(
          "[default: sniffed from the file]")
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print one JSON document on stdout instead of text.")
+
+
+_MODEL_DATA_OPTIONS = (
+    click.option("--model", default="logistic",
+                 help="Model to fit, checked by the library ('-' and '_' are equivalent)."),
+    click.option("--link", default=None, callback=normalised_choice(LINKS),
+                 metavar="[" + "|".join(LINKS) + "]",
+                 help="Link function (GLM models)  [default: the model's canonical link]"),
+    click.option("--power", type=float, default=None, help="Tweedie power (model tweedie)."),
+    click.option("--target", default=None,
+                 help="Target column of a CSV  [default: last column]"),
+    click.option("--features", default=None, callback=column_list, metavar="A,B,...",
+                 help="Feature columns of a CSV  [default: every column without another "
+                      "role]"),
+    click.option("--weights", default=None, metavar="COL",
+                 help="Column of sample weights (CSV)."),
+    click.option("--offset", default=None, metavar="COL",
+                 help="Column added to the linear predictor (CSV)."),
+    click.option("--trials", default=None, metavar="COL",
+                 help="Column of binomial trials; the target holds successes (CSV)."),
+    click.option("--categorical", default=None, callback=column_list, metavar="A,B,...",
+                 help="String columns to one-hot encode (first level dropped; new columns "
+                      "named col=level)."),
+    click.option("--dropna", is_flag=True,
+                 help="Drop rows with a missing cell in a used column (count on stderr) "
+                      "instead of stopping with an error."),
+    delimiter_option,
+)
+
+
+def model_data_options(command):
+    """--model, --link, --power and the data options (--target ... --delimiter) of the
+    commands that fit (fit, check), in that order in --help."""
+    for option in reversed(_MODEL_DATA_OPTIONS):
+        command = option(command)
+    return command

@@ -7,8 +7,7 @@ import click
 
 import ngd
 from ngd.cli._data import load_training
-from ngd.cli._options import (LINKS, column_list, delimiter_option, json_option,
-                              normalised_choice)
+from ngd.cli._options import json_option, model_data_options
 from ngd.cli._output import emit_json, fmt, format_table
 
 EPILOG = """\b
@@ -20,24 +19,7 @@ Examples:
 
 @click.command("check", epilog=EPILOG)
 @click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
-@click.option("--model", default="logistic",
-              help="Model to fit, checked by the library ('-' and '_' are equivalent).")
-@click.option("--link", default=None, callback=normalised_choice(LINKS),
-              metavar="[" + "|".join(LINKS) + "]",
-              help="Link function (GLM models)  [default: the model's canonical link]")
-@click.option("--power", type=float, default=None, help="Tweedie power (model tweedie).")
-@click.option("--target", default=None, help="Target column of a CSV  [default: last column]")
-@click.option("--features", default=None, callback=column_list, metavar="A,B,...",
-              help="Feature columns of a CSV  [default: every column without another role]")
-@click.option("--weights", default=None, metavar="COL", help="Column of sample weights (CSV).")
-@click.option("--offset", default=None, metavar="COL",
-              help="Column added to the linear predictor (CSV).")
-@click.option("--trials", default=None, metavar="COL",
-              help="Column of binomial trials; the target holds successes (CSV).")
-@click.option("--categorical", default=None, callback=column_list, metavar="A,B,...",
-              help="String columns to one-hot encode (first level dropped).")
-@click.option("--dropna", is_flag=True, help="Drop rows with a missing cell in a used column.")
-@delimiter_option
+@model_data_options
 @click.option("--l2", type=click.FloatRange(min=0), default=0.0,
               help="Ridge penalty: objective mean NLL + l2/2 ||coef||^2 (intercept unpenalised).")
 @click.option("--no-intercept", is_flag=True, help="Fit without an intercept.")

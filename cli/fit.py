@@ -12,8 +12,7 @@ import ngd
 from ngd.cli import _penalty
 from ngd.cli._data import load_training
 from ngd.cli._errors import InputError
-from ngd.cli._options import (LINKS, column_list, delimiter_option, json_option,
-                              normalised_choice)
+from ngd.cli._options import json_option, model_data_options
 from ngd.cli._output import (check_writable, csv_text, emit_json, fmt, format_table)
 from ngd.cli._plot import convergence_png, have_matplotlib
 from ngd.cli._progress import Progress
@@ -54,28 +53,7 @@ def _subsample(ctx, param, value):
 
 @click.command("fit", epilog=EPILOG)
 @click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
-@click.option("--model", default="logistic",
-              help="Model to fit, checked by the library ('-' and '_' are equivalent).")
-@click.option("--link", default=None, callback=normalised_choice(LINKS),
-              metavar="[" + "|".join(LINKS) + "]",
-              help="Link function (GLM models)  [default: the model's canonical link]")
-@click.option("--power", type=float, default=None,
-              help="Tweedie power (model tweedie).")
-@click.option("--target", default=None, help="Target column of a CSV  [default: last column]")
-@click.option("--features", default=None, callback=column_list, metavar="A,B,...",
-              help="Feature columns of a CSV  [default: every column without another role]")
-@click.option("--weights", default=None, metavar="COL", help="Column of sample weights (CSV).")
-@click.option("--offset", default=None, metavar="COL",
-              help="Column added to the linear predictor (CSV).")
-@click.option("--trials", default=None, metavar="COL",
-              help="Column of binomial trials; the target holds successes (CSV).")
-@click.option("--categorical", default=None, callback=column_list, metavar="A,B,...",
-              help="String columns to one-hot encode (first level dropped; new columns named "
-                   "col=level).")
-@click.option("--dropna", is_flag=True,
-              help="Drop rows with a missing cell in a used column (count on stderr) instead of "
-                   "stopping with an error.")
-@delimiter_option
+@model_data_options
 @click.option("--method", type=click.Choice(ngd.METHODS, case_sensitive=False), default="ngd",
               help="Method whose coefficients are reported.")
 @click.option("--fisher", type=click.Choice(["exact", "empirical", "observed", "kfac",
@@ -118,6 +96,12 @@ def _subsample(ctx, param, value):
 @click.option("--threads", type=click.IntRange(min=1), default=None, envvar="NGD_NUM_THREADS",
               show_envvar=True, help="Threads for the kernels  [default: all cores]")
 @click.option("--seed", type=int, default=0, help="Seed of the stochastic methods' sampling.")
+@click.option("--backend", type=click.Choice(["numpy", "dask"], case_sensitive=False),
+              default="numpy", show_default=True,
+              help="dask: fit on Dask workers, one pass over the row chunks per evaluation "
+                   "(methods ngd and newton; pip install 'ngd[dask]').")
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
+              help="Dask scheduler of --backend dask  [default: a LocalCluster on loopback]")
 @click.option("--compare", "compare_methods", default="ngd,newton,sgd", metavar="M1,M2,...",
               callback=_method_list,
               help=f"Methods run next to --method on the same objective, any of "
@@ -137,7 +121,7 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
                 categorical, dropna, delimiter, method, fisher, l2, max_iter, tol, step,
                 kl_budget, damping, no_intercept, threads, seed, no_compare, output, history,
                 plot, quiet, as_json, cov_type, compare_methods, solver, subsample, dtype, cache,
-                **penalty):
+                backend, scheduler, **penalty):
     """Fit a model to DATA (CSV with a header row, NPZ, or small svmlight files)."""
     outputs = _check_outputs(data, {"--output": output, "--history": history, "--plot": plot})
     _penalty.check(penalty, l2, outputs)
@@ -148,9 +132,18 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
     l1 = penalty["path_mode"] or penalty["cv_folds"] is not None or \
         (penalty["alpha"] is not None and bool(penalty["l1_ratio"]))
     dense_only = l1 or model.strip().lower() == "softmax"   # sparse X: single-output, no L1
-    dataset = load_training(data, target, delimiter, features, weights, offset, trials,
-                            categorical, dropna, cache=cache, dtype=dtype,
-                            keep_sparse=not dense_only)
+    if backend == "dask" and l1:
+        raise InputError("--backend dask fits L2-penalised models only (no --path, --cv or "
+                         "--l1-ratio)")
+    dataset = None
+    if backend == "dask":       # .npy / CSV: the workers read their chunks of the file
+        from ngd.dask_backend import file_dataset
+        dataset = file_dataset(data, target, delimiter, features, weights, offset, trials,
+                               categorical, dropna)
+    if dataset is None:
+        dataset = load_training(data, target, delimiter, features, weights, offset, trials,
+                                categorical, dropna, cache=cache, dtype=dtype,
+                                keep_sparse=not dense_only)
     if dtype is not None and dataset.X.dtype != dtype:
         dataset.X = dataset.X.astype(dtype)
     if penalty["path_mode"] or penalty["cv_folds"] is not None:
@@ -173,7 +166,12 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            results = _penalty.compare(dataset, options, penalty)
+            if backend == "dask":
+                from ngd.dask_backend import as_dask_dataset, cluster_client, fit_methods
+                with cluster_client(scheduler) as client:
+                    results = fit_methods(as_dask_dataset(dataset), options, client)
+            else:
+                results = _penalty.compare(dataset, options, penalty)
         except ngd.DataError as exc:
             raise ngd.DataError(f"{data}: {exc}") from None
         finally:
