@@ -17,8 +17,7 @@ import warnings
 import numpy as np
 
 import ngd
-from bench.common import format_table, format_time, logistic_objective, logistic_problem, \
-    parse_shape
+from bench.common import logistic_objective, logistic_problem, parse_shape, solver_table
 
 TOL = 1e-8          # max |gradient| for ngd and scikit-learn's solvers alike
 MAX_ITER = 1000     # peers' cap (ngd keeps its own defaults: 100 for ngd/newton, 30 epochs sgd)
@@ -152,25 +151,10 @@ def summarize(records):
             entry[rec["name"]] = rec["value"]
     tables = []
     for (problem, l2), solvers in groups.items():
-        objectives = [s["track_objective"] for s in solvers.values()
-                      if "track_objective" in s and np.isfinite(s["track_objective"])]
-        best = min(objectives) if objectives else np.nan
-        rows, notes = [], []
-        for name, s in solvers.items():
-            if "skipped" in s:
-                notes.append(f"  {name}: skipped ({s['skipped']})")
-                continue
-            obj = s.get("track_objective", np.nan)
-            rows.append([name, format_time(s.get("time_fit")), int(s.get("track_n_iter", -1)),
-                         f"{obj:.12f}", f"{obj - best:.2e}",
-                         "yes" if s.get("track_converged") else "no"])
         n, d = parse_shape(problem)
         C = "inf" if l2 == 0 else f"{1.0 / (l2 * n):g}"
         title = (f"Logistic solvers: n={n}, d={d} (AR(1) features, rho=0.7), l2={l2:g} "
                  f"(scikit-learn C={C}), tol={TOL:g}; objective recomputed by numpy, "
                  f"gap = L - L* (best of the run)")
-        text = format_table(["solver", "time", "iter", "objective", "gap", "converged"], rows)
-        if notes:
-            text += "\n" + "\n".join(notes)
-        tables.append((title, text))
+        tables.append((title, solver_table(solvers)))
     return tables

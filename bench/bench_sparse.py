@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 import ngd
-from bench.common import SEED, format_table, format_time, logistic_objective
+from bench.common import SEED, logistic_objective, solver_table
 
 TOL = 1e-8                  # max |gradient| for ngd; scikit-learn's tol
 MAX_ITER = 1000
@@ -122,22 +122,9 @@ def summarize(records):
             entry[rec["name"]] = rec["value"]
     tables = []
     for problem, solvers in groups.items():
-        finite = [s["track_objective"] for s in solvers.values()
-                  if np.isfinite(s.get("track_objective", np.nan))]
-        best = min(finite) if finite else np.nan
-        rows, notes = [], []
-        for name, s in solvers.items():
-            if "skipped" in s:
-                notes.append(f"  {name}: skipped ({s['skipped']})")
-                continue
-            obj = s.get("track_objective", np.nan)
-            rows.append([name, format_time(s.get("time_fit")), int(s.get("track_n_iter", -1)),
-                         f"{obj:.12f}", f"{obj - best:.2e}",
-                         "yes" if s.get("track_converged") else "no"])
         n, p, nnz = _problem_shape(problem)
         title = (f"Sparse logistic (text-like CSR): n={n}, p={p}, ~{nnz} non-zeros per row, "
                  f"l2={L2:g} (scikit-learn C={1.0 / (L2 * n):g}), tol={TOL:g}; "
                  "gap = L - L* (best of the run)")
-        text = format_table(["solver", "time", "iter", "objective", "gap", "converged"], rows)
-        tables.append((title, text + ("\n" + "\n".join(notes) if notes else "")))
+        tables.append((title, solver_table(solvers)))
     return tables

@@ -199,3 +199,23 @@ def format_table(headers, rows, right=None):
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(cells[0]), rule] + [line(r) for r in cells[1:]])
+
+
+def solver_table(solvers):
+    """The table of one problem from {solver: {time_fit, track_n_iter, track_objective,
+    track_converged} or {skipped}}: time, iterations, objective, gap to the best objective
+    of the run, converged; skipped solvers as notes below it."""
+    finite = [s["track_objective"] for s in solvers.values()
+              if np.isfinite(s.get("track_objective", np.nan))]
+    best = min(finite) if finite else np.nan
+    rows, notes = [], []
+    for name, s in solvers.items():
+        if "skipped" in s:
+            notes.append(f"  {name}: skipped ({s['skipped']})")
+            continue
+        objective = s.get("track_objective", np.nan)
+        rows.append([name, format_time(s.get("time_fit")), int(s.get("track_n_iter", -1)),
+                     f"{objective:.12f}", f"{objective - best:.2e}",
+                     "yes" if s.get("track_converged") else "no"])
+    text = format_table(["solver", "time", "iter", "objective", "gap", "converged"], rows)
+    return text + ("\n" + "\n".join(notes) if notes else "")
