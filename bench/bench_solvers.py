@@ -17,7 +17,8 @@ import warnings
 import numpy as np
 
 import ngd
-from bench.common import logistic_objective, logistic_problem, parse_shape, solver_table
+from bench.common import (logistic_objective, logistic_problem, parse_shape,
+                          records_by_problem, solver_table)
 
 TOL = 1e-8          # max |gradient| for ngd and scikit-learn's solvers alike
 MAX_ITER = 1000     # peers' cap (ngd keeps its own defaults: 100 for ngd/newton, 30 epochs sgd)
@@ -139,16 +140,8 @@ class LogisticSolvers:
 
 def summarize(records):
     """One table per (problem, l2): time, iterations, objective, gap to the run's best."""
-    mine = [r for r in records if r["benchmark"] == "LogisticSolvers"]
-    groups = {}
-    for rec in mine:
-        p = rec["params"]
-        key = (p["problem"], p["l2"])
-        entry = groups.setdefault(key, {}).setdefault(p["solver"], {})
-        if rec.get("skipped"):
-            entry["skipped"] = rec["skipped"]
-        else:
-            entry[rec["name"]] = rec["value"]
+    groups = records_by_problem(records, "LogisticSolvers",
+                                key=lambda params: (params["problem"], params["l2"]))
     tables = []
     for (problem, l2), solvers in groups.items():
         n, d = parse_shape(problem)

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 import ngd
-from bench.common import SEED, logistic_objective, solver_table
+from bench.common import SEED, logistic_objective, records_by_problem, solver_table
 
 TOL = 1e-8                  # max |gradient| for ngd; scikit-learn's tol
 MAX_ITER = 1000
@@ -112,14 +112,7 @@ class SparseLogistic:
 
 def summarize(records):
     """One table per problem: time, iterations, objective and gap to the run's best."""
-    groups = {}
-    for rec in (r for r in records if r["benchmark"] == "SparseLogistic"):
-        entry = groups.setdefault(rec["params"]["problem"], {}).setdefault(
-            rec["params"]["solver"], {})
-        if rec.get("skipped"):
-            entry["skipped"] = rec["skipped"]
-        else:
-            entry[rec["name"]] = rec["value"]
+    groups = records_by_problem(records, "SparseLogistic")
     tables = []
     for problem, solvers in groups.items():
         n, p, nnz = _problem_shape(problem)

@@ -219,3 +219,16 @@ def solver_table(solvers):
                      "yes" if s.get("track_converged") else "no"])
     text = format_table(["solver", "time", "iter", "objective", "gap", "converged"], rows)
     return text + ("\n" + "\n".join(notes) if notes else "")
+
+
+def records_by_problem(records, benchmark, key=lambda params: params["problem"]):
+    """{key(params): {solver: {method name: value} or {"skipped": reason}}} for the records
+    of one benchmark class."""
+    groups = {}
+    for rec in (r for r in records if r["benchmark"] == benchmark):
+        entry = groups.setdefault(key(rec["params"]), {}).setdefault(rec["params"]["solver"], {})
+        if rec.get("skipped"):
+            entry["skipped"] = rec["skipped"]
+        else:
+            entry[rec["name"]] = rec["value"]
+    return groups

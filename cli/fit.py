@@ -1,6 +1,7 @@
 """``ngd fit DATA``: fit, print the coefficient table and the convergence comparison; write
 the model, the per-iteration history and a convergence plot on request."""
 import io
+import importlib.util
 import math
 import os
 import pathlib
@@ -132,6 +133,8 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
     l1 = penalty["path_mode"] or penalty["cv_folds"] is not None or \
         (penalty["alpha"] is not None and bool(penalty["l1_ratio"]))
     dense_only = l1 or model.strip().lower() == "softmax"   # sparse X: single-output, no L1
+    if backend == "dask" and importlib.util.find_spec("distributed") is None:
+        raise InputError("--backend dask needs dask.distributed: pip install 'ngd[dask]'")
     if backend == "dask" and l1:
         raise InputError("--backend dask fits L2-penalised models only (no --path, --cv or "
                          "--l1-ratio)")

@@ -67,7 +67,18 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
     coef_j^2 + l1_ratio |coef_j|] (glum's convention; see ngd.elastic_net): l1_ratio = 0 without
     factors is l2 = alpha, otherwise proximal NGD (result.kkt_violation).
     Returns a FitResult (coef, intercept, stderr, history, deviance, aic, ...).
+    backend: "numpy" (in memory) or "dask" (dask.array / dask.dataframe inputs, which also
+    select it: one pass over the row chunks per evaluation on the workers; ngd.dask_backend).
     """
+    if backend == "dask" or _is_dask(X):
+        from ngd import dask_backend
+        return dask_backend.fit(
+            X, y, model=model, method=method, fisher=fisher, l2=l2, link=link, power=power,
+            trials=trials, sample_weight=sample_weight, offset=offset,
+            fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, n_threads=n_threads,
+            ftol=ftol, damping=damping, step=step, kl=kl, callback=callback,
+            cov_type=cov_type, solver=solver, subsample=subsample, stderr=stderr, alpha=alpha,
+            l1_ratio=l1_ratio, penalty_factor=penalty_factor)
     if alpha is not None or l1_ratio != 0 or penalty_factor is not None:
         from ngd.elastic_net import check_penalty, fit_elastic_net
         l2, penalty = check_penalty(l2, alpha, l1_ratio, penalty_factor)
@@ -124,8 +135,9 @@ def _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_interc
              n_threads, backend):
     name = normalise_model_name(model)
     if backend != "numpy":
-        raise ValueError(f"backend must be 'numpy' (others are not implemented yet), "
-                         f"got {backend!r}")
+        raise ValueError("backend='dask' is for ngd.fit (one method per call), not compare()"
+                         if backend == "dask" else
+                         f"backend must be 'numpy' or 'dask', got {backend!r}")
     _check_real(l2, "l2", minimum=0.0)
     if not isinstance(fit_intercept, (bool, np.bool_)):
         raise TypeError(f"fit_intercept must be True or False, got {fit_intercept!r}")
@@ -169,6 +181,11 @@ def _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_interc
                                   **common)
         classes = None
     return _Prepared(built, classes, threads, X.dtype.name)
+
+
+def _is_dask(X):
+    """True for a dask array / dataframe (checked by module name: dask stays optional)."""
+    return (type(X).__module__ or "").split(".")[0] in ("dask", "dask_expr")
 
 
 def _labels(y, n, exactly):

@@ -32,8 +32,8 @@ def same_weights(a, b):
 
 class CholeskySolver:
     """(C + lambda I)^{-1} g through the dense curvature. The matrix C is kept while the
-    weights (and rows) stay the same (to rounding), and its factor while the damping does too: a fit whose
-    curvature does not depend on theta forms and factors it once."""
+    weights (and rows) stay the same (to rounding), and its factor while the damping does
+    too: a fit whose curvature does not depend on theta forms and factors it once."""
 
     name = "cholesky"
 

@@ -2,11 +2,12 @@
 
 Stopping: converged when max_j |g_j| <= tol or the Newton decrement
 sqrt(g^T (C + lambda I)^{-1} g) of the last step was <= tol (status 0; the decrement does not
-change when a column of X is rescaled, the gradient norm does), or when the loss changed by at most
-ftol * max(1, |L|) in one iteration (status 1), in both cases only once the last step moved
-no coordinate by more than xtol * (1 + max_j |theta_j|) (second-order steps; this keeps the
-rule meaningful when the objective's scale is tiny, e.g. a GLM with a small dispersion), or
-when the loss changed by no more than rounding (16 eps |L|: nothing more can be gained); otherwise stop at max_iter (2), when the line
+change when a column of X is rescaled, the gradient norm does), or when the loss changed by
+at most ftol * max(1, |L|) in one iteration (status 1), in both cases only once the last
+step moved no coordinate by more than xtol * (1 + max_j |theta_j|) (second-order steps; this
+keeps the rule meaningful when the objective's scale is tiny, e.g. a GLM with a small
+dispersion), or when the loss changed by no more than rounding (16 eps |L|: nothing more can
+be gained); otherwise stop at max_iter (2), when the line
 search fails (3), on a non-finite loss or gradient (4, keeping the last finite iterate), or when
 the callback raises StopIteration (5), or when the recent movement of theta is a direction
 along which the likelihood increases without bound, i.e. the data are (quasi-)separated and

@@ -2,8 +2,9 @@
 
 Step d = -g / (D + lambda), D = diag(F) + l2 on the penalised coordinates, with F the exact
 Fisher: diag(F)_j = sum_i v_i x~_ij^2 (softmax: sum_i v_i p_ik (1 - p_ik) x~_ij^2), the
-model's ``curvature_diagonal``: one pass over X and O(p) memory instead of the p x p Fisher. The step size follows CurvatureStepper's rules: Armijo
-backtracking from 1, or from the KL-budget step alpha = min(1, sqrt(2 delta / g^T D^{-1} g)).
+model's ``curvature_diagonal``: one pass over X and O(p) memory instead of the p x p Fisher.
+The step size follows CurvatureStepper's rules: Armijo backtracking from 1, or from the
+KL-budget step alpha = min(1, sqrt(2 delta / g^T D^{-1} g)).
 Adam's second moment is the *empirical*-Fisher counterpart of D (see ``ngd.optim.adam``).
 """
 import math
