@@ -4,7 +4,12 @@ import numpy as np
 
 from ngd import _sparse
 
-_BLOCK_ROWS = 8192
+_BLOCK_ENTRIES = 1 << 20     # float32 X is converted to float64 ~8 MB at a time
+
+
+def _block_rows(X):
+    """Rows per converted block: about _BLOCK_ENTRIES entries, at least one row."""
+    return max(1, _BLOCK_ENTRIES // max(1, X.shape[1]))
 
 
 def matvec(X, coef, n_threads=1):
@@ -15,9 +20,9 @@ def matvec(X, coef, n_threads=1):
     if X.dtype == np.float64:
         return X @ coef
     out = np.empty((X.shape[0],) + coef.shape[1:])
-    for start in range(0, X.shape[0], _BLOCK_ROWS):
-        block = X[start:start + _BLOCK_ROWS].astype(np.float64)
-        out[start:start + _BLOCK_ROWS] = block @ coef
+    rows = _block_rows(X)
+    for start in range(0, X.shape[0], rows):
+        out[start:start + rows] = X[start:start + rows].astype(np.float64) @ coef
     return out
 
 
@@ -29,7 +34,7 @@ def rmatvec(X, r, n_threads=1):
     if X.dtype == np.float64:
         return X.T @ r
     out = np.zeros((X.shape[1],) + r.shape[1:])
-    for start in range(0, X.shape[0], _BLOCK_ROWS):
-        block = X[start:start + _BLOCK_ROWS].astype(np.float64)
-        out += block.T @ r[start:start + _BLOCK_ROWS]
+    rows = _block_rows(X)
+    for start in range(0, X.shape[0], rows):
+        out += X[start:start + rows].astype(np.float64).T @ r[start:start + rows]
     return out
