@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from bench.common import SEED, format_table, format_time, logistic_objective, records_by_problem
+from bench.common import SEED, logistic_objective, records_by_problem, solver_table
 
 TOL = 1e-8
 MAX_ITER = 100
@@ -114,23 +114,9 @@ def summarize(records):
     groups = records_by_problem(records, "DaskLogistic")
     tables = []
     for problem, solvers in groups.items():
-        finite = [s["track_objective"] for s in solvers.values()
-                  if np.isfinite(s.get("track_objective", np.nan))]
-        best = min(finite) if finite else np.nan
-        rows, notes = [], []
-        for name, s in solvers.items():
-            if "skipped" in s:
-                notes.append(f"  {name}: skipped ({s['skipped']})")
-                continue
-            obj = s.get("track_objective", np.nan)
-            it, passes = s.get("track_n_iter", -1), s.get("track_passes", -1)
-            rows.append([name, format_time(s.get("time_fit")),
-                         "-" if it is None or it < 0 else int(it),
-                         "-" if passes is None or passes < 0 else int(passes),
-                         f"{obj:.12f}", f"{obj - best:.2e}"])
         n, p, chunks = (int(part) for part in problem.split("x"))
         title = (f"Dask logistic (LocalCluster, 2 worker processes x 1 thread): n={n}, p={p}, "
                  f"{chunks} row chunks, l2=0, tol={TOL:g}; gap = L - L* (best of the run)")
-        text = format_table(["solver", "time", "iter", "passes", "objective", "gap"], rows)
-        tables.append((title, text + ("\n" + "\n".join(notes) if notes else "")))
+        tables.append((title, solver_table(solvers, extra=[("passes", "track_passes")],
+                                           converged=False)))
     return tables

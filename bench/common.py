@@ -201,10 +201,16 @@ def format_table(headers, rows, right=None):
     return "\n".join([line(cells[0]), rule] + [line(r) for r in cells[1:]])
 
 
-def solver_table(solvers):
+def _count(value):
+    """An iteration or pass count for a table: '-' when unknown (None or negative)."""
+    return "-" if value is None or value < 0 else int(value)
+
+
+def solver_table(solvers, extra=(), converged=True):
     """The table of one problem from {solver: {time_fit, track_n_iter, track_objective,
-    track_converged} or {skipped}}: time, iterations, objective, gap to the best objective
-    of the run, converged; skipped solvers as notes below it."""
+    track_converged, ...} or {skipped}}: time, iterations, the ``extra`` (header, key) count
+    columns, objective, gap to the best objective of the run and (``converged``) whether the
+    solver said it converged; skipped solvers as notes below it."""
     finite = [s["track_objective"] for s in solvers.values()
               if np.isfinite(s.get("track_objective", np.nan))]
     best = min(finite) if finite else np.nan
@@ -214,10 +220,12 @@ def solver_table(solvers):
             notes.append(f"  {name}: skipped ({s['skipped']})")
             continue
         objective = s.get("track_objective", np.nan)
-        rows.append([name, format_time(s.get("time_fit")), int(s.get("track_n_iter", -1)),
-                     f"{objective:.12f}", f"{objective - best:.2e}",
-                     "yes" if s.get("track_converged") else "no"])
-    text = format_table(["solver", "time", "iter", "objective", "gap", "converged"], rows)
+        rows.append([name, format_time(s.get("time_fit")), _count(s.get("track_n_iter")),
+                     *(_count(s.get(key)) for _, key in extra),
+                     f"{objective:.12f}", f"{objective - best:.2e}"]
+                    + (["yes" if s.get("track_converged") else "no"] if converged else []))
+    headers = ["solver", "time", "iter", *(header for header, _ in extra), "objective", "gap"]
+    text = format_table(headers + (["converged"] if converged else []), rows)
     return text + ("\n" + "\n".join(notes) if notes else "")
 
 
