@@ -348,3 +348,18 @@ def test_float32_data_reach_the_float64_optimum():
         r64 = ngd.fit(X32.astype(np.float64), y, **options)
         assert r32.dtype == "float32"
         np.testing.assert_allclose(r32.x, r64.x, rtol=1e-6, atol=1e-9)
+
+
+def test_subsample_draws_only_rows_with_positive_weight():
+    X, rng = _data(4000, 5, seed=13)
+    y = (rng.random(4000) < expit(X[:, 0])).astype(float)
+    w = np.where(np.arange(4000) < 3700, 0.0, 1.0)        # 300 rows carry all the weight
+    fits = {size: ngd.fit(X, y, sample_weight=w, subsample=size, tol=1e-10)
+            for size in (None, 60)}
+    assert fits[60].history["fisher_rows"][1] == 60
+    np.testing.assert_allclose(fits[60].x, fits[None].x, atol=1e-8)
+    model = _model("logistic", n=400, p=6)
+    model.sample_weight = np.r_[np.zeros(300), np.ones(100)]
+    sample = RowSubsample(model, 25, seed=0)
+    assert sample.rows is not None and np.all(sample.rows.index >= 300)
+    assert RowSubsample(model, 26, seed=0).rows is None     # > a quarter of the 100 rows

@@ -42,11 +42,14 @@ class RowSubsample:
         return self.model.n_samples if self.rows is None else self.rows.size
 
     def _draw(self, size):
-        n = self.model.n_samples
-        if size is None or 4 * size > n:
+        """A seeded draw of ``size`` rows among those with positive weight (zero-weight rows
+        carry no curvature), or all rows when that is more than a quarter of them."""
+        w = self.model.sample_weight
+        candidates = np.arange(self.model.n_samples) if w is None else np.flatnonzero(w > 0)
+        if size is None or 4 * size > candidates.size:
             self.rows = None
             return
-        self.rows = RowSample(self.model, self.rng.choice(n, size=size, replace=False))
+        self.rows = RowSample(self.model, self.rng.choice(candidates, size=size, replace=False))
 
     def update(self, decrement, full_step):
         """Record the squared Newton decrement of this iteration; double the sample after a
