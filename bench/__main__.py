@@ -21,7 +21,8 @@ import traceback
 
 SUITES = {"kernels": "bench.bench_kernels", "solvers": "bench.bench_solvers",
           "peers": "bench.bench_peers", "sparse": "bench.bench_sparse",
-          "sqn": "bench.bench_sqn", "diagonal": "bench.bench_diagonal", "path": "bench.bench_path",
+          "curvature": "bench.bench_curvature", "sqn": "bench.bench_sqn",
+          "diagonal": "bench.bench_diagonal", "path": "bench.bench_path",
           "dask": "bench.bench_dask"}
 
 
