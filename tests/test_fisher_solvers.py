@@ -363,3 +363,13 @@ def test_subsample_draws_only_rows_with_positive_weight():
     sample = RowSubsample(model, 25, seed=0)
     assert sample.rows is not None and np.all(sample.rows.index >= 300)
     assert RowSubsample(model, 26, seed=0).rows is None     # > a quarter of the 100 rows
+
+
+def test_a_loose_tol_stops_earlier_at_a_small_gap():
+    X, rng = _data(20_000, 10, seed=21)
+    y = (rng.random(20_000) < expit(X @ (0.3 * rng.standard_normal(10)))).astype(float)
+    tight = ngd.fit(X, y, tol=1e-12, subsample=2000)
+    loose = ngd.fit(X, y, tol=1e-4, subsample=2000)
+    assert loose.converged and loose.n_iter < tight.n_iter
+    assert loose.history["decrement"][-1] <= 1e-4
+    assert loose.loss - tight.loss <= 1e-10 * abs(tight.loss)

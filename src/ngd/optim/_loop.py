@@ -4,12 +4,13 @@ Stopping: converged when max_j |g_j| <= tol or the Newton decrement
 sqrt(g^T (C + lambda I)^{-1} g) of the last step was <= tol (status 0; the decrement does not
 change when a column of X is rescaled, the gradient norm does), or when the loss changed by
 at most ftol * max(1, |L|) in one iteration (status 1), in both cases only once the last
-step moved no coordinate by more than xtol * (1 + max_j |theta_j|) (second-order steps; this
-keeps the rule meaningful when the objective's scale is tiny, e.g. a GLM with a small
-dispersion), or when the loss changed by no more than rounding (16 eps |L|: nothing more can
-be gained); otherwise stop at max_iter (2), when the line
-search fails (3), on a non-finite loss or gradient (4, keeping the last finite iterate), or when
-the callback raises StopIteration (5), or when the recent movement of theta is a direction
+step moved no coordinate by more than xtol * (1 + max_j |theta_j|) with
+xtol = max(1e-10, 1e-2 tol) (second-order steps; this keeps the rule meaningful when the
+objective's scale is tiny, e.g. a GLM with a small dispersion, and lets a loose tol stop
+early), or when the loss changed by no more than rounding (16 eps |L|: nothing more can be
+gained); otherwise stop at max_iter (2), when the line search fails (3), on a non-finite
+loss or gradient (4, keeping the last finite iterate), when the callback raises
+StopIteration (5), or when the recent movement of theta is a direction
 along which the likelihood increases without bound, i.e. the data are (quasi-)separated and
 the MLE does not exist (6; checked for models with a ``separation`` method once the steps stop
 shrinking, see ngd.models.separation).
@@ -29,6 +30,7 @@ def _finite(evaluation):
 
 
 XTOL = 1e-10
+XTOL_PER_TOL = 1e-2                     # a looser tol settles at 1e-2 tol (default: XTOL)
 SEPARATION_LAG = 3                      # iterations spanned by the candidate direction
 ROUNDING = 16 * np.finfo(float).eps     # a loss change this small (relative) is rounding
 
@@ -36,6 +38,7 @@ ROUNDING = 16 * np.finfo(float).eps     # a loss change this small (relative) is
 def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
     """Iterate ``stepper.step`` from theta0; return a FitResult (without statistics)."""
     start = time.perf_counter()
+    xtol = max(XTOL, XTOL_PER_TOL * tol)
     history = History()
     theta = np.array(theta0, dtype=np.float64)
     current = stepper.evaluate(theta)
@@ -81,7 +84,7 @@ def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
                        n_linesearch=outcome.n_linesearch, n_updates=n_updates,
                        fisher_rows=outcome.fisher_rows, solver_iter=outcome.solver_iter,
                        time=time.perf_counter() - start)
-        settled = outcome.step_max <= XTOL * (1.0 + float(np.max(np.abs(theta))))
+        settled = outcome.step_max <= xtol * (1.0 + float(np.max(np.abs(theta))))
         recent = (recent + [theta.copy()])[-SEPARATION_LAG - 1:]
         if check_separation and len(recent) > SEPARATION_LAG and \
                 outcome.step_max >= 0.5 * previous_step:
