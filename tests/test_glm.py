@@ -743,3 +743,24 @@ def test_null_deviance_with_offset_equals_an_intercept_only_fit(family, link):
     null = ngd.fit(np.zeros((n, 1)), y, model=family, link=link, offset=off, sample_weight=w,
                    tol=1e-12, damping=1e-12)
     assert fit.null_deviance == pytest.approx(null.deviance, rel=1e-10)
+
+
+@pytest.mark.parametrize("family,link", [("poisson", "log"), ("gamma", "log"),
+                                         ("binomial", "probit"), ("gaussian", "identity")])
+def test_statistics_in_row_blocks_equal_one_block(family, link, monkeypatch):
+    import ngd.models.glm as glm_module
+    rng = np.random.default_rng(9)
+    n = 500
+    X = rng.standard_normal((n, 3))
+    off = rng.normal(0.0, 0.2, n)
+    mu = np.exp(0.3 + 0.2 * X[:, 0] + off)
+    y = {"poisson": lambda: rng.poisson(mu).astype(float),
+         "gamma": lambda: rng.gamma(2.0, mu / 2.0),
+         "binomial": lambda: (rng.random(n) < 0.4).astype(float),
+         "gaussian": lambda: mu + rng.standard_normal(n)}[family]()
+    model = GLM(X, y, family, link, offset=off, sample_weight=rng.uniform(0.5, 2.0, n))
+    theta = model.initial_theta() + 0.01
+    whole = (model.pearson_chi2(theta), model.log_likelihood(theta, 1.3))
+    monkeypatch.setattr(glm_module, "STATISTICS_BLOCK_ROWS", 7)
+    blocked = (model.pearson_chi2(theta), model.log_likelihood(theta, 1.3))
+    np.testing.assert_allclose(blocked, whole, rtol=1e-12)

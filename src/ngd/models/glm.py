@@ -48,6 +48,9 @@ def kernel_codes(family, link):
             float(link.power) if lnk == "power" else 1.0)
 
 
+STATISTICS_BLOCK_ROWS = 65_536
+
+
 def _as_f64(a):
     return None if a is None else np.ascontiguousarray(a, dtype=np.float64)
 
@@ -282,10 +285,19 @@ class GLM(SingleOutputModel):
         _, nll, _, _ = self._pointwise(self.y, eta)
         return float(2 * np.sum(self.sample_weight * nll))
 
+    def _row_blocks(self, theta):
+        """(rows, mu) per block of STATISTICS_BLOCK_ROWS rows: per-row statistics without
+        length-n temporaries."""
+        for start in range(0, self.n_samples, STATISTICS_BLOCK_ROWS):
+            rows = slice(start, min(start + STATISTICS_BLOCK_ROWS, self.n_samples))
+            offset = None if self.offset is None else self.offset[rows]
+            yield rows, self.mean(theta, X=self.X[rows], offset=offset)
+
     def pearson_chi2(self, theta):
         """sum_i w_i (y_i - mu_i)^2 / V(mu_i)."""
-        mu = self.mean(theta, offset=self.offset)
-        return float(np.sum(self.sample_weight * (self.y - mu) ** 2 / self.family.variance(mu)))
+        return float(sum(np.sum(self.sample_weight[rows] * (self.y[rows] - mu) ** 2
+                                / self.family.variance(mu))
+                         for rows, mu in self._row_blocks(theta)))
 
     def null_deviance(self):
         """Deviance of the intercept-only model (with the offset), or of eta = offset."""
@@ -335,6 +347,10 @@ class GLM(SingleOutputModel):
         scale deviance / sum w, as statsmodels); nan where there is no closed form."""
         if self.family.name == "gaussian" and self.link.name == "identity":
             phi = self.deviance(theta) / self.weight_sum
-        mu = self.mean(theta, offset=self.offset)
-        w = self.sample_weight if self.trials is None else self.sample_weight / self.trials
-        return self.family.log_likelihood(self.y, mu, w, phi, self.trials)
+        total = 0.0
+        for rows, mu in self._row_blocks(theta):
+            w = self.sample_weight[rows]
+            trials = None if self.trials is None else self.trials[rows]
+            total += self.family.log_likelihood(self.y[rows], mu,
+                                                w if trials is None else w / trials, phi, trials)
+        return float(total)
