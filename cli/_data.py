@@ -111,3 +111,14 @@ def load_for_model(model, data, delimiter):
             raise InputError(f"{path}: the model was fitted with an offset; the file has no "
                              "'offset' array")
     return dataset.X, dataset.offset
+
+
+def data_options(dataset, model, l2, link, power, no_intercept, threads):
+    """The ngd.fit options every fitting command derives from its data and model options;
+    link, power and trials only when given, so the library's defaults and checks apply."""
+    options = dict(model=model, l2=l2, sample_weight=dataset.sample_weight,
+                   offset=dataset.offset, fit_intercept=not no_intercept, n_threads=threads)
+    options.update((key, value) for key, value in
+                   (("link", link), ("power", power), ("trials", dataset.trials))
+                   if value is not None)
+    return options

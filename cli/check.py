@@ -6,7 +6,7 @@ import warnings
 import click
 
 import ngd
-from ngd.cli._data import load_training
+from ngd.cli._data import data_options, load_training
 from ngd.cli._options import json_option, model_data_options
 from ngd.cli._output import emit_json, fmt, format_table
 
@@ -35,11 +35,7 @@ def check_command(data, model, link, power, target, features, weights, offset, t
     """Fit DATA by NGD, then verify the score, Fisher and KL propositions on the fit."""
     dataset = load_training(data, target, delimiter, features, weights, offset, trials,
                             categorical, dropna)
-    options = dict(model=model, l2=l2, sample_weight=dataset.sample_weight,
-                   offset=dataset.offset, fit_intercept=not no_intercept, n_threads=threads)
-    for key, value in (("link", link), ("power", power), ("trials", dataset.trials)):
-        if value is not None:
-            options[key] = value
+    options = data_options(dataset, model, l2, link, power, no_intercept, threads)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:

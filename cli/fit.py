@@ -11,7 +11,7 @@ import click
 
 import ngd
 from ngd.cli import _penalty
-from ngd.cli._data import load_training
+from ngd.cli._data import data_options, load_training
 from ngd.cli._errors import InputError
 from ngd.cli._options import json_option, model_data_options
 from ngd.cli._output import (check_writable, csv_text, emit_json, fmt, format_table)
@@ -157,15 +157,10 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
             n_threads=threads), outputs, as_json)
     methods = [method] if no_compare else [method] + [m for m in compare_methods if m != method]
     progress = Progress(enabled=not (quiet or as_json))
-    options = dict(methods=methods, statistics="first", model=model, l2=l2,
-                   sample_weight=dataset.sample_weight, offset=dataset.offset,
-                   fit_intercept=not no_intercept, n_threads=threads, fisher=fisher, tol=tol,
+    options = dict(data_options(dataset, model, l2, link, power, no_intercept, threads),
+                   methods=methods, statistics="first", fisher=fisher, tol=tol,
                    max_iter=max_iter, step=step, kl=kl_budget, damping=damping, seed=seed,
                    callback=progress, cov_type=cov_type, solver=solver, subsample=subsample)
-    # pass GLM options only when given, so the library's defaults and checks apply
-    for key, value in (("link", link), ("power", power), ("trials", dataset.trials)):
-        if value is not None:
-            options[key] = value
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
