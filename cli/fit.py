@@ -8,8 +8,10 @@ import pathlib
 import warnings
 
 import click
+import numpy as np
 
 import ngd
+from ngd.chunked.fit import model_spec
 from ngd.cli import _penalty
 from ngd.cli._data import data_options, load_training
 from ngd.cli._errors import InputError
@@ -50,6 +52,26 @@ def _subsample(ctx, param, value):
         raise click.BadParameter(f"expected auto, none, a row count or a fraction in (0, 1], "
                                  f"got {value!r}")
     return int(number) if number > 1 or "." not in text else number
+
+
+CHUNKED_AUTO_BYTES = 1 << 30        # --backend auto: chunked for a memory-mapped X this large
+
+
+def _resolve_backend(backend, dataset, options, l1):
+    """The backend of --backend auto: "chunked" for a memory-mapped X of at least
+    CHUNKED_AUTO_BYTES when the chunked backend runs this fit, else "numpy"."""
+    if backend != "auto":
+        return backend
+    X = dataset.X
+    if l1 or not isinstance(X, np.memmap) or X.nbytes < CHUNKED_AUTO_BYTES:
+        return "numpy"
+    try:
+        model_spec("chunked", options["model"], options["methods"][0], options["fisher"],
+                   options["l2"], options.get("link"), options.get("power"), options.get("trials"),
+                   options["fit_intercept"], options["solver"], None, 0.0, None)
+    except (ValueError, TypeError):
+        return "numpy"
+    return "chunked"
 
 
 @click.command("fit", epilog=EPILOG)
@@ -97,10 +119,14 @@ def _subsample(ctx, param, value):
 @click.option("--threads", type=click.IntRange(min=1), default=None, envvar="NGD_NUM_THREADS",
               show_envvar=True, help="Threads for the kernels  [default: all cores]")
 @click.option("--seed", type=int, default=0, help="Seed of the stochastic methods' sampling.")
-@click.option("--backend", type=click.Choice(["numpy", "dask"], case_sensitive=False),
-              default="numpy", show_default=True,
-              help="dask: fit on Dask workers, one pass over the row chunks per evaluation "
-                   "(methods ngd and newton; pip install 'ngd[dask]').")
+@click.option("--backend", type=click.Choice(["auto", "numpy", "chunked", "dask"],
+                                            case_sensitive=False),
+              default="auto", show_default=True,
+              help="chunked: one pass over row chunks of the (memory-mapped) data per "
+                   "evaluation, memory bounded by a chunk; dask: the same on Dask workers "
+                   "(pip install 'ngd[dask]'); both fit logistic/GLM models by ngd and newton "
+                   "with L2 only. auto: chunked for a memory-mapped X (.npy, CSV cache) of at "
+                   "least 1 GiB when the fit allows it, else numpy (in memory).")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="Dask scheduler of --backend dask  [default: a LocalCluster on loopback]")
 @click.option("--compare", "compare_methods", default="ngd,newton,sgd", metavar="M1,M2,...",
@@ -135,9 +161,9 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
     dense_only = l1 or model.strip().lower() == "softmax"   # sparse X: single-output, no L1
     if backend == "dask" and importlib.util.find_spec("distributed") is None:
         raise InputError("--backend dask needs dask.distributed: pip install 'ngd[dask]'")
-    if backend == "dask" and l1:
-        raise InputError("--backend dask fits L2-penalised models only (no --path, --cv or "
-                         "--l1-ratio)")
+    if backend in ("dask", "chunked") and l1:
+        raise InputError(f"--backend {backend} fits L2-penalised models only (no --path, --cv "
+                         "or --l1-ratio)")
     dataset = None
     if backend == "dask":       # .npy / CSV: the workers read their chunks of the file
         from ngd.dask_backend import file_dataset
@@ -161,6 +187,7 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
                    methods=methods, statistics="first", fisher=fisher, tol=tol,
                    max_iter=max_iter, step=step, kl=kl_budget, damping=damping, seed=seed,
                    callback=progress, cov_type=cov_type, solver=solver, subsample=subsample)
+    backend = _resolve_backend(backend, dataset, options, l1)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -168,6 +195,10 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
                 from ngd.dask_backend import as_dask_dataset, cluster_client, fit_methods
                 with cluster_client(scheduler) as client:
                     results = fit_methods(as_dask_dataset(dataset), options, client)
+            elif backend == "chunked":
+                from ngd.chunked import fit as chunked_fit
+                from ngd.chunked.fit import fit_methods
+                results = fit_methods(chunked_fit, dataset, options)
             else:
                 results = _penalty.compare(dataset, options, penalty)
         except ngd.DataError as exc:
@@ -188,6 +219,10 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
         files.append((plot, convergence_png(results, title)))
     write_files_atomic(files)
     # after the fit: a failed run prints its one error line only
+    skipped = [m for m in methods if m not in results]
+    if skipped and not quiet:
+        click.echo(f"note: --backend {backend} runs methods ngd and newton only; not run: "
+                   f"{', '.join(skipped)}", err=True)
     if dataset.n_dropped and not quiet:
         lines = ", ".join(str(n) for n in dataset.dropped_lines)
         more = ", ..." if dataset.n_dropped > len(dataset.dropped_lines) else ""
@@ -279,7 +314,9 @@ def build_report(dataset, model, l2, primary, results):
             "cov_type": primary.get("cov_type"),
             "separation": None if primary.get("separation") is None else
             [dataset.feature_names[j] for j in primary.separation["columns"]],
-            "convergence": convergence, "best_loss": best}
+            "convergence": convergence, "best_loss": best,
+            "backend": primary.get("backend") or "numpy",
+            "n_passes": primary.get("n_passes")}
 
 
 STATISTICS = ("dispersion", "deviance", "null_deviance", "df_resid", "llf", "aic", "bic")
@@ -317,7 +354,9 @@ def render_report(report):
             f"coefficients from {report['method']}"
             + (f" ({report['fisher']} curvature)" if report["fisher"] else "")
             + ("; robust (sandwich) standard errors" if report["cov_type"] == "robust"
-               else "; standard errors from the inverse Fisher information"), ""]
+               else "; standard errors from the inverse Fisher information")
+            + (f"; backend {report['backend']}, {report['n_passes']} passes over the data"
+               if report.get("n_passes") else ""), ""]
     coef_rows = [[c["name"], fmt(c["estimate"], ".6g"), fmt(c["stderr"], ".4g"),
                   fmt(c["z"], ".3f")] for c in report["coefficients"]]
     conv_rows = [[r["method"], r["fisher"] or "-", r["n_iter"], fmt(r["time"], ".4f"),

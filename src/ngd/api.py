@@ -33,7 +33,7 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
         max_iter=None, backend="numpy", *, ftol=1e-12, damping=0.0, step="armijo", kl=0.01,
         batch_size=256, learning_rate=None, seed=0, n_threads=None, callback=None,
         cov_type="model", solver="auto", subsample="auto", stderr="auto", alpha=None,
-        l1_ratio=0.0, penalty_factor=None):
+        l1_ratio=0.0, penalty_factor=None, chunk_rows=None):
     """Fit ``model`` to (X, y) by ``method`` on the objective
 
         L(theta) = (1/sum w) sum_i w_i nll_i(theta) + (l2/2) ||coef||^2   (intercept unpenalised)
@@ -67,18 +67,27 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
     coef_j^2 + l1_ratio |coef_j|] (glum's convention; see ngd.elastic_net): l1_ratio = 0 without
     factors is l2 = alpha, otherwise proximal NGD (result.kkt_violation).
     Returns a FitResult (coef, intercept, stderr, history, deviance, aic, ...).
-    backend: "numpy" (in memory) or "dask" (dask.array / dask.dataframe inputs, which also
-    select it: one pass over the row chunks per evaluation on the workers; ngd.dask_backend).
+    backend: "numpy" (in memory), "chunked" (one pass over row chunks of numpy or
+    memory-mapped arrays per evaluation, memory bounded by a chunk plus p x p; ngd.chunked) or
+    "dask" (dask.array / dask.dataframe inputs, which also select it: the chunks' passes run
+    on Dask's workers; ngd.dask_backend). The chunked backends fit logistic and GLM models by
+    methods "ngd" and "newton" with the L2 penalty; chunk_rows: their rows per chunk (default
+    about 64 MB of X locally, 16 MB for numpy inputs sent to Dask; dask arrays keep theirs).
     """
-    if backend == "dask" or _is_dask(X):
-        from ngd import dask_backend
-        return dask_backend.fit(
+    if backend in ("dask", "chunked") or _is_dask(X):
+        if backend == "chunked":
+            from ngd.chunked import fit as chunked_fit
+        else:
+            from ngd.dask_backend import fit as chunked_fit
+        return chunked_fit(
             X, y, model=model, method=method, fisher=fisher, l2=l2, link=link, power=power,
             trials=trials, sample_weight=sample_weight, offset=offset,
             fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, n_threads=n_threads,
             ftol=ftol, damping=damping, step=step, kl=kl, callback=callback,
             cov_type=cov_type, solver=solver, subsample=subsample, stderr=stderr, alpha=alpha,
-            l1_ratio=l1_ratio, penalty_factor=penalty_factor)
+            l1_ratio=l1_ratio, penalty_factor=penalty_factor, seed=seed, chunk_rows=chunk_rows)
+    if chunk_rows is not None:
+        raise ValueError("chunk_rows applies to backend='chunked' or 'dask' only")
     if alpha is not None or l1_ratio != 0 or penalty_factor is not None:
         from ngd.elastic_net import check_penalty, fit_elastic_net
         l2, penalty = check_penalty(l2, alpha, l1_ratio, penalty_factor)
@@ -135,9 +144,9 @@ def _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_interc
              n_threads, backend):
     name = normalise_model_name(model)
     if backend != "numpy":
-        raise ValueError("backend='dask' is for ngd.fit (one method per call), not compare()"
-                         if backend == "dask" else
-                         f"backend must be 'numpy' or 'dask', got {backend!r}")
+        raise ValueError(f"backend={backend!r} is for ngd.fit (one method per call), not "
+                         "compare()" if backend in ("dask", "chunked") else
+                         f"backend must be 'numpy', 'chunked' or 'dask', got {backend!r}")
     _check_real(l2, "l2", minimum=0.0)
     if not isinstance(fit_intercept, (bool, np.bool_)):
         raise TypeError(f"fit_intercept must be True or False, got {fit_intercept!r}")

@@ -1,7 +1,8 @@
 """The Dask client of ``ngd fit --backend dask`` and the methods it runs."""
 import contextlib
 
-from ngd.dask_backend.model import MODEL_METHODS, fit
+from ngd.chunked.fit import fit_methods as chunked_fit_methods
+from ngd.dask_backend.model import fit
 
 
 @contextlib.contextmanager
@@ -23,13 +24,6 @@ def cluster_client(scheduler=None):
 
 
 def fit_methods(dataset, options, client):
-    """{method: FitResult} for ``ngd fit --backend dask``: the first of ``options["methods"]``
-    and the others the Dask backend supports (ngd, newton); statistics for the first only."""
-    options = dict(options)
-    methods = options.pop("methods")
-    options.pop("statistics", None)
-    options.pop("seed", None)
-    methods = methods[:1] + [m for m in methods[1:] if m in MODEL_METHODS]
-    return {method: fit(dataset.X, dataset.y, method=method, client=client,
-                        statistics=(i == 0), **options)
-            for i, method in enumerate(methods)}
+    """{method: FitResult} for ``ngd fit --backend dask`` (``ngd.chunked.fit.fit_methods`` on
+    the Dask backend's fit with ``client``)."""
+    return chunked_fit_methods(fit, dataset, options, client=client)

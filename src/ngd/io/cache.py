@@ -287,11 +287,12 @@ class _NpyWriter:
 
 
 def _load(path, folder, manifest):
-    """The Dataset of a valid cache: X memory-mapped, the per-row arrays loaded."""
+    """The Dataset of a valid cache: X and the per-row arrays memory-mapped (text labels
+    loaded)."""
     X = np.load(folder / "X.npy", mmap_mode="r", allow_pickle=False)
     if list(X.shape) != manifest["shape"] or X.dtype.name != manifest["dtype"]:
         raise DataError(f"{folder}: X.npy does not match its manifest; delete the folder")
-    arrays = {key: np.load(folder / f"{key}.npy", allow_pickle=False)
+    arrays = {key: np.load(folder / f"{key}.npy", mmap_mode="r", allow_pickle=False)
               for key in ("y",) + EXTRAS if f"{key}.npy" in manifest["files"]}
     y = arrays["y"].astype(object) if manifest["y_text"] else arrays["y"]
     return Dataset(X=X, y=y, sample_weight=arrays.get("weights"), offset=arrays.get("offset"),

@@ -78,14 +78,15 @@ def _companion(path, key):
 
 def _companions(path, n, has_target):
     """(y, {w, offset, trials}) from NAME.y.npy, NAME.w.npy, NAME.offset.npy and
-    NAME.trials.npy next to NAME.npz / NAME.npy (y required when has_target)."""
+    NAME.trials.npy next to NAME.npz / NAME.npy (y required when has_target), memory-mapped
+    read-only as X is."""
     arrays = {}
     for key in ("y",) + OPTIONAL:
         companion = _companion(path, key)
         if not companion.exists():
             continue
         try:
-            arrays[key] = np.load(companion, allow_pickle=False)
+            arrays[key] = np.load(companion, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError, EOFError) as exc:
             raise DataError(f"{companion}: cannot read .npy file ({exc})") from None
     if has_target and "y" not in arrays:

@@ -18,18 +18,22 @@ def augmented_gram(X, v, fit_intercept, n_threads):
 class RowSample:
     """A fixed subset of a model's rows for a subsampled curvature: the rows' copy of X and
     the factor scale = sum_i w_i / sum_{i in rows} w_i that turns the rows' sum of weights
-    v_i (which carry 1 / sum w) into an estimate of the full sum."""
+    v_i (which carry 1 / sum w) into an estimate of the full sum; ``scale`` given: that factor
+    (1: the rows' plain sum, for callers that normalise themselves)."""
 
-    def __init__(self, model, index):
+    def __init__(self, model, index, scale=None):
         self.index = np.sort(np.asarray(index, dtype=np.intp))
         self.X = model.X[self.index] if _sparse.is_sparse(model.X) else \
             np.ascontiguousarray(model.X[self.index])
+        self.size = self.index.size
+        if scale is not None:
+            self.scale = float(scale)
+            return
         w = model.sample_weight
         rows_sum = float(self.index.size if w is None else w[self.index].sum())
         if not rows_sum > 0:
             raise ValueError("a row subsample must contain rows with positive weight")
         self.scale = model.weight_sum / rows_sum
-        self.size = self.index.size
 
 
 class SingleOutputModel:

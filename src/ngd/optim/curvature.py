@@ -54,8 +54,8 @@ class CurvatureStepper:
 
     solver: "auto" (``ngd.fisher.choose_solver``), "cholesky", "cg" or "woodbury".
     subsample: None (all rows) or the number of rows the curvature starts from
-    (``ngd.fisher.RowSubsample``: grown when convergence slows; the gradient always uses
-    every row).
+    (``ngd.fisher.RowSubsample``, or the model's ``subsample_type``: grown when convergence
+    slows; the gradient always uses every row).
     """
 
     def __init__(self, model, curvature="exact", damping=0.0, step_rule="armijo",
@@ -72,7 +72,8 @@ class CurvatureStepper:
         self.damping = float(damping)
         self.step_rule = step_rule
         self.kl_budget = float(kl_budget)
-        self.subsample = None if subsample is None else RowSubsample(model, subsample, seed)
+        subsample_type = getattr(model, "subsample_type", RowSubsample)
+        self.subsample = None if subsample is None else subsample_type(model, subsample, seed)
         rows = model.n_samples if self.subsample is None else self.subsample.size
         self.solver_name = choose_solver(model, curvature, rows) if solver == "auto" \
             else solver

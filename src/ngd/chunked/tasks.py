@@ -1,8 +1,16 @@
-"""Worker side of the Dask backend: the tasks that run on one row chunk with ngd's in-memory
-models and kernels (loss sum, gradient sum, Gram; statistics; log-likelihood)."""
+"""The tasks that run on one row chunk with ngd's in-memory models and kernels: validation
+sums, (loss, gradient, Gram) sums, statistics, the null model and the log-likelihood.
+
+Every task has the signature ``task(spec, args, start, X, y, w, offset, trials)``: ``spec``
+describes the model (a plain dict, so that it travels to Dask workers), ``args`` the task's
+parameters, ``start`` the chunk's first global row, and the arrays are the chunk's rows (X
+may be None for tasks that do not read it). Tasks return sums that :func:`add` combines, in
+any grouping: the local executor adds chunk after chunk, Dask by a tree.
+"""
 import numpy as np
 
 from ngd.exceptions import DataError
+from ngd.models import RowSample
 
 
 def _chunk_model(spec, X, y, w, offset, trials):
@@ -15,23 +23,28 @@ def _chunk_model(spec, X, y, w, offset, trials):
         X = np.ascontiguousarray(X)
     w = None if w is None else np.ascontiguousarray(w, dtype=np.float64)
     offset = None if offset is None else np.ascontiguousarray(offset, dtype=np.float64)
+    common = dict(sample_weight=w, offset=offset, fit_intercept=spec["fit_intercept"], l2=0.0,
+                  n_threads=spec.get("n_threads", 1))
     if spec["name"] == "logistic":
         y01 = (np.asarray(y) == spec["classes"][1]).astype(np.float64)
-        model = get_model("logistic")(X, y01, sample_weight=w, offset=offset,
-                                      fit_intercept=spec["fit_intercept"], l2=0.0, n_threads=1)
+        model = get_model("logistic")(X, y01, **common)
     else:
         t = None if trials is None else np.ascontiguousarray(trials, dtype=np.float64)
         model = get_model(spec["name"])(X, np.ascontiguousarray(y, dtype=np.float64),
                                         family=spec["name"], link=spec["link"],
-                                        power=spec["power"], trials=t, sample_weight=w,
-                                        offset=offset, fit_intercept=spec["fit_intercept"],
-                                        l2=0.0, n_threads=1)
+                                        power=spec["power"], trials=t, **common)
     model.chunk_weight_sum = model.weight_sum
     model.weight_sum = 1.0
     return model
 
 
-def _chunk_summary(spec, start, X, y, w, offset, trials):
+def _null_model(spec, y, w, offset, trials):
+    """The chunk's intercept-only model: one all-zero column, theta = [0, b]."""
+    return _chunk_model(dict(spec, fit_intercept=True), np.zeros((len(y), 1)), y, w, offset,
+                        trials)
+
+
+def summary(spec, args, start, X, y, w, offset, trials):
     """Validation and the sums the starting point needs (the first pass)."""
     X = np.asarray(X)
     if X.dtype.kind not in "biuf":
@@ -69,58 +82,95 @@ def _chunk_summary(spec, start, X, y, w, offset, trials):
     return out
 
 
-def _chunk_pass(spec, theta, curvature, X, y, w, offset, trials):
-    """(loss sum, gradient sum, curvature Gram sum or None, finite) of one chunk."""
+def sample_rows(sample, start, n_rows):
+    """The chunk's rows in the curvature subsample ``sample`` = (fraction, seed, draw): row
+    i is in it when u_i < fraction, u_i uniform from a generator keyed by (seed, draw, start),
+    so the subsample does not depend on how chunks are scheduled."""
+    fraction, seed, draw = sample
+    u = np.random.default_rng([seed, draw, start]).random(n_rows)
+    return np.flatnonzero(u < fraction)
+
+
+def evaluation(spec, args, start, X, y, w, offset, trials):
+    """(loss sum, gradient sum, Gram sum or None, curvature weight sum, rows, finite) of one
+    chunk at theta, args = (theta, curvature, sample): the Gram sum_i w_i v_i x~_i x~_i^T over
+    the chunk's rows, or over its rows in the subsample ``sample`` (see :func:`sample_rows`)
+    when that is not None; the weight sum is sum_i w_i over the same rows."""
+    theta, curvature, sample = args
     model = _chunk_model(spec, X, y, w, offset, trials)
     ev = model.evaluate(theta, curvature)
     if not (np.isfinite(ev.loss) and np.all(np.isfinite(ev.grad))):
-        return (np.inf, np.zeros(model.n_params), None, False)
-    gram = None if ev.weights is None else model.curvature_matrix(ev.weights)
-    return (float(ev.loss), ev.grad, gram, True)
+        return (np.inf, np.zeros(model.n_params), None, 0.0, 0, False)
+    if ev.weights is None:
+        return (float(ev.loss), ev.grad, None, 0.0, 0, True)
+    if sample is None:
+        return (float(ev.loss), ev.grad, model.curvature_matrix(ev.weights),
+                model.chunk_weight_sum, model.n_samples, True)
+    index = sample_rows(sample, start, model.n_samples)
+    w = model.sample_weight
+    weight = float(index.size if w is None else w[index].sum())
+    gram = np.zeros((model.n_params, model.n_params))
+    if index.size:
+        gram = model.curvature_matrix(ev.weights, RowSample(model, index, scale=1.0))
+    return (float(ev.loss), ev.grad, gram, weight, index.size, True)
 
 
-def _chunk_statistics(spec, theta, options, X, y, w, offset, trials):
-    """Sums for the statistics at the final theta: exact (and empirical) Gram, deviance,
-    Pearson chi^2, null-model deviance."""
+def statistics(spec, args, start, X, y, w, offset, trials):
+    """Sums for the statistics at the final theta, args = (theta, robust, null_eta): exact
+    (and with ``robust`` empirical) Gram, deviance, Pearson chi^2, the null deviance where it
+    has a closed form (null_eta: "zero" without an intercept, a number when every row has the
+    mean g^-1(null_eta), None when it needs its own fit: :func:`null_evaluation`)."""
+    theta, robust, null = args
     model = _chunk_model(spec, X, y, w, offset, trials)
     glm = model.as_glm()
     glm.weight_sum = 1.0
     out = {"fisher": model.curvature_matrix(model.evaluate(theta, "exact").weights),
            "deviance": glm.deviance(theta)}
-    if options["robust"]:
+    if robust:
         out["empirical"] = model.curvature_matrix(model.evaluate(theta, "empirical").weights)
     if glm.has_dispersion:
         out["pearson"] = glm.pearson_chi2(theta)
-    null = options["null_eta"]
-    if null == "zero":              # no intercept: the deviance at theta = 0
+    if null == "zero":
         zero = np.zeros_like(theta)
         out["null"] = glm.deviance(zero) if np.isfinite(glm.evaluate(zero).loss) else np.nan
-    elif null is not None:          # intercept, no offset: every row has mean g^-1(null)
+    elif null is not None:
         terms = glm._pointwise(glm.y, np.full(glm.n_samples, null))
         out["null"] = np.nan if terms is None else float(2 * np.sum(glm.sample_weight
                                                                     * terms[1]))
-    else:
-        out["null"] = np.nan
     return out
 
 
-def _chunk_log_likelihood(spec, theta, phi, X, y, w, offset, trials):
-    """sum_i w_i log p(y_i | mu_i, phi) of one chunk (the family's closed form or nan)."""
+def null_evaluation(spec, args, start, X, y, w, offset, trials):
+    """(loss sum, score sum, Fisher sum, deviance sum) of the intercept-only model
+    eta_i = offset_i + b at args = (b,), X unused."""
+    (b,) = args
+    model = _null_model(spec, y, w, offset, trials)
+    theta = np.array([0.0, b])
+    ev = model.evaluate(theta, "exact")
+    if not np.isfinite(ev.loss):
+        return (np.inf, 0.0, 0.0, np.inf)
+    glm = model.as_glm()
+    glm.weight_sum = 1.0
+    return (float(ev.loss), float(ev.grad[-1]), float(np.sum(ev.weights)),
+            float(glm.deviance(theta)))
+
+
+def log_likelihood(spec, args, start, X, y, w, offset, trials):
+    """sum_i w_i log p(y_i | mu_i, phi) of one chunk at args = (theta, phi) (the family's
+    closed form or nan)."""
+    theta, phi = args
     glm = _chunk_model(spec, X, y, w, offset, trials).as_glm()
     mu = glm.mean(theta, offset=glm.offset)
     wt = glm.sample_weight if glm.trials is None else glm.sample_weight / glm.trials
     return glm.family.log_likelihood(glm.y, mu, wt, phi, glm.trials)
 
 
-def _add(*parts):
-    """Sum of partial results: tuples (loss, grad, gram, finite), dicts or floats."""
+def add(*parts):
+    """Sum of partial results: tuples (entry-wise, None when any is None, ``and`` for
+    booleans), dicts (label counts merged) or numbers."""
     first = parts[0]
     if isinstance(first, tuple):
-        loss = sum(p[0] for p in parts)
-        grad = sum(p[1] for p in parts)
-        grams = [p[2] for p in parts]
-        gram = None if any(g is None for g in grams) else sum(grams)
-        return (loss, grad, gram, all(p[3] for p in parts))
+        return tuple(_add_entries([part[k] for part in parts]) for k in range(len(first)))
     if isinstance(first, dict):
         out = {}
         for key in first:
@@ -134,3 +184,11 @@ def _add(*parts):
                 out[key] = sum(part[key] for part in parts)
         return out
     return sum(parts)
+
+
+def _add_entries(values):
+    if any(v is None for v in values):
+        return None
+    if isinstance(values[0], (bool, np.bool_)):
+        return all(values)
+    return sum(values)

@@ -1,0 +1,119 @@
+"""``ngd.fit(..., backend="chunked")``: the chunked objective in this process, chunk after
+chunk over numpy arrays -- typically a memory-mapped ``.npy`` larger than memory."""
+import numbers
+
+import numpy as np
+
+from ngd import _sparse
+from ngd._threads import effective_n_threads
+from ngd.chunked import tasks
+from ngd.chunked.fit import model_spec, run_fit
+from ngd.chunked.model import ChunkedModel
+from ngd.exceptions import DataError
+
+CHUNK_BYTES = 64 << 20          # default chunk: about 64 MB of X
+MIN_CHUNK_ROWS = 1024
+
+
+def default_chunk_rows(n_features, itemsize=8):
+    """Rows per chunk for about CHUNK_BYTES of X."""
+    return max(MIN_CHUNK_ROWS, CHUNK_BYTES // (itemsize * max(n_features, 1)))
+
+
+class LocalChunkedModel(ChunkedModel):
+    """A :class:`ChunkedModel` whose passes run the chunk tasks here, one row chunk
+    [a, a + chunk_rows) after another, adding each result to a running sum: memory holds one
+    chunk's temporaries and the p x p sums, whatever n is. The kernels use n_threads OpenMP
+    threads within each chunk."""
+
+    def __init__(self, X, y, spec, sample_weight=None, offset=None, trials=None, l2=0.0,
+                 chunk_rows=None, n_threads=1):
+        n, p = X.shape
+        rows = default_chunk_rows(p, X.dtype.itemsize) if chunk_rows is None else chunk_rows
+        self._arrays = {"X": X, "y": y, "w": sample_weight, "offset": offset,
+                        "trials": trials}
+        self._bounds = [(a, min(a + rows, n)) for a in range(0, n, rows)]
+        self.chunk_rows = [b - a for a, b in self._bounds]
+        super().__init__(dict(spec, n_threads=n_threads), n, p, offset is not None, l2)
+
+    def _chunk(self, key, a, b):
+        array = self._arrays[key]
+        if array is None:
+            return None
+        part = array[a:b]
+        if key == "X" and part.dtype not in (np.float32, np.float64):
+            part = part.astype(np.float64)
+        return part
+
+    def _map_reduce(self, task, args, label="pass", use_X=True):
+        """sum over chunks of task(spec, args, a, X[a:b], y[a:b], ...) (X None unless use_X)."""
+        total = None
+        for a, b in self._bounds:
+            arrays = [self._chunk(key, a, b) if (key != "X" or use_X) else None
+                      for key in ("X", "y", "w", "offset", "trials")]
+            part = task(self.spec, args, a, *arrays)
+            total = part if total is None else tasks.add(total, part)
+        self.n_passes += 1
+        return total
+
+
+def _matrix(X):
+    if _sparse.is_sparse(X):
+        raise TypeError("backend='chunked' takes a dense X (numpy array or memory-mapped "
+                        ".npy); sparse X is fitted in memory by backend='numpy'")
+    if not isinstance(X, np.ndarray):
+        X = np.asarray(X)
+    if X.ndim != 2:
+        raise DataError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise DataError(f"X must have at least one row and one column, got {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise TypeError(f"X must be numeric, got dtype {X.dtype}")
+    return X
+
+
+def _vector(v, n, name):
+    if v is None:
+        return None
+    v = v if isinstance(v, np.ndarray) else np.asarray(v)
+    if v.ndim == 2 and v.shape[1] == 1:
+        v = v[:, 0]
+    if v.ndim != 1 or v.shape[0] != n:
+        raise DataError(f"{name} must have shape ({n},) to match X, got {v.shape}")
+    if name != "y" and v.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be numeric, got dtype {v.dtype}")
+    return v
+
+
+def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None, power=None,
+        trials=None, sample_weight=None, offset=None, fit_intercept=True, tol=1e-8,
+        max_iter=None, *, chunk_rows=None, n_threads=None, ftol=1e-12, damping=0.0,
+        step="armijo", kl=0.01, callback=None, cov_type="model", solver="auto",
+        subsample="auto", stderr="auto", alpha=None, l1_ratio=0.0, penalty_factor=None,
+        seed=0, statistics=True):
+    """``ngd.fit`` chunk by chunk (``ngd.fit(..., backend="chunked")`` calls this): every
+    evaluation is one pass over the row chunks of X, y, sample_weight, offset, trials (numpy
+    arrays, memory-mapped ones included, never copied whole), the curvature's Gram formed in
+    the same pass (on a seeded row subsample with ``subsample``), the p x p solve after it.
+    chunk_rows: rows per chunk (default: about 64 MB of X). Same optimum, standard errors and
+    deviances as the in-memory fit; ``result.n_passes`` counts the passes."""
+    spec, l2 = model_spec("chunked", model, method, fisher, l2, link, power, trials,
+                          fit_intercept, solver, alpha, l1_ratio, penalty_factor)
+    if chunk_rows is not None and (isinstance(chunk_rows, bool) or
+                                   not isinstance(chunk_rows, numbers.Integral)
+                                   or chunk_rows < 1):
+        raise ValueError(f"chunk_rows must be an integer >= 1, got {chunk_rows!r}")
+    X = _matrix(X)
+    n = X.shape[0]
+    threads = effective_n_threads(n_threads)
+    chunked = LocalChunkedModel(X, _vector(y, n, "y"), spec,
+                                sample_weight=_vector(sample_weight, n, "sample_weight"),
+                                offset=_vector(offset, n, "offset"),
+                                trials=_vector(trials, n, "trials"), l2=l2,
+                                chunk_rows=chunk_rows, n_threads=threads)
+    dtype = X.dtype.name if X.dtype in (np.float32, np.float64) else "float64"
+    return run_fit(chunked, method, "chunked", dtype, threads, statistics=statistics,
+                   fisher=fisher, tol=tol, max_iter=max_iter, ftol=ftol, damping=damping,
+                   step=step, kl=kl, batch_size=256, learning_rate=None, seed=seed,
+                   callback=callback, cov_type=cov_type, solver=solver, subsample=subsample,
+                   stderr=stderr)

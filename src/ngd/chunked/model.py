@@ -1,0 +1,264 @@
+""":class:`ChunkedModel`: the model interface of the shared optimiser loop over data held in
+row chunks, one pass over the chunks per evaluation; subclasses say how a pass runs
+(:class:`ngd.chunked.local.LocalChunkedModel`: chunk after chunk in this process;
+:class:`ngd.dask_backend.DaskModel`: on Dask's workers)."""
+import math
+
+import numpy as np
+
+from ngd.chunked import tasks
+from ngd.exceptions import DataError
+from ngd.fisher import RowSubsample
+from ngd.models.logistic import Evaluation
+
+NULL_MAX_ITER = 100
+
+
+class ReducedCurvature:
+    """The curvature of one evaluation, reduced over all chunks: G = sum_S w_i v_i x~_i x~_i^T
+    / sum_S w_i over the rows S it was formed on (all rows, or the subsample), ``rows`` = |S|
+    (without the L2 term)."""
+
+    def __init__(self, gram, rows):
+        self.gram = gram
+        self.rows = rows
+
+
+class SampleSize:
+    """The ``rows`` token of a chunked subsample: the nominal number of rows m."""
+
+    def __init__(self, size):
+        self.size = size
+
+
+class ChunkedSubsample(RowSubsample):
+    """:class:`ngd.fisher.RowSubsample`'s growth rule on a chunked model: the Gram of each pass
+    is formed on the rows whose seeded uniform draw is below m / n (``tasks.sample_rows``),
+    a fresh draw each time m doubles, all rows once m > n / 4. The pass that follows a change
+    is the first to use it (the Gram comes with the loss and gradient of the same pass)."""
+
+    def __init__(self, model, size, seed=0):
+        self.seed = int(seed)
+        self.draws = 0
+        super().__init__(model, size, seed)
+
+    def _draw(self, size):
+        n = self.model.n_samples
+        if size is None or 4 * size > n:
+            self.rows = None
+            self.model.sample = None
+            return
+        self.draws += 1
+        self.rows = SampleSize(int(size))
+        self.model.sample = (size / n, self.seed, self.draws)
+
+
+class ChunkedModel:
+    """Logistic or GLM objective on data in row chunks (see the package docstring).
+
+    Subclasses set ``chunk_rows`` and implement ``_map_reduce(task, args, label, use_X)``,
+    which applies a task of :mod:`ngd.chunked.tasks` to every chunk and returns the sum, then
+    call ``ChunkedModel.__init__``."""
+
+    subsample_type = ChunkedSubsample
+    cov_type = "model"
+
+    def __init__(self, spec, n_samples, n_features, has_offset, l2):
+        self.spec = spec
+        self.name = spec["name"]
+        self.fit_intercept = spec["fit_intercept"]
+        self.l2 = float(l2)
+        self.n_threads = spec.get("n_threads", 1)
+        self.n_samples, self.n_features = int(n_samples), int(n_features)
+        self.n_params = self.n_features + self.fit_intercept
+        self.penalty_mask = np.arange(self.n_params) < self.n_features
+        self.has_offset = has_offset
+        self.sample = None              # (fraction, seed, draw) of a curvature subsample
+        self.n_passes = 0
+        self._stats = None
+        if spec["name"] != "logistic":
+            from ngd.models.families import check_link, get_family
+            from ngd.models.links import get_link
+            self.family = get_family(spec["name"], spec["power"])
+            self.link = get_link(spec["link"] if spec["link"] is not None
+                                 else self.family.canonical_link)
+            check_link(self.family, self.link)
+            self.family_name, self.link_name = self.family.name, self.link.name
+        else:
+            self.family_name, self.link_name = "binomial", "logit"
+        self._summarise()
+
+    def _map_reduce(self, task, args, label="pass", use_X=True):
+        raise NotImplementedError
+
+    def _summarise(self):
+        summary = self._map_reduce(tasks.summary, (), label="summary")
+        self.weight_sum = float(summary["weight_sum"])
+        if not self.weight_sum > 0:
+            raise DataError("sample_weight must have a positive sum")
+        if self.spec["name"] == "logistic":
+            labels = summary["labels"]
+            if len(labels) != 2:
+                what = "only one class" if len(labels) == 1 else f"{len(labels)} distinct values"
+                raise DataError(f"logistic regression needs exactly two classes in y, found "
+                                f"{what}; use model='softmax' for more")
+            classes = np.array(sorted(labels))
+            self.spec["classes"] = classes.tolist()
+            self.classes = classes
+            self._wy = labels[classes[1].item()]
+        else:
+            self.classes = None
+            self._wy = summary["wy"]
+        self._woffset = summary["woffset"]
+
+    # --- the model interface --------------------------------------------------------
+    def split(self, theta):
+        """(coef, intercept) from theta = [coef, intercept]."""
+        return theta[:self.n_features], (float(theta[-1]) if self.fit_intercept else 0.0)
+
+    def _ybar(self):
+        ybar = self._wy / self.weight_sum
+        if self.family_name == "binomial":
+            ybar = min(max(ybar, 1e-10), 1 - 1e-10)
+        return ybar
+
+    def _null_intercept(self):
+        """g(weighted mean of y) - weighted mean offset: the intercept of the start."""
+        ybar = self._ybar()
+        if self.spec["name"] == "logistic":
+            return math.log(ybar / (1 - ybar))
+        with np.errstate(all="ignore"):
+            return float(self.link.link(np.array([ybar]))[0]) - self._woffset / self.weight_sum
+
+    def initial_theta(self):
+        """coef = 0, intercept = g(weighted mean of y) - weighted mean offset (as the in-memory
+        models); a GLM whose mean leaves the family's domain there has no chunked start."""
+        theta = np.zeros(self.n_params)
+        if self.fit_intercept:
+            theta[-1] = self._null_intercept()
+        return theta
+
+    def evaluate(self, theta, curvature=None):
+        """Loss, gradient and (with a curvature) its reduced Gram, in one pass."""
+        theta = np.asarray(theta, dtype=np.float64)
+        sample = self.sample if curvature is not None else None
+        loss, grad, gram, gram_weight, rows, finite = self._map_reduce(
+            tasks.evaluation, (theta, curvature, sample))
+        if not finite:
+            return Evaluation(np.inf, np.full(self.n_params, np.nan), None, curvature)
+        if gram is not None and not gram_weight > 0:        # no weight among the sampled rows
+            self.sample = None
+            return self.evaluate(theta, curvature)
+        coef, _ = self.split(theta)
+        loss = loss / self.weight_sum + 0.5 * self.l2 * float(coef @ coef)
+        grad = grad / self.weight_sum
+        grad[:self.n_features] += self.l2 * coef
+        weights = None if gram is None else ReducedCurvature(gram / gram_weight, rows)
+        return Evaluation(float(loss), grad, weights, curvature)
+
+    def loss(self, theta):
+        """L(theta) (one pass)."""
+        return self.evaluate(theta).loss
+
+    def gradient(self, theta):
+        """grad L(theta) (one pass)."""
+        return self.evaluate(theta).grad
+
+    def curvature_matrix(self, weights, rows=None):
+        """The reduced Gram + l2 on the coef diagonal (intercept unpenalised); ``rows`` is the
+        subsample token, already applied by the pass that formed the Gram."""
+        out = np.array(weights.gram, dtype=np.float64)
+        p = self.n_features
+        out[np.arange(p), np.arange(p)] += self.l2
+        return out
+
+    def curvature_vector(self, weights, u, rows=None):
+        """C u from the reduced Gram."""
+        return self.curvature_matrix(weights, rows) @ u
+
+    def curvature_diagonal(self, weights, rows=None):
+        """diag(C) from the reduced Gram."""
+        return np.diag(self.curvature_matrix(weights, rows)).copy()
+
+    # --- statistics (used by ngd.statistics.attach_statistics) ----------------------
+    @property
+    def has_dispersion(self):
+        """True for families with a free scale phi."""
+        return self.spec["name"] != "logistic" and self.family.has_dispersion
+
+    def _statistics(self, theta):
+        key = np.asarray(theta, dtype=np.float64).tobytes()
+        if self._stats is None or self._stats[0] != key:
+            if not self.fit_intercept:
+                null = "zero"
+            elif self.has_offset:
+                null = None
+            else:
+                null = self._null_intercept()
+            args = (np.asarray(theta, dtype=np.float64), self.cov_type == "robust", null)
+            self._stats = (key, self._map_reduce(tasks.statistics, args, label="stats"))
+        return self._stats[1]
+
+    def exact_fisher(self, theta):
+        """Exact Fisher of the objective at theta (from the statistics pass)."""
+        stats = self._statistics(theta)
+        return self.curvature_matrix(ReducedCurvature(stats["fisher"] / self.weight_sum,
+                                                      self.n_samples))
+
+    def empirical_fisher(self, theta):
+        """(1/sum w) sum_i w_i s_i s_i^T + l2 on the coef (cov_type='robust')."""
+        sums = self._statistics(theta)
+        if "empirical" not in sums:
+            self._stats = None
+            self.cov_type = "robust"
+            sums = self._statistics(theta)
+        return self.curvature_matrix(ReducedCurvature(sums["empirical"] / self.weight_sum,
+                                                      self.n_samples))
+
+    def deviance(self, theta):
+        """2 sum_i w_i d(y_i, mu_i)/2."""
+        return float(self._statistics(theta)["deviance"])
+
+    def pearson_chi2(self, theta):
+        """sum_i w_i (y_i - mu_i)^2 / V(mu_i)."""
+        return float(self._statistics(theta)["pearson"])
+
+    def null_deviance(self):
+        """Deviance of the intercept-only model (with the offset), or of eta = offset."""
+        if self._stats is None:
+            return np.nan
+        if "null" not in self._stats[1]:
+            self._stats[1]["null"] = self._fit_null()
+        return float(self._stats[1]["null"])
+
+    def _fit_null(self):
+        """Deviance at the MLE of the intercept-only model eta_i = offset_i + b: Fisher
+        scoring on b, b <- b - score / Fisher, halved until the loss does not rise; one pass
+        over y, w and the offset (not X) per evaluation."""
+        def at(b):
+            return self._map_reduce(tasks.null_evaluation, (b,), label="null", use_X=False)
+
+        b = self._null_intercept()
+        loss, score, fisher, deviance = at(b)
+        for _ in range(NULL_MAX_ITER):
+            if not (np.isfinite(loss) and fisher > 0):
+                return np.nan
+            step = score / fisher
+            while True:
+                trial = at(b - step)
+                if trial[0] <= loss + 1e-16 * abs(loss) or abs(step) <= 1e-300:
+                    break
+                step *= 0.5
+            b -= step
+            loss, score, fisher, deviance = trial
+            if abs(step) <= 1e-14 * max(1.0, abs(b)):
+                break
+        return deviance
+
+    def log_likelihood(self, theta, phi):
+        """Full log-likelihood at dispersion phi (one more pass; Gaussian-identity at the
+        maximum-likelihood scale deviance / sum w, as the in-memory GLM)."""
+        if self.family_name == "gaussian" and self.link_name == "identity":
+            phi = self.deviance(theta) / self.weight_sum
+        return float(self._map_reduce(tasks.log_likelihood,
+                                      (np.asarray(theta, np.float64), float(phi)), label="llf"))
