@@ -23,7 +23,7 @@ SUITES = {"kernels": "bench.bench_kernels", "solvers": "bench.bench_solvers",
           "peers": "bench.bench_peers", "sparse": "bench.bench_sparse",
           "curvature": "bench.bench_curvature", "sqn": "bench.bench_sqn",
           "diagonal": "bench.bench_diagonal", "path": "bench.bench_path",
-          "dask": "bench.bench_dask"}
+          "dask": "bench.bench_dask", "chunked": "bench.bench_chunked"}
 
 
 def discover(module):

@@ -9,10 +9,8 @@ import numpy as np
 from ngd.chunked import tasks
 from ngd.exceptions import DataError
 from ngd.fisher import RowSubsample
+from ngd.models.glm import null_intercept_deviance
 from ngd.models.logistic import Evaluation
-
-NULL_MAX_ITER = 100
-
 
 class ReducedCurvature:
     """The curvature of one evaluation, reduced over all chunks: G = sum_S w_i v_i x~_i x~_i^T
@@ -232,28 +230,12 @@ class ChunkedModel:
         return float(self._stats[1]["null"])
 
     def _fit_null(self):
-        """Deviance at the MLE of the intercept-only model eta_i = offset_i + b: Fisher
-        scoring on b, b <- b - score / Fisher, halved until the loss does not rise; one pass
-        over y, w and the offset (not X) per evaluation."""
+        """Deviance at the MLE of the intercept-only model eta_i = offset_i + b
+        (``ngd.models.glm.null_intercept_deviance``); one pass over y, w and the offset (not
+        X) per evaluation."""
         def at(b):
             return self._map_reduce(tasks.null_evaluation, (b,), label="null", use_X=False)
-
-        b = self._null_intercept()
-        loss, score, fisher, deviance = at(b)
-        for _ in range(NULL_MAX_ITER):
-            if not (np.isfinite(loss) and fisher > 0):
-                return np.nan
-            step = score / fisher
-            while True:
-                trial = at(b - step)
-                if trial[0] <= loss + 1e-16 * abs(loss) or abs(step) <= 1e-300:
-                    break
-                step *= 0.5
-            b -= step
-            loss, score, fisher, deviance = trial
-            if abs(step) <= 1e-14 * max(1.0, abs(b)):
-                break
-        return deviance
+        return null_intercept_deviance(at, self._null_intercept())
 
     def log_likelihood(self, theta, phi):
         """Full log-likelihood at dispersion phi (one more pass; Gaussian-identity at the

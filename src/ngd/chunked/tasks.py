@@ -74,6 +74,13 @@ def summary(spec, args, start, X, y, w, offset, trials):
                          zip(labels.tolist(), np.bincount(codes, wt, labels.size))}
         out["weight_sum"] = float(wt.sum())
     else:
+        y = np.asarray(y)
+        if y.dtype.kind not in "biuf":
+            raise TypeError(f"y must be numeric for the {spec['name']} family, got dtype "
+                            f"{y.dtype}")
+        if not np.all(np.isfinite(y)):
+            i = int(np.flatnonzero(~np.isfinite(y))[0])
+            raise DataError(f"y has a non-finite value ({y[i]}) at index {start + i}")
         model = _chunk_model(spec, X, y, w, offset, trials)
         out["weight_sum"] = model.chunk_weight_sum
         out["wy"] = float(np.sum(model.sample_weight * model.y))

@@ -26,6 +26,31 @@ from ngd.models.logistic import Evaluation
 from ngd.models.separation import binary_certificate, involved_columns
 
 CURVATURES = ("exact", "empirical", "observed")
+NULL_MAX_ITER = 100
+NULL_STEP_TOL = 1e-10       # relative step of the intercept at which its fit has converged
+
+
+def null_intercept_deviance(at, b):
+    """Deviance at the MLE of the intercept-only model eta_i = offset_i + b, by Fisher
+    scoring b <- b - score / Fisher from ``b``, the step halved while the loss rises; stops
+    before a step below NULL_STEP_TOL * max(1, |b|) (the deviance's error is then of order
+    Fisher * step^2). ``at(b)`` returns (loss, score, Fisher, deviance) at b, all in the same
+    scale (sums or means)."""
+    loss, score, fisher, deviance = at(b)
+    for _ in range(NULL_MAX_ITER):
+        if not (np.isfinite(loss) and fisher > 0):
+            return np.nan
+        step = score / fisher
+        if abs(step) <= NULL_STEP_TOL * max(1.0, abs(b)):
+            break
+        while True:
+            trial = at(b - step)
+            if trial[0] <= loss or abs(step) <= NULL_STEP_TOL * max(1.0, abs(b)):
+                break
+            step *= 0.5
+        b -= step
+        loss, score, fisher, deviance = trial
+    return deviance
 
 _KERNEL_FAMILIES = {_families.Gaussian: "gaussian", _families.Binomial: "binomial",
                     _families.Poisson: "poisson", _families.Gamma: "gamma",
@@ -323,19 +348,14 @@ class GLM(SingleOutputModel):
                     return value
         null = GLM(np.zeros((self.n_samples, 1)), self.y, self.family, self.link,
                    sample_weight=self.sample_weight, offset=self.offset, n_threads=1)
-        theta = null.initial_theta()
-        for _ in range(100):
+
+        def at(b):
+            theta = np.array([0.0, b])
             ev = null.evaluate(theta, "exact")
-            step = ev.grad[-1] / ev.weights.sum()
-            trial = theta.copy()
-            trial[-1] -= step
-            while null.loss(trial) > ev.loss + 1e-16 * abs(ev.loss) and abs(step) > 1e-300:
-                step *= 0.5
-                trial[-1] = theta[-1] - step
-            theta = trial
-            if abs(step) <= 1e-14 * max(1.0, abs(theta[-1])):
-                break
-        return null.deviance(theta)
+            if not np.isfinite(ev.loss):
+                return np.inf, 0.0, 0.0, np.inf
+            return ev.loss, ev.grad[-1], float(ev.weights.sum()), null.deviance(theta)
+        return null_intercept_deviance(at, null.initial_theta()[-1])
 
     @property
     def has_dispersion(self):
