@@ -46,21 +46,22 @@ CHILD = textwrap.dedent("""
             line = next(l for l in status if l.startswith("VmSize:"))
         return int(line.split()[1]) * 1024
 
-    path, what, headroom = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    path, what, headroom, backend = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     mapped = np.load(path, mmap_mode="r").nbytes        # the mapping counts in RLIMIT_AS
     limit = address_space() + mapped + headroom
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     if what == "copy":
         np.array(np.load(path, mmap_mode="r"))
     else:
-        sys.argv = ["ngd", "fit", path, "--model", "logistic", "--no-compare", "--json"]
+        sys.argv = ["ngd", "fit", path, "--model", "logistic", "--no-compare", "--json",
+                    "--backend", backend]
         main()
 """)
 
 
-def _child(path, what, headroom):
-    return subprocess.run([sys.executable, "-c", CHILD, str(path), what, str(headroom)],
-                          capture_output=True, text=True, timeout=120)
+def _child(path, what, headroom, backend="auto"):
+    return subprocess.run([sys.executable, "-c", CHILD, str(path), what, str(headroom),
+                           backend], capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.skipif(not hasattr(resource, "RLIMIT_AS") or not sys.platform.startswith("linux"),
@@ -87,3 +88,34 @@ def test_fit_of_memory_mapped_npy_under_an_address_space_limit(tmp_path):
     assert fit.returncode == 0, fit.stderr
     report = json.loads(fit.stdout)
     assert report["converged"] and report["data"]["n_samples"] == n
+
+
+@pytest.mark.skipif(not hasattr(resource, "RLIMIT_AS") or not sys.platform.startswith("linux"),
+                    reason="needs RLIMIT_AS and /proc/self/status (Linux)")
+def test_chunked_fit_needs_neither_x_nor_length_n_vectors_in_memory(tmp_path):
+    """A tall, narrow memory-mapped X (8e6 x 4: 256 MB, y 64 MB) under a limit of the mapping
+    plus 200 MB: the in-memory backend needs several length-n float64 vectors (labels, curvature
+    weights, linear predictor: 64 MB each) and fails; the chunked backend, whose memory is one
+    chunk's temporaries plus p x p sums, fits."""
+    n, p = 8_000_000, 4
+    rng = np.random.default_rng(1)
+    X = np.lib.format.open_memmap(tmp_path / "tall.npy", mode="w+", shape=(n, p))
+    y = np.lib.format.open_memmap(tmp_path / "tall.y.npy", mode="w+", shape=(n,))
+    beta = np.array([0.5, -0.25, 0.1, 0.0])
+    for start in range(0, n, 1_000_000):
+        block = rng.standard_normal((1_000_000, p))
+        X[start:start + 1_000_000] = block
+        y[start:start + 1_000_000] = rng.random(1_000_000) < 1 / (1 + np.exp(-block @ beta))
+    X.flush()
+    y.flush()
+    del X, y
+    headroom = (200 << 20) + (64 << 20)             # + the memory-mapped y
+    in_memory = _child(tmp_path / "tall.npy", "fit", headroom, backend="numpy")
+    assert in_memory.returncode != 0 and "MemoryError" in in_memory.stderr   # it has teeth
+    fit = _child(tmp_path / "tall.npy", "fit", headroom, backend="chunked")
+    assert fit.returncode == 0, fit.stderr
+    report = json.loads(fit.stdout)
+    assert report["backend"] == "chunked" and report["converged"]
+    assert report["data"]["n_samples"] == n
+    estimates = [row["estimate"] for row in report["coefficients"][1:]]
+    np.testing.assert_allclose(estimates, beta, atol=5e-3)

@@ -11,13 +11,15 @@ from ngd.chunked.fit import model_spec, run_fit
 from ngd.chunked.model import ChunkedModel
 from ngd.exceptions import DataError
 
-CHUNK_BYTES = 64 << 20          # default chunk: about 64 MB of X
-MIN_CHUNK_ROWS = 1024
+CHUNK_BYTES = 64 << 20          # default chunk: about 64 MB of X ...
+MAX_CHUNK_ROWS = 1 << 18        # ... and at most this many rows (each per-row temporary of a
+MIN_CHUNK_ROWS = 1024           # chunk's evaluation is then 2 MB)
 
 
 def default_chunk_rows(n_features, itemsize=8):
-    """Rows per chunk for about CHUNK_BYTES of X."""
-    return max(MIN_CHUNK_ROWS, CHUNK_BYTES // (itemsize * max(n_features, 1)))
+    """Rows per chunk: about CHUNK_BYTES of X, within [MIN_CHUNK_ROWS, MAX_CHUNK_ROWS]."""
+    rows = CHUNK_BYTES // (itemsize * max(n_features, 1))
+    return int(min(MAX_CHUNK_ROWS, max(MIN_CHUNK_ROWS, rows)))
 
 
 class LocalChunkedModel(ChunkedModel):
@@ -95,7 +97,7 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
     evaluation is one pass over the row chunks of X, y, sample_weight, offset, trials (numpy
     arrays, memory-mapped ones included, never copied whole), the curvature's Gram formed in
     the same pass (on a seeded row subsample with ``subsample``), the p x p solve after it.
-    chunk_rows: rows per chunk (default: about 64 MB of X). Same optimum, standard errors and
+    chunk_rows: rows per chunk (default: about 64 MB of X, at most 262 144 rows). Same optimum, standard errors and
     deviances as the in-memory fit; ``result.n_passes`` counts the passes."""
     spec, l2 = model_spec("chunked", model, method, fisher, l2, link, power, trials,
                           fit_intercept, solver, alpha, l1_ratio, penalty_factor)
