@@ -46,7 +46,7 @@ CHILD = textwrap.dedent("""
             line = next(l for l in status if l.startswith("VmSize:"))
         return int(line.split()[1]) * 1024
 
-    path, what, headroom, backend = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    path, what, headroom, backend, threads = sys.argv[1:3] + [int(sys.argv[3])] + sys.argv[4:6]
     mapped = np.load(path, mmap_mode="r").nbytes        # the mapping counts in RLIMIT_AS
     limit = address_space() + mapped + headroom
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -54,14 +54,14 @@ CHILD = textwrap.dedent("""
         np.array(np.load(path, mmap_mode="r"))
     else:
         sys.argv = ["ngd", "fit", path, "--model", "logistic", "--no-compare", "--json",
-                    "--backend", backend]
+                    "--backend", backend, "--threads", threads]
         main()
 """)
 
 
-def _child(path, what, headroom, backend="auto"):
+def _child(path, what, headroom, backend="auto", threads=2):
     return subprocess.run([sys.executable, "-c", CHILD, str(path), what, str(headroom),
-                           backend], capture_output=True, text=True, timeout=300)
+                           backend, str(threads)], capture_output=True, text=True, timeout=300)
 
 
 @pytest.mark.skipif(not hasattr(resource, "RLIMIT_AS") or not sys.platform.startswith("linux"),
@@ -96,7 +96,8 @@ def test_chunked_fit_needs_neither_x_nor_length_n_vectors_in_memory(tmp_path):
     """A tall, narrow memory-mapped X (8e6 x 4: 256 MB, y 64 MB) under a limit of the mapping
     plus 200 MB: the in-memory backend needs several length-n float64 vectors (labels, curvature
     weights, linear predictor: 64 MB each) and fails; the chunked backend, whose memory is one
-    chunk's temporaries plus p x p sums, fits."""
+    chunk's temporaries plus p x p sums, fits. One thread: RLIMIT_AS counts address space, and
+    each extra thread reserves a stack and BLAS buffers it never touches."""
     n, p = 8_000_000, 4
     rng = np.random.default_rng(1)
     X = np.lib.format.open_memmap(tmp_path / "tall.npy", mode="w+", shape=(n, p))
@@ -110,9 +111,9 @@ def test_chunked_fit_needs_neither_x_nor_length_n_vectors_in_memory(tmp_path):
     y.flush()
     del X, y
     headroom = (200 << 20) + (64 << 20)             # + the memory-mapped y
-    in_memory = _child(tmp_path / "tall.npy", "fit", headroom, backend="numpy")
+    in_memory = _child(tmp_path / "tall.npy", "fit", headroom, backend="numpy", threads=1)
     assert in_memory.returncode != 0 and "MemoryError" in in_memory.stderr   # it has teeth
-    fit = _child(tmp_path / "tall.npy", "fit", headroom, backend="chunked")
+    fit = _child(tmp_path / "tall.npy", "fit", headroom, backend="chunked", threads=1)
     assert fit.returncode == 0, fit.stderr
     report = json.loads(fit.stdout)
     assert report["backend"] == "chunked" and report["converged"]

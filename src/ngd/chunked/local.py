@@ -1,6 +1,8 @@
 """``ngd.fit(..., backend="chunked")``: the chunked objective in this process, chunk after
 chunk over numpy arrays -- typically a memory-mapped ``.npy`` larger than memory."""
+import functools
 import numbers
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -14,6 +16,7 @@ from ngd.exceptions import DataError
 CHUNK_BYTES = 64 << 20          # default chunk: about 64 MB of X ...
 MAX_CHUNK_ROWS = 1 << 18        # ... and at most this many rows (each per-row temporary of a
 MIN_CHUNK_ROWS = 1024           # chunk's evaluation is then 2 MB)
+ARRAYS = ("X", "y", "w", "offset", "trials")
 
 
 def default_chunk_rows(n_features, itemsize=8):
@@ -23,20 +26,23 @@ def default_chunk_rows(n_features, itemsize=8):
 
 
 class LocalChunkedModel(ChunkedModel):
-    """A :class:`ChunkedModel` whose passes run the chunk tasks here, one row chunk
-    [a, a + chunk_rows) after another, adding each result to a running sum: memory holds one
-    chunk's temporaries and the p x p sums, whatever n is. The kernels use n_threads OpenMP
-    threads within each chunk."""
+    """A :class:`ChunkedModel` whose passes run the chunk tasks here on the row chunks
+    [a, a + chunk_rows), adding the results in chunk order to a running sum: memory holds the
+    temporaries of the chunks in flight and the p x p sums, whatever n is. With n_threads > 1
+    the chunks run on a pool of n_threads threads, each chunk's kernels single-threaded (the
+    kernels release the GIL): the threads never wait on each other inside a chunk, which keeps
+    a pass fast on a busy machine, and the sums are the same for any thread count."""
 
     def __init__(self, X, y, spec, sample_weight=None, offset=None, trials=None, l2=0.0,
                  chunk_rows=None, n_threads=1):
         n, p = X.shape
         rows = default_chunk_rows(p, X.dtype.itemsize) if chunk_rows is None else chunk_rows
-        self._arrays = {"X": X, "y": y, "w": sample_weight, "offset": offset,
-                        "trials": trials}
+        self._arrays = dict(zip(ARRAYS, (X, y, sample_weight, offset, trials)))
         self._bounds = [(a, min(a + rows, n)) for a in range(0, n, rows)]
         self.chunk_rows = [b - a for a, b in self._bounds]
-        super().__init__(dict(spec, n_threads=n_threads), n, p, offset is not None, l2)
+        self._workers = min(n_threads, len(self._bounds))
+        super().__init__(dict(spec, n_threads=1 if self._workers > 1 else n_threads), n, p,
+                         offset is not None, l2)
 
     def _chunk(self, key, a, b):
         array = self._arrays[key]
@@ -48,15 +54,17 @@ class LocalChunkedModel(ChunkedModel):
         return part
 
     def _map_reduce(self, task, args, label="pass", use_X=True):
-        """sum over chunks of task(spec, args, a, X[a:b], y[a:b], ...) (X None unless use_X)."""
-        total = None
-        for a, b in self._bounds:
-            arrays = [self._chunk(key, a, b) if (key != "X" or use_X) else None
-                      for key in ("X", "y", "w", "offset", "trials")]
-            part = task(self.spec, args, a, *arrays)
-            total = part if total is None else tasks.add(total, part)
+        """sum over chunks of task(spec, args, a, X[a:b], y[a:b], ...) (X None unless use_X),
+        added in chunk order."""
+        def run(bounds):
+            a, b = bounds
+            return task(self.spec, args, a, *[self._chunk(key, a, b) if key != "X" or use_X
+                                              else None for key in ARRAYS])
         self.n_passes += 1
-        return total
+        if self._workers == 1:
+            return functools.reduce(tasks.add, map(run, self._bounds))
+        with ThreadPoolExecutor(self._workers, thread_name_prefix="ngd-chunk") as pool:
+            return functools.reduce(tasks.add, pool.map(run, self._bounds))
 
 
 def _matrix(X):
