@@ -239,7 +239,10 @@ class ChunkedModel:
 
     def log_likelihood(self, theta, phi):
         """Full log-likelihood at dispersion phi (one more pass; Gaussian-identity at the
-        maximum-likelihood scale deviance / sum w, as the in-memory GLM)."""
+        maximum-likelihood scale deviance / sum w, as the in-memory GLM); logistic, whose
+        labels are 0/1: -deviance / 2, no pass."""
+        if self.spec["name"] == "logistic":
+            return -0.5 * self.deviance(theta)
         if self.family_name == "gaussian" and self.link_name == "identity":
             phi = self.deviance(theta) / self.weight_sum
         return float(self._map_reduce(tasks.log_likelihood,

@@ -131,8 +131,10 @@ def statistics(spec, args, start, X, y, w, offset, trials):
     model = _chunk_model(spec, X, y, w, offset, trials)
     glm = model.as_glm()
     glm.weight_sum = 1.0
-    out = {"fisher": model.curvature_matrix(model.evaluate(theta, "exact").weights),
-           "deviance": glm.deviance(theta)}
+    exact = model.evaluate(theta, "exact")
+    out = {"fisher": model.curvature_matrix(exact.weights),
+           # 0/1 labels: the unit deviance is twice the negative log-likelihood
+           "deviance": 2 * exact.loss if spec["name"] == "logistic" else glm.deviance(theta)}
     if robust:
         out["empirical"] = model.curvature_matrix(model.evaluate(theta, "empirical").weights)
     if glm.has_dispersion:
