@@ -4,7 +4,8 @@ dask.distributed LocalCluster (two worker processes, one thread each, loopback o
 Both fit the unpenalised logistic MLE (dask-glm's "newton" ignores any penalty, and its
 "lbfgs" penalises the intercept too, so the common objective is l2 = 0; lbfgs gets C = 1e12)
 on the same persisted row-chunked dask array. ngd: one pass over the chunks per evaluation
-(loss, gradient and Fisher Gram together), the p x p solve on the client, no statistics
+(loss, gradient and Fisher Gram together; the Gram on a seeded row subsample by default, on
+all rows in the "Fisher on all rows" row), the p x p solve on the client, no statistics
 passes. The objective is recomputed by one numpy function; gap = L - L* (best of the run).
 Skipped when dask.distributed or dask-ml is not installed.
 """
@@ -46,10 +47,10 @@ def _problem(n, p, chunks):
     return X, y, Xd, yd
 
 
-def _ngd(Xd, yd, method):
+def _ngd(Xd, yd, method, subsample="auto"):
     from ngd import dask_backend
     res = dask_backend.fit(Xd, yd, method=method, tol=TOL, max_iter=MAX_ITER,
-                           client=_client(), statistics=False)
+                           client=_client(), statistics=False, subsample=subsample)
     return dict(coef=res.coef, intercept=res.intercept, n_iter=int(res.n_iter),
                 converged=bool(res.converged), passes=int(res.n_passes))
 
@@ -67,6 +68,7 @@ def _dask_ml(solver):
 
 
 SOLVERS = {"ngd-dask (ngd)": lambda X, y: _ngd(X, y, "ngd"),
+           "ngd-dask (ngd, Fisher on all rows)": lambda X, y: _ngd(X, y, "ngd", None),
            "ngd-dask (newton)": lambda X, y: _ngd(X, y, "newton"),
            "dask-ml newton": _dask_ml("newton"), "dask-ml lbfgs": _dask_ml("lbfgs")}
 
@@ -74,7 +76,7 @@ SOLVERS = {"ngd-dask (ngd)": lambda X, y: _ngd(X, y, "ngd"),
 class DaskLogistic:
     """Fit time, objective and passes of each solver on a dense logistic problem held in a
     persisted dask array ("n x p x chunks")."""
-    params = [["200000x20x8"], list(SOLVERS)]
+    params = [["200000x20x8", "2000000x50x16"], list(SOLVERS)]
     param_names = ["problem", "solver"]
     quick_params = [["4000x5x4"], list(SOLVERS)]
     repeat = 3

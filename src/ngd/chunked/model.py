@@ -14,12 +14,11 @@ from ngd.models.logistic import Evaluation
 
 class ReducedCurvature:
     """The curvature of one evaluation, reduced over all chunks: G = sum_S w_i v_i x~_i x~_i^T
-    / sum_S w_i over the rows S it was formed on (all rows, or the subsample), ``rows`` = |S|
-    (without the L2 term)."""
+    / sum_S w_i over the rows S it was formed on (all rows, or the subsample), without the L2
+    term."""
 
-    def __init__(self, gram, rows):
+    def __init__(self, gram):
         self.gram = gram
-        self.rows = rows
 
 
 class SampleSize:
@@ -140,7 +139,7 @@ class ChunkedModel:
         """Loss, gradient and (with a curvature) its reduced Gram, in one pass."""
         theta = np.asarray(theta, dtype=np.float64)
         sample = self.sample if curvature is not None else None
-        loss, grad, gram, gram_weight, rows, finite = self._map_reduce(
+        loss, grad, gram, gram_weight, finite = self._map_reduce(
             tasks.evaluation, (theta, curvature, sample))
         if not finite:
             return Evaluation(np.inf, np.full(self.n_params, np.nan), None, curvature)
@@ -151,7 +150,7 @@ class ChunkedModel:
         loss = loss / self.weight_sum + 0.5 * self.l2 * float(coef @ coef)
         grad = grad / self.weight_sum
         grad[:self.n_features] += self.l2 * coef
-        weights = None if gram is None else ReducedCurvature(gram / gram_weight, rows)
+        weights = None if gram is None else ReducedCurvature(gram / gram_weight)
         return Evaluation(float(loss), grad, weights, curvature)
 
     def loss(self, theta):
@@ -200,8 +199,7 @@ class ChunkedModel:
     def exact_fisher(self, theta):
         """Exact Fisher of the objective at theta (from the statistics pass)."""
         stats = self._statistics(theta)
-        return self.curvature_matrix(ReducedCurvature(stats["fisher"] / self.weight_sum,
-                                                      self.n_samples))
+        return self.curvature_matrix(ReducedCurvature(stats["fisher"] / self.weight_sum))
 
     def empirical_fisher(self, theta):
         """(1/sum w) sum_i w_i s_i s_i^T + l2 on the coef (cov_type='robust')."""
@@ -210,8 +208,7 @@ class ChunkedModel:
             self._stats = None
             self.cov_type = "robust"
             sums = self._statistics(theta)
-        return self.curvature_matrix(ReducedCurvature(sums["empirical"] / self.weight_sum,
-                                                      self.n_samples))
+        return self.curvature_matrix(ReducedCurvature(sums["empirical"] / self.weight_sum))
 
     def deviance(self, theta):
         """2 sum_i w_i d(y_i, mu_i)/2."""

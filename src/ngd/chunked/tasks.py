@@ -99,7 +99,7 @@ def sample_rows(sample, start, n_rows):
 
 
 def evaluation(spec, args, start, X, y, w, offset, trials):
-    """(loss sum, gradient sum, Gram sum or None, curvature weight sum, rows, finite) of one
+    """(loss sum, gradient sum, Gram sum or None, curvature weight sum, finite) of one
     chunk at theta, args = (theta, curvature, sample): the Gram sum_i w_i v_i x~_i x~_i^T over
     the chunk's rows, or over its rows in the subsample ``sample`` (see :func:`sample_rows`)
     when that is not None; the weight sum is sum_i w_i over the same rows."""
@@ -107,19 +107,19 @@ def evaluation(spec, args, start, X, y, w, offset, trials):
     model = _chunk_model(spec, X, y, w, offset, trials)
     ev = model.evaluate(theta, curvature)
     if not (np.isfinite(ev.loss) and np.all(np.isfinite(ev.grad))):
-        return (np.inf, np.zeros(model.n_params), None, 0.0, 0, False)
+        return (np.inf, np.zeros(model.n_params), None, 0.0, False)
     if ev.weights is None:
-        return (float(ev.loss), ev.grad, None, 0.0, 0, True)
+        return (float(ev.loss), ev.grad, None, 0.0, True)
     if sample is None:
         return (float(ev.loss), ev.grad, model.curvature_matrix(ev.weights),
-                model.chunk_weight_sum, model.n_samples, True)
+                model.chunk_weight_sum, True)
     index = sample_rows(sample, start, model.n_samples)
     w = model.sample_weight
     weight = float(index.size if w is None else w[index].sum())
     gram = np.zeros((model.n_params, model.n_params))
     if index.size:
         gram = model.curvature_matrix(ev.weights, RowSample(model, index, scale=1.0))
-    return (float(ev.loss), ev.grad, gram, weight, index.size, True)
+    return (float(ev.loss), ev.grad, gram, weight, True)
 
 
 def statistics(spec, args, start, X, y, w, offset, trials):
