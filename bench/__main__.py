@@ -23,7 +23,8 @@ SUITES = {"kernels": "bench.bench_kernels", "solvers": "bench.bench_solvers",
           "peers": "bench.bench_peers", "sparse": "bench.bench_sparse",
           "curvature": "bench.bench_curvature", "sqn": "bench.bench_sqn",
           "diagonal": "bench.bench_diagonal", "path": "bench.bench_path",
-          "dask": "bench.bench_dask", "chunked": "bench.bench_chunked"}
+          "dask": "bench.bench_dask", "chunked": "bench.bench_chunked",
+          "sparse_enet": "bench.bench_sparse_enet"}
 
 
 def discover(module):

@@ -23,8 +23,8 @@ def densify(dataset):
         if n * p > DENSIFY_LIMIT:
             raise InputError(
                 f"{dataset.source}: sparse input ({n} x {p}) is too large to densify "
-                f"(limit {DENSIFY_LIMIT:,} cells); sparse X is fitted as is by single-output "
-                "models without an L1 penalty")
+                f"(limit {DENSIFY_LIMIT:,} cells); sparse X is fitted as is by logistic and "
+                "the GLM families (with or without an L1 penalty), not by softmax")
         dataset.X = X.toarray()
     return dataset
 

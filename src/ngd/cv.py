@@ -12,8 +12,8 @@ seeded and stratified by class for logistic and softmax models.
 No fold copies X: each fold's model is the full X with the held-out rows' weights set to 0
 (the training objective is unchanged; the passes still visit those rows, K/(K-1) times the
 work of a copied training set, 1.25x for K = 5), and the held-out predictions gather the test
-rows one block at a time. The folds (and the full-data path) run in parallel threads, each
-with cores / n_jobs kernel threads.
+rows one block at a time (a CSR X stays CSR: X[rows] of a CSR matrix is CSR). The folds (and
+the full-data path) run in parallel threads, each with cores / n_jobs kernel threads.
 """
 import time
 from concurrent.futures import ThreadPoolExecutor

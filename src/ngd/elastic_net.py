@@ -6,7 +6,9 @@ L = (1/sum w) sum_i w_i nll_i as in DESIGN.md, r = l1_ratio in [0, 1], f_j >= 0 
 factor of feature j (default 1; 0 leaves it unpenalised; it scales both parts, as glmnet's
 penalty.factor, and is not rescaled). Intercepts are never penalised. ``l2=`` stays the ridge
 shorthand: alpha = l2, r = 0, which the smooth solvers fit; any r > 0 (or any factors) goes to
-the proximal natural-gradient solver of ``ngd.optim.proximal``.
+the proximal natural-gradient solver of ``ngd.optim.proximal``. X may be CSR for logistic and
+the GLM families (kept sparse throughout: no column is scaled, no dense X is formed); softmax
+needs dense X here.
 
 The same objective elsewhere (unit weights, n rows): scikit-learn ``ElasticNet(alpha, l1_ratio)``
 and ``Lasso(alpha)`` for gaussian (they use 1/(2n) ||y - X beta||^2, which is our L);
@@ -23,6 +25,7 @@ import numbers
 
 import numpy as np
 
+from ngd import _sparse
 from ngd._threads import fit_threads
 from ngd.models import normalise_model_name
 from ngd.optim.proximal import CompositeProblem, CurvatureCache, minimise
@@ -118,9 +121,13 @@ def prepare(X, y, *, model, link, power, trials, sample_weight, offset, fit_inte
             n_threads, backend="numpy"):
     """The validated model of ``ngd.fit`` with its own l2 = 0 (the penalty is handled here).
     The softmax model takes its gauge from l2 at construction (reference class when l2 = 0);
-    it is built with l2 > 0 for the symmetric gauge and its l2 then set to 0."""
+    it is built with l2 > 0 for the symmetric gauge and its l2 then set to 0. CSR X stays
+    sparse for the single-output models (TypeError for softmax)."""
     from ngd.api import _prepare
     symmetric = normalise_model_name(model) == "softmax"
+    if symmetric and _sparse.is_sparse(X):
+        raise TypeError("L1 / elastic-net fits of model='softmax' need dense X "
+                        "(X.toarray()); sparse X is fitted by logistic and the GLM families")
     prepared = _prepare(X, y, model, link, power, trials, sample_weight, offset,
                         fit_intercept, 1.0 if symmetric else 0.0, n_threads, backend)
     prepared.model.l2 = 0.0

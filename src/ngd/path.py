@@ -7,7 +7,9 @@ g the gradient of L at theta_0, the fit with every penalised coefficient at 0 (i
 features with factor 0 fitted): alpha_max is the smallest alpha whose solution is theta_0.
 Each alpha starts from the previous solution (warm start), screens features with the
 sequential strong rule (KKT re-checked on the discarded ones) and reuses the stored curvature
-while the Fisher weights move by less than ``curvature_reuse`` (relative L1 change).
+while the Fisher weights move by less than ``curvature_reuse`` (relative L1 change). X may be
+CSR (logistic and the GLM families): alpha_max, the screening and the KKT checks use the sparse
+gradient, the curvature the sparse Gram of the working set's columns.
 """
 import time
 
@@ -82,6 +84,21 @@ class GridSpec:
         return alpha_max * self.ratio ** np.linspace(0.0, 1.0, self.n_alphas)
 
 
+def minimise_refreshed(problem, theta, *, tol, max_iter, cache, previous_l1=None):
+    """Proximal NGD from theta (ftol = 0); a stored curvature can stall at a rounding-level
+    loss change above tol: then the fit is finished from there with a fresh one."""
+    result = minimise(problem, theta, tol=tol, ftol=0.0, max_iter=max_iter, cache=cache,
+                      previous_l1=previous_l1)
+    if result.kkt_violation > tol and cache.reuse > 0 and np.all(np.isfinite(result.x)):
+        cache.expired = True
+        stalled = result
+        result = minimise(problem, result.x, tol=tol, ftol=0.0, max_iter=max_iter,
+                          cache=cache, previous_l1=previous_l1)
+        result.n_iter += stalled.n_iter
+        result.n_fev += stalled.n_fev
+    return result
+
+
 def null_fit(prepared, penalty, curvature, tol, max_iter, cache, memo=None):
     """(theta_0, alpha_max, its FitResult): the fit with every penalised coefficient at 0
     (alpha_max is nan without an L1 part)."""
@@ -89,8 +106,8 @@ def null_fit(prepared, penalty, curvature, tol, max_iter, cache, memo=None):
     factors = parameter_factors(model, penalty.factor)
     frozen = np.where(factors > 0, np.inf, 0.0)
     problem = CompositeProblem(model, frozen, np.zeros_like(frozen), curvature, memo)
-    result = minimise(problem, model.initial_theta(), tol=tol, ftol=0.0, max_iter=max_iter,
-                      cache=cache)
+    result = minimise_refreshed(problem, model.initial_theta(), tol=tol, max_iter=max_iter,
+                                cache=cache)
     grad = problem.evaluate(result.x).smooth_grad
     scaled = factors * penalty.l1_ratio
     active = scaled > 0
@@ -116,16 +133,8 @@ def solve_path(prepared, penalty, grid, *, curvature="exact", tol=1e-8, max_iter
     for alpha in alphas:
         l1, ridge = penalty.at(alpha).vectors(model)
         problem = CompositeProblem(model, l1, ridge, curvature, memo)
-        result = minimise(problem, theta, tol=tol, ftol=0.0, max_iter=max_iter, cache=cache,
-                          previous_l1=previous)
-        if result.kkt_violation > tol and cache.reuse > 0 and np.all(np.isfinite(result.x)):
-            # a stored curvature can stall at a rounding-level loss change: finish afresh
-            cache.expired = True
-            stalled = result
-            result = minimise(problem, result.x, tol=tol, ftol=0.0, max_iter=max_iter,
-                              cache=cache, previous_l1=previous)
-            result.n_iter += stalled.n_iter
-            result.n_fev += stalled.n_fev
+        result = minimise_refreshed(problem, theta, tol=tol, max_iter=max_iter, cache=cache,
+                                    previous_l1=previous)
         if np.all(np.isfinite(result.x)):
             theta = result.x
         previous = l1

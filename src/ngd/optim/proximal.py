@@ -17,7 +17,8 @@ One iteration at theta, with g the gradient of the smooth part L + ridge and C t
 2. a step t = 1, 1/2, ... until F(theta + t d) <= F(theta) + c t Delta with
    Delta = sum_j [g_j d_j + l1_j (|theta_j + d_j| - |theta_j|)] (the composite Armijo rule,
    summed per coordinate so that the cancellation near the optimum stays exact), or until F
-   is unchanged to rounding while the KKT violation falls.
+   is unchanged to its rounding error (LOSS_NOISE |F|: F sums n rows) while the KKT
+   violation falls.
 
 Convergence is measured by the KKT violation, the inf-norm of the minimum-norm subgradient
 
@@ -26,8 +27,9 @@ Convergence is measured by the KKT violation, the inf-norm of the minimum-norm s
 Working set: S starts as the unpenalised and non-zero coordinates, the screening set (the
 sequential strong rule |g_j| >= 2 l1_j - l1_prev_j) and every coordinate violating the KKT
 conditions; each iteration re-checks the coordinates outside S and adds those that violate
-them. For single-output models with S at most half the coordinates the curvature is built on
-a copy of the columns of S only.
+them (a single fit has no previous penalty: S starts from the KKT violators alone). For
+single-output models with S at most half the coordinates the curvature is built on a copy of
+the columns of S only (CSR X: a CSR copy, so no dense n x |S| block either).
 
 Curvature reuse: C is rebuilt when S grows or when the curvature weights moved by more than
 ``reuse`` (relative L1 change) since the last build; otherwise the stored C is reused (a
@@ -39,13 +41,14 @@ Fisher scoring).
 import numpy as np
 from scipy import linalg
 
+from ngd import _sparse
 from ngd.models._common import SingleOutputModel, augmented_gram
 from ngd.optim._loop import run
 from ngd.optim.curvature import StepOutcome
 from ngd.optim.steps import ARMIJO_C, MAX_HALVINGS
 
 CURVATURES = ("exact", "empirical")
-_EPS = np.finfo(float).eps
+LOSS_NOISE = 64 * np.finfo(float).eps     # relative rounding error of L (a sum over rows)
 MAX_CD_SWEEPS = 20000
 SINGULAR = 1e-12
 REUSE_CONTRACTION = 0.25
@@ -188,9 +191,26 @@ class CurvatureCache:
             if features.size == 0:             # the intercept alone: [1^T diag(v) 1]
                 return np.full((coords.size, coords.size), float(np.sum(weights))), \
                     coords.copy()
-            return augmented_gram(np.ascontiguousarray(model.X[:, features]), weights,
+            return augmented_gram(column_subset(model.X, features), weights,
                                   model.fit_intercept, model.n_threads), coords.copy()
         return model.curvature_matrix(weights), np.arange(model.n_params)
+
+
+def column_subset(X, features):
+    """X[:, features]: a contiguous dense copy, or for CSR X a CSR of those columns (never
+    a dense temporary)."""
+    if _sparse.is_sparse(X):
+        return _sparse.as_csr(X[:, features], check_finite=False)
+    return np.ascontiguousarray(X[:, features])
+
+
+def with_ridge(C, ridge):
+    """C + diag(ridge) as a new matrix, or C itself when the ridge is 0 (no p x p copy)."""
+    if not ridge.any():
+        return C
+    out = C.copy()
+    out[np.diag_indices_from(out)] += ridge
+    return out
 
 
 def strong_set(grad, l1, l1_previous):
@@ -303,8 +323,9 @@ class ProximalStepper:
     """One proximal natural-gradient step per iteration (see the module docstring).
 
     ``previous_l1``: the l1 weights of the previous penalty of a path, for the strong rule at
-    the first step; None uses the basic strong rule, previous = l1 scaled up to the smallest
-    penalty that would zero every penalised coordinate at the starting point.
+    the first step; None (a single fit) screens by the KKT conditions alone (the basic strong
+    rule, previous = the penalty that zeroes everything, keeps every feature once alpha is
+    below half of it, and the curvature would be the full p x p matrix).
     """
 
     def __init__(self, problem, cache, tol, previous_l1=None):
@@ -324,13 +345,9 @@ class ProximalStepper:
         l1 = self.problem.l1
         keep = (theta != 0) | ~self.problem.penalised | (np.abs(current.grad) > self.tol)
         if self.working is None:
-            previous = self.previous_l1
-            if previous is None:
-                finite = self.problem.penalised & np.isfinite(l1)
-                ratio = np.abs(current.smooth_grad[finite]) / l1[finite]
-                previous = l1 * max(float(np.max(ratio, initial=1.0)), 1.0)
-            with np.errstate(invalid="ignore"):
-                keep |= strong_set(current.smooth_grad, l1, previous)
+            if self.previous_l1 is not None:
+                with np.errstate(invalid="ignore"):
+                    keep |= strong_set(current.smooth_grad, l1, self.previous_l1)
         else:
             keep |= self.working
         self.working = keep & np.isfinite(l1)
@@ -360,7 +377,7 @@ class ProximalStepper:
         """(StepOutcome, whether the curvature was freshly built)."""
         problem = self.problem
         C, fresh = self.cache.matrix(current.weights, coords)
-        C = C + np.diag(problem.ridge[coords])
+        C = with_ridge(C, problem.ridge[coords])
         g = current.smooth_grad[coords]
         kkt = current.grad_norm
         inner_tol = max(0.1 * self.tol, min(0.1 * kkt, kkt * kkt))
@@ -380,7 +397,7 @@ class ProximalStepper:
             candidate = problem.evaluate(theta + t * d)
             if np.isfinite(candidate.loss) and (
                     candidate.loss <= current.loss + ARMIJO_C * t * min(delta, 0.0)
-                    or (candidate.loss - current.loss <= 16 * _EPS * abs(current.loss)
+                    or (candidate.loss - current.loss <= LOSS_NOISE * abs(current.loss)
                         and candidate.grad_norm < kkt)):
                 outcome.theta = theta + t * d
                 outcome.evaluation = candidate
