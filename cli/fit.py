@@ -124,7 +124,7 @@ def _resolve_backend(backend, dataset, options, l1):
               default="auto", show_default=True,
               help="chunked: one pass over row chunks of the (memory-mapped) data per "
                    "evaluation, memory bounded by a chunk; dask: the same on Dask workers "
-                   "(pip install 'ngd[dask]'); both fit logistic/GLM models by ngd and newton "
+                   "(pip install 'ngd[dask]'); both fit logistic, softmax and GLM models by ngd and newton "
                    "with L2 only. auto: chunked for a memory-mapped X (.npy, CSV cache) of at "
                    "least 1 GiB when the fit allows it, else numpy (in memory).")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",

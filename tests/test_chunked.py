@@ -390,13 +390,63 @@ def test_sparse_x_is_a_type_error_naming_numpy(small):
 
 
 @pytest.mark.parametrize("options", [
-    dict(model="softmax"), dict(method="sgd"), dict(method="adam"), dict(fisher="diagonal"),
+    dict(method="sgd"), dict(method="adam"), dict(fisher="diagonal"),
     dict(solver="cg"), dict(alpha=0.1, l1_ratio=0.5)],
     ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
 def test_unsupported_options_name_the_backend(small, options):
     X, y = small
     with pytest.raises(ValueError, match="backend='chunked'"):
         ngd.fit(X, y, backend="chunked", **options)
+
+
+def _softmax_data(n=2400, p=4, K=3, seed=12):
+    rng, X = _rng_X(n=n, p=p, seed=seed)
+    eta = X @ rng.standard_normal((K, p)).T
+    prob = np.exp(eta - eta.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    labels = np.array(["red", "green", "blue"])[:K]
+    y = labels[(rng.random(n)[:, None] > prob.cumsum(axis=1)).sum(axis=1)]
+    w = rng.uniform(0.5, 2.0, n)
+    w[:400] = 0.0
+    return rng, X, y, w
+
+
+@pytest.mark.parametrize("l2", [0.0, 1e-2])            # reference and symmetric gauges
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_softmax_matches_in_memory(l2, fit_intercept):
+    _, X, y, w = _softmax_data()
+    ref = ngd.fit(X, y, model="softmax", l2=l2, sample_weight=w, fit_intercept=fit_intercept,
+                  subsample=None)
+    fit = ngd.fit(X, y, model="softmax", l2=l2, sample_weight=w, fit_intercept=fit_intercept,
+                  backend="chunked", chunk_rows=500)
+    assert list(fit.classes) == list(ref.classes) == ["blue", "green", "red"]
+    np.testing.assert_allclose(fit.coef, ref.coef, rtol=0, atol=TOL)
+    np.testing.assert_allclose(fit.intercept, ref.intercept, rtol=0, atol=TOL)
+    np.testing.assert_allclose(fit.stderr, ref.stderr, rtol=1e-9, equal_nan=True)
+    if fit_intercept:
+        np.testing.assert_allclose(fit.intercept_stderr, ref.intercept_stderr, rtol=1e-9,
+                                   equal_nan=True)
+    for key in ("loss", "deviance", "null_deviance", "llf", "aic", "bic"):
+        _close(fit[key], ref[key], 1e-10)
+    assert fit.n_passes == fit.n_fev + 2                  # summary, passes, statistics
+
+
+def test_softmax_with_a_subsampled_curvature_reaches_the_optimum():
+    _, X, y, w = _softmax_data(n=6000, seed=13)
+    ref = ngd.fit(X, y, model="softmax", l2=1e-3, sample_weight=w, subsample=None, tol=1e-12)
+    fit = ngd.fit(X, y, model="softmax", l2=1e-3, sample_weight=w, backend="chunked",
+                  chunk_rows=800, subsample=600, tol=1e-12)
+    assert fit.history["fisher_rows"][1] == 600
+    assert fit.loss == pytest.approx(ref.loss, rel=1e-13)
+    np.testing.assert_allclose(fit.coef, ref.coef, rtol=0, atol=1e-7)
+
+
+def test_softmax_refuses_offset_link_and_trials():
+    _, X, y, _ = _softmax_data(n=300)
+    with pytest.raises(ValueError, match="offset= is not supported by the softmax model"):
+        ngd.fit(X, y, model="softmax", offset=np.zeros(len(y)), backend="chunked")
+    with pytest.raises(ValueError, match="no link= or trials="):
+        ngd.fit(X, y, model="softmax", link="logit", backend="chunked")
 
 
 def test_nan_in_x_names_the_global_row_and_column(small):
@@ -500,7 +550,7 @@ def test_cli_backend_chunked_runs_ngd_and_newton_only(npy_data):
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--model", "softmax"], "softmax"),
+    (["--model", "softmax"], "offset= is not supported by the softmax model"),
     (["--l1-ratio", "0.5", "--alpha", "0.1"], "L2"),
 ])
 def test_cli_backend_chunked_unsupported_is_one_error_line(npy_data, extra, message):

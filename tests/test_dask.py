@@ -132,6 +132,21 @@ def test_subsampled_fisher_on_dask_equals_the_local_chunked_fit(client):
     assert fit.loss == pytest.approx(ref.loss, rel=1e-14)
 
 
+def test_softmax_on_dask_matches_in_memory(client):
+    rng, X = _data(n=2400, p=4, seed=7)
+    eta = X @ rng.standard_normal((3, 4)).T
+    prob = np.exp(eta - eta.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    y = (rng.random(len(X))[:, None] > prob.cumsum(axis=1)).sum(axis=1)
+    ref = ngd.fit(X, y, model="softmax", l2=1e-3, subsample=None)
+    fit = ngd.fit(da.from_array(X, chunks=(500, 4)), y, model="softmax", l2=1e-3)
+    assert fit.backend == "dask" and list(fit.classes) == [0, 1, 2]
+    np.testing.assert_allclose(fit.coef, ref.coef, rtol=0, atol=TOL)
+    np.testing.assert_allclose(fit.stderr, ref.stderr, rtol=1e-9)
+    assert fit.null_deviance == pytest.approx(ref.null_deviance, rel=1e-11)
+    assert fit.aic == pytest.approx(ref.aic, rel=1e-11)
+
+
 def test_glm_binomial_trials_probit_and_float32(client):
     rng, X = _data(n=1200, seed=4)
     trials = rng.integers(1, 6, len(X)).astype(float)
@@ -167,8 +182,6 @@ def test_bad_backend_and_unsupported_options_are_clear(client):
         ngd.fit(X, y, backend="spark")
     with pytest.raises(ValueError, match="backend='dask' supports method 'ngd' or 'newton'"):
         ngd.fit(X, y, backend="dask", method="sgd")
-    with pytest.raises(ValueError, match="softmax"):
-        ngd.fit(X, y, backend="dask", model="softmax")
     with pytest.raises(ValueError, match="L2 penalty only"):
         ngd.fit(X, y, backend="dask", alpha=0.1, l1_ratio=0.5)
     with pytest.raises(DataError, match="exactly two classes"):

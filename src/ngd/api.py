@@ -70,8 +70,8 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
     backend: "numpy" (in memory), "chunked" (one pass over row chunks of numpy or
     memory-mapped arrays per evaluation, memory bounded by a chunk plus p x p; ngd.chunked) or
     "dask" (dask.array / dask.dataframe inputs, which also select it: the chunks' passes run
-    on Dask's workers; ngd.dask_backend). The chunked backends fit logistic and GLM models by
-    methods "ngd" and "newton" with the L2 penalty; chunk_rows: their rows per chunk (default
+    on Dask's workers; ngd.dask_backend). The chunked backends fit logistic, softmax and GLM
+    models by methods "ngd" and "newton" with the L2 penalty; chunk_rows: their rows per chunk (default
     about 64 MB of X and at most 262 144 rows locally, 16 MB for numpy inputs sent to
     Dask; dask arrays keep theirs).
     """
@@ -154,9 +154,6 @@ def _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_interc
     if power is not None and name != "tweedie":
         raise ValueError(f"power= applies to the tweedie model only, not {name!r}")
     if _sparse.is_sparse(X):
-        if name == "softmax":
-            raise TypeError("sparse X is supported for single-output models (logistic and the "
-                            "GLM families); densify X (X.toarray()) for model='softmax'")
         X = _sparse.as_csr(X, "X")
     else:
         X = _validation.as_matrix(X, "X")

@@ -2,7 +2,8 @@
 arrays, in this process) and the base of ``backend="dask"`` (row chunks on Dask's workers).
 
 Every call of ``evaluate(theta, curvature)`` is ONE pass over the data: for every row chunk,
-an ordinary in-memory ngd model (``LogisticModel`` or ``GLM``) is built on the chunk's rows,
+an ordinary in-memory ngd model (``LogisticModel``, ``SoftmaxModel`` or ``GLM``) is built on
+the chunk's rows,
 ngd's fused kernel gives its loss sum, gradient sum and curvature weights w_i v_i, and ngd's
 Gram kernel forms sum_i w_i v_i x~_i x~_i^T over the chunk's rows -- or over those of its
 rows in a seeded row subsample (``subsample=``: gradient on all rows, curvature on about m of
@@ -13,12 +14,13 @@ optimiser solves the p x p system. Memory: one chunk's temporaries plus p x p su
 The objective is that of DESIGN.md with the in-memory models' scale conventions, so the
 optimum equals the in-memory fit to rounding.
 
-Scope: "logistic" and the GLM families (any link; sample_weight, offset, trials, intercept,
-l2); methods "ngd" (fisher "exact", "empirical" or "observed"; logistic also "bohning") and
-"newton"; solver "cholesky". No softmax, L1/elastic net, SGD/SQN/Adam or diagonal Fisher.
+Scope: "logistic", "softmax" and the GLM families (any link; sample_weight, offset except
+for softmax, trials, intercept, l2); methods "ngd" (fisher "exact", "empirical" or
+"observed"; logistic also "bohning") and "newton"; solver "cholesky". No L1/elastic net,
+SGD/SQN/Adam or diagonal Fisher.
 Statistics take passes after the fit: one at the final theta (exact Fisher Gram, empirical
 one for cov_type="robust", deviance, Pearson chi^2, the null deviance in closed form), one for
-the log-likelihood, and, with an intercept and an offset, a few passes over y, w and the
+a GLM's log-likelihood (logistic and softmax: -deviance / 2), and, with an intercept and an offset, a few passes over y, w and the
 offset (not X) for the intercept-only fit the null deviance needs.
 """
 from ngd.chunked.local import LocalChunkedModel, fit

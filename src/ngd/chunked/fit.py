@@ -2,6 +2,7 @@
 the chunk tasks rebuild models from, and the run through the shared optimiser."""
 import numpy as np
 
+from ngd.chunked.tasks import LABEL_MODELS
 from ngd.exceptions import DataError
 
 METHODS = ("ngd", "newton")
@@ -20,9 +21,6 @@ def model_spec(backend, model, method, fisher, l2, link, power, trials, fit_inte
         raise ValueError(f"backend={backend!r} supports the L2 penalty only (no l1_ratio > 0 "
                          "or penalty_factor)")
     name = normalise_model_name(model)
-    if name == "softmax":
-        raise ValueError(f"backend={backend!r} supports model='logistic' and the GLM "
-                         "families, not 'softmax'")
     if method not in METHODS:
         raise ValueError(f"backend={backend!r} supports method 'ngd' or 'newton', "
                          f"got {method!r}")
@@ -36,7 +34,11 @@ def model_spec(backend, model, method, fisher, l2, link, power, trials, fit_inte
         raise TypeError(f"fit_intercept must be True or False, got {fit_intercept!r}")
     if power is not None and name != "tweedie":
         raise ValueError(f"power= applies to the tweedie model only, not {name!r}")
-    if name == "logistic" and trials is None:
+    if name == "softmax":
+        if link is not None or trials is not None:
+            raise ValueError("model 'softmax' takes no link= or trials=")
+        spec = {"name": "softmax"}
+    elif name == "logistic" and trials is None:
         if link not in (None, "logit"):
             raise ValueError(f"model 'logistic' uses the logit link, got link={link!r}; "
                              "use model='binomial' for other links")
@@ -53,7 +55,7 @@ def run_fit(model, method, backend, dtype, n_threads, statistics=True, **options
     the reduced Gram); the result also carries ``backend``, ``n_passes`` (passes over the
     data, statistics included) and ``n_chunks``."""
     from ngd import api
-    if model.fit_intercept is False and model.spec["name"] != "logistic":
+    if model.fit_intercept is False and model.name not in LABEL_MODELS:
         if not np.isfinite(model.loss(model.initial_theta())):
             raise DataError(f"no valid starting point for the {model.spec['name']} family with "
                             f"the {model.link_name} link at coef = 0 (a chunked fit has no "

@@ -51,7 +51,7 @@ class ChunkedSubsample(RowSubsample):
 
 
 class ChunkedModel:
-    """Logistic or GLM objective on data in row chunks (see the package docstring).
+    """Logistic, softmax or GLM objective on data in row chunks (see the package docstring).
 
     Subclasses set ``chunk_rows`` and implement ``_map_reduce(task, args, label, use_X)``,
     which applies a task of :mod:`ngd.chunked.tasks` to every chunk and returns the sum, then
@@ -73,7 +73,13 @@ class ChunkedModel:
         self.sample = None              # (fraction, seed, draw) of a curvature subsample
         self.n_passes = 0
         self._stats = None
-        if spec["name"] != "logistic":
+        self._softmax = None            # softmax: the parameter layout (see _summarise)
+        if self.name == "softmax":
+            if has_offset:
+                raise ValueError("offset= is not supported by the softmax model")
+            spec["reference_gauge"] = self.l2 == 0      # the chunks' models use this gauge
+            self.family_name, self.link_name = "multinomial", "softmax"
+        elif self.name != "logistic":
             from ngd.models.families import check_link, get_family
             from ngd.models.links import get_link
             self.family = get_family(spec["name"], spec["power"])
@@ -93,25 +99,49 @@ class ChunkedModel:
         self.weight_sum = float(summary["weight_sum"])
         if not self.weight_sum > 0:
             raise DataError("sample_weight must have a positive sum")
-        if self.spec["name"] == "logistic":
+        if self.name in tasks.LABEL_MODELS:
             labels = summary["labels"]
-            if len(labels) != 2:
+            if self.name == "logistic" and len(labels) != 2:
                 what = "only one class" if len(labels) == 1 else f"{len(labels)} distinct values"
                 raise DataError(f"logistic regression needs exactly two classes in y, found "
                                 f"{what}; use model='softmax' for more")
+            if len(labels) < 2:
+                raise DataError("y has only one class; at least two are needed")
             classes = np.array(sorted(labels))
             self.spec["classes"] = classes.tolist()
             self.classes = classes
-            self._wy = labels[classes[1].item()]
+            self._wy = labels[classes[-1].item()]
+            if self.name == "softmax":
+                self._set_softmax_layout([labels[c.item()] for c in classes])
         else:
             self.classes = None
             self._wy = summary["wy"]
         self._woffset = summary["woffset"]
 
+    def _set_softmax_layout(self, class_weights):
+        """The parameters of a softmax fit are those of an in-memory SoftmaxModel with the same
+        classes, intercept and gauge; built on one row per class weighted by the class's weight
+        sum, it also gives the start (log class frequencies) and the null deviance."""
+        from ngd.models.softmax import SoftmaxModel
+        K = len(class_weights)
+        self._softmax = SoftmaxModel(np.zeros((K, self.n_features)), np.arange(K), K,
+                                     sample_weight=np.asarray(class_weights, dtype=np.float64),
+                                     fit_intercept=self.fit_intercept, l2=self.l2)
+        self.n_params = self._softmax.n_params
+        self.penalty_mask = self._softmax.penalty_mask
+
     # --- the model interface --------------------------------------------------------
     def split(self, theta):
-        """(coef, intercept) from theta = [coef, intercept]."""
+        """(coef, intercept) from theta = [coef, intercept] (softmax: its reported gauge)."""
+        if self._softmax is not None:
+            return self._softmax.split(theta)
         return theta[:self.n_features], (float(theta[-1]) if self.fit_intercept else 0.0)
+
+    def split_stderr(self, cov):
+        """Standard errors of split(theta) from the covariance of theta."""
+        if self._softmax is not None:
+            return self._softmax.split_stderr(cov)
+        return self.split(np.sqrt(np.diag(cov)))
 
     def _ybar(self):
         ybar = self._wy / self.weight_sum
@@ -130,6 +160,8 @@ class ChunkedModel:
     def initial_theta(self):
         """coef = 0, intercept = g(weighted mean of y) - weighted mean offset (as the in-memory
         models); a GLM whose mean leaves the family's domain there has no chunked start."""
+        if self._softmax is not None:
+            return self._softmax.initial_theta()
         theta = np.zeros(self.n_params)
         if self.fit_intercept:
             theta[-1] = self._null_intercept()
@@ -146,10 +178,10 @@ class ChunkedModel:
         if gram is not None and not gram_weight > 0:        # no weight among the sampled rows
             self.sample = None
             return self.evaluate(theta, curvature)
-        coef, _ = self.split(theta)
-        loss = loss / self.weight_sum + 0.5 * self.l2 * float(coef @ coef)
+        penalised = theta[self.penalty_mask]
+        loss = loss / self.weight_sum + 0.5 * self.l2 * float(penalised @ penalised)
         grad = grad / self.weight_sum
-        grad[:self.n_features] += self.l2 * coef
+        grad[self.penalty_mask] += self.l2 * penalised
         weights = None if gram is None else ReducedCurvature(gram / gram_weight)
         return Evaluation(float(loss), grad, weights, curvature)
 
@@ -165,8 +197,8 @@ class ChunkedModel:
         """The reduced Gram + l2 on the coef diagonal (intercept unpenalised); ``rows`` is the
         subsample token, already applied by the pass that formed the Gram."""
         out = np.array(weights.gram, dtype=np.float64)
-        p = self.n_features
-        out[np.arange(p), np.arange(p)] += self.l2
+        penalised = np.flatnonzero(self.penalty_mask)
+        out[penalised, penalised] += self.l2
         return out
 
     def curvature_vector(self, weights, u, rows=None):
@@ -181,14 +213,14 @@ class ChunkedModel:
     @property
     def has_dispersion(self):
         """True for families with a free scale phi."""
-        return self.spec["name"] != "logistic" and self.family.has_dispersion
+        return self.name not in tasks.LABEL_MODELS and self.family.has_dispersion
 
     def _statistics(self, theta):
         key = np.asarray(theta, dtype=np.float64).tobytes()
         if self._stats is None or self._stats[0] != key:
             if not self.fit_intercept:
                 null = "zero"
-            elif self.has_offset:
+            elif self.has_offset or self._softmax is not None:
                 null = None
             else:
                 null = self._null_intercept()
@@ -220,6 +252,8 @@ class ChunkedModel:
 
     def null_deviance(self):
         """Deviance of the intercept-only model (with the offset), or of eta = offset."""
+        if self._softmax is not None:
+            return self._softmax.null_deviance()
         if self._stats is None:
             return np.nan
         if "null" not in self._stats[1]:
@@ -237,8 +271,8 @@ class ChunkedModel:
     def log_likelihood(self, theta, phi):
         """Full log-likelihood at dispersion phi (one more pass; Gaussian-identity at the
         maximum-likelihood scale deviance / sum w, as the in-memory GLM); logistic, whose
-        labels are 0/1: -deviance / 2, no pass."""
-        if self.spec["name"] == "logistic":
+        or softmax (class labels): -deviance / 2, no pass."""
+        if self.name in tasks.LABEL_MODELS:
             return -0.5 * self.deviance(theta)
         if self.family_name == "gaussian" and self.link_name == "identity":
             phi = self.deviance(theta) / self.weight_sum

@@ -12,6 +12,8 @@ import numpy as np
 from ngd.exceptions import DataError
 from ngd.models import RowSample
 
+LABEL_MODELS = ("logistic", "softmax")      # y holds class labels (of any kind)
+
 
 def _chunk_model(spec, X, y, w, offset, trials):
     """An in-memory ngd model on one chunk's rows, l2 = 0 and weight_sum = 1, so that its
@@ -28,6 +30,15 @@ def _chunk_model(spec, X, y, w, offset, trials):
     if spec["name"] == "logistic":
         y01 = (np.asarray(y) == spec["classes"][1]).astype(np.float64)
         model = get_model("logistic")(X, y01, **common)
+    elif spec["name"] == "softmax":
+        # the gauge is fixed when the model is built (reference class when l2 = 0): build it
+        # with the fit's gauge, then drop the penalty, which the chunked model adds once
+        y = np.asarray(y)
+        codes = np.searchsorted(np.asarray(spec["classes"]),
+                                y.astype(str) if y.dtype.kind == "O" else y)
+        common.update(l2=0.0 if spec["reference_gauge"] else 1.0, offset=None)
+        model = get_model("softmax")(X, codes, n_classes=len(spec["classes"]), **common)
+        model.l2 = 0.0
     else:
         t = None if trials is None else np.ascontiguousarray(trials, dtype=np.float64)
         model = get_model(spec["name"])(X, np.ascontiguousarray(y, dtype=np.float64),
@@ -62,7 +73,7 @@ def summary(spec, args, start, X, y, w, offset, trials):
         raise DataError("sample_weight must be >= 0")
     wt = np.ones(X.shape[0]) if w is None else np.asarray(w, dtype=np.float64)
     out = {"n": X.shape[0]}
-    if spec["name"] == "logistic":
+    if spec["name"] in LABEL_MODELS:
         y = np.asarray(y)
         if y.dtype.kind == "f" and not np.isfinite(y).all():
             i = int(np.flatnonzero(~np.isfinite(y))[0])
@@ -126,17 +137,21 @@ def statistics(spec, args, start, X, y, w, offset, trials):
     """Sums for the statistics at the final theta, args = (theta, robust, null_eta): exact
     (and with ``robust`` empirical) Gram, deviance, Pearson chi^2, the null deviance where it
     has a closed form (null_eta: "zero" without an intercept, a number when every row has the
-    mean g^-1(null_eta), None when it needs its own fit: :func:`null_evaluation`)."""
+    mean g^-1(null_eta), None when it needs its own fit: :func:`null_evaluation`; softmax:
+    Gram(s) and deviance only)."""
     theta, robust, null = args
     model = _chunk_model(spec, X, y, w, offset, trials)
-    glm = model.as_glm()
-    glm.weight_sum = 1.0
     exact = model.evaluate(theta, "exact")
-    out = {"fisher": model.curvature_matrix(exact.weights),
-           # 0/1 labels: the unit deviance is twice the negative log-likelihood
-           "deviance": 2 * exact.loss if spec["name"] == "logistic" else glm.deviance(theta)}
+    out = {"fisher": model.curvature_matrix(exact.weights)}
     if robust:
         out["empirical"] = model.curvature_matrix(model.evaluate(theta, "empirical").weights)
+    if spec["name"] == "softmax":               # the null deviance comes from class weights
+        out["deviance"] = 2 * exact.loss
+        return out
+    glm = model.as_glm()
+    glm.weight_sum = 1.0
+    # 0/1 labels: the unit deviance is twice the negative log-likelihood
+    out["deviance"] = 2 * exact.loss if spec["name"] == "logistic" else glm.deviance(theta)
     if glm.has_dispersion:
         out["pearson"] = glm.pearson_chi2(theta)
     if null == "zero":
