@@ -1,6 +1,6 @@
 """:class:`ChunkedModel`: the model interface of the shared optimiser loop over data held in
 row chunks, one pass over the chunks per evaluation; subclasses say how a pass runs
-(:class:`ngd.chunked.local.LocalChunkedModel`: chunk after chunk in this process;
+(:class:`ngd.chunked.local.LocalChunkedModel`: on a thread pool in this process;
 :class:`ngd.dask_backend.DaskModel`: on Dask's workers)."""
 import math
 
@@ -11,6 +11,7 @@ from ngd.exceptions import DataError
 from ngd.fisher import RowSubsample
 from ngd.models.glm import null_intercept_deviance
 from ngd.models.logistic import Evaluation
+
 
 class ReducedCurvature:
     """The curvature of one evaluation, reduced over all chunks: G = sum_S w_i v_i x~_i x~_i^T
