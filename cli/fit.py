@@ -158,7 +158,7 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
                          "matplotlib)")
     l1 = penalty["path_mode"] or penalty["cv_folds"] is not None or \
         (penalty["alpha"] is not None and bool(penalty["l1_ratio"]))
-    dense_only = model.strip().lower() == "softmax"   # sparse X: logistic and GLMs, any penalty
+    dense_only = l1 and model.strip().lower() == "softmax"   # L1 softmax: dense X only
     if backend == "dask" and importlib.util.find_spec("distributed") is None:
         raise InputError("--backend dask needs dask.distributed: pip install 'ngd[dask]'")
     if backend in ("dask", "chunked") and l1:

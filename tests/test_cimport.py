@@ -1,5 +1,6 @@
 """Downstream build: a third-party extension cimports ngd's C API (``ngd/kernels.pxd``):
-the version-1 kernels plus fisher_vector, cg_solve, multi_output_gram and axpy_step.
+the version-1 kernels plus fisher_vector, cg_solve, multi_output_gram and axpy_step (version
+2), and the CSR kernels csr_multi_output_gram and csr_matmat (version 3).
 
 The extension is written into ``tmp_path``, cythonized with ``include_path=[ngd.get_include()]``
 (required for editable installs, harmless otherwise), built in a subprocess, loaded from its
@@ -20,9 +21,11 @@ from threadpoolctl import threadpool_limits
 
 PYX = '''
 # cython: language_level=3, boundscheck=False, wraparound=False
+from libc.stdint cimport int32_t, int64_t
 from ngd.kernels cimport (weighted_gram, damped_cholesky, cholesky_solve, logistic_pass,
                           FISHER_EXACT, NGD_CAPI_VERSION, fisher_vector, cg_solve,
-                          CG_CONVERGED, multi_output_gram, WEIGHTS_SOFTMAX, axpy_step)
+                          CG_CONVERGED, multi_output_gram, WEIGHTS_SOFTMAX, axpy_step,
+                          csr_multi_output_gram, csr_matmat)
 
 CAPI_VERSION = NGD_CAPI_VERSION
 
@@ -110,6 +113,28 @@ def softmax_gram(const double[:, ::1] X, Py_ssize_t K, const double[:, ::1] P,
 def step(double[::1] theta, const double[::1] d, double alpha):
     with nogil:
         axpy_step(&theta[0], &d[0], theta.shape[0], alpha, 1)
+
+
+def csr_gram(const double[::1] data, const int32_t[::1] indices, const int32_t[::1] indptr,
+             Py_ssize_t p, Py_ssize_t K, const double[:, ::1] V, double[:, ::1] out,
+             int n_threads):
+    """sum_i V_i (x) [x_i, 1] [x_i, 1]^T for a float64 / int32 CSR X, V packed (n, K(K+1)/2)."""
+    cdef int status
+    with nogil:
+        status = csr_multi_output_gram(&data[0], &indices[0], &indptr[0], indptr.shape[0] - 1,
+                                       p, True, K, &V[0, 0], &out[0, 0], n_threads)
+    return status
+
+
+def csr_product(const float[::1] data, const int64_t[::1] indices, const int64_t[::1] indptr,
+                const double[:, ::1] B, const double[::1] shift, double[:, ::1] out,
+                int n_threads):
+    """X B + shift for a float32 / int64 CSR X."""
+    cdef int status
+    with nogil:
+        status = csr_matmat(&data[0], &indices[0], &indptr[0], indptr.shape[0] - 1, B.shape[1],
+                            &B[0, 0], &shift[0], &out[0, 0], n_threads)
+    return status
 '''
 
 SETUP = '''
@@ -163,7 +188,7 @@ def test_downstream_links_no_blas(downstream):
 
 
 def test_capi_version(downstream):
-    assert downstream.CAPI_VERSION == 2
+    assert downstream.CAPI_VERSION == 3
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
@@ -293,3 +318,31 @@ def test_softmax_gram_and_axpy(downstream):
     theta = np.ones(4)
     downstream.step(theta, np.arange(4.0), 0.5)
     np.testing.assert_array_equal(theta, 1 + 0.5 * np.arange(4.0))
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_csr_softmax_gram_and_product(downstream, n_threads):
+    sp = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(8)
+    n, p, K = 3000, 6, 3
+    X = sp.random(n, p, density=0.4, format="csr", random_state=rng,
+                  data_rvs=rng.standard_normal)
+    P = rng.dirichlet(np.ones(K), size=n)
+    k, l = np.triu_indices(K)
+    V = np.ascontiguousarray(P[:, k] * ((k == l) - P[:, l]))
+    out = np.full((K * (p + 1), K * (p + 1)), np.nan)
+    assert downstream.csr_gram(X.data, X.indices.astype(np.int32), X.indptr.astype(np.int32),
+                               p, K, V, out, n_threads) == 0
+    X1 = np.column_stack([X.toarray(), np.ones(n)])
+    ref = sum(np.kron(np.diag(P[i]) - np.outer(P[i], P[i]), np.outer(X1[i], X1[i]))
+              for i in range(n))
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max())
+    B = rng.standard_normal((p, K))
+    shift = rng.standard_normal(K)
+    product = np.full((n, K), np.nan)
+    data32 = X.data.astype(np.float32)
+    assert downstream.csr_product(data32, X.indices.astype(np.int64), X.indptr.astype(np.int64),
+                                  B, shift, product, n_threads) == 0
+    X32 = sp.csr_matrix((data32, X.indices, X.indptr), shape=X.shape).toarray()
+    np.testing.assert_allclose(product, X32.astype(np.float64) @ B + shift, rtol=1e-12,
+                               atol=1e-12)

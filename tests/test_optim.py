@@ -529,14 +529,12 @@ def test_bad_inputs_raise():
         ngd.fit(Xn, y)
 
 
-def test_sparse_input_fits_like_dense_and_softmax_refuses_it():
+def test_sparse_input_fits_like_dense():
     sparse = pytest.importorskip("scipy.sparse")
     X, y, *_ = dataset("spector")
     dense = ngd.fit(X, y, tol=1e-10)
     np.testing.assert_allclose(ngd.fit(sparse.csr_matrix(X), y, tol=1e-10).x, dense.x,
                                rtol=1e-10)
-    with pytest.raises(TypeError, match="sparse"):
-        ngd.fit(sparse.csr_matrix(X), y, model="softmax")
 
 
 def test_accepts_lists_ints_and_noncontiguous():

@@ -126,8 +126,6 @@ def test_bad_dtypes_and_models():
         kernels.sparse_weighted_gram(X, np.ones(29))
     with pytest.raises(DataError, match="u must have shape"):
         kernels.sparse_fisher_vector(X, np.ones(30), np.ones(4), intercept=True)
-    with pytest.raises(TypeError, match="sparse X is supported for single-output models"):
-        ngd.fit(X, np.arange(30) % 3, model="softmax")
 
 
 # ---------------------------------------------------------------- fits: CSR = dense --

@@ -86,17 +86,30 @@ def matvec(X, coef, shift=0.0, n_threads=1):
     return out
 
 
+def matmat(X, B, shift=None, n_threads=1):
+    """X B + shift for B (p, K) and shift (K,) or None, float64 (n, K)."""
+    B = _f64(B)
+    out = np.empty((X.shape[0], B.shape[1]))
+    _kernels._csr_matmat(X.data, X.indices, X.indptr, B,
+                         np.empty(0) if shift is None else _f64(shift), out, n_threads)
+    return out
+
+
 def _accumulate(mode, X, v, u, intercept, n_threads):
-    out = np.empty(X.shape[1] + bool(intercept))
-    empty = np.empty(0)
+    """The ``mode`` accumulation with row weights v of shape (n,) -> (pw,) or (n, K) ->
+    (pw, K)."""
+    v = _f64(v)
+    K = 1 if v.ndim == 1 else v.shape[1]
+    out = np.empty((X.shape[1] + bool(intercept),) + v.shape[1:])
     _kernels._csr_accumulate(_kernels.ACCUMULATIONS[mode], X.data, X.indices, X.indptr,
-                             X.shape[1], bool(intercept), _f64(v),
-                             empty if u is None else _f64(u), out, n_threads)
+                             X.shape[1], bool(intercept), K, v.ravel(),
+                             np.empty(0) if u is None else _f64(u), out.ravel(), n_threads)
     return out
 
 
 def rmatvec(X, r, intercept=False, n_threads=1):
-    """X~^T r: [X^T r, sum r] with intercept, else X^T r."""
+    """X~^T r: [X^T r, sum r] with intercept, else X^T r; r of shape (n,) or (n, K) (then
+    (pw, K): X~^T R)."""
     return _accumulate("rmatvec", X, r, None, intercept, n_threads)
 
 
@@ -106,7 +119,8 @@ def fisher_vector(X, v, u, intercept=False, n_threads=1):
 
 
 def fisher_diagonal(X, v, intercept=False, n_threads=1):
-    """sum_i v_i x~_ij^2 for each column j of X~."""
+    """sum_i v_i x~_ij^2 for each column j of X~; v of shape (n, K) gives (pw, K),
+    sum_i v_ik x~_ij^2."""
     return _accumulate("diagonal", X, v, None, intercept, n_threads)
 
 
@@ -116,6 +130,20 @@ def weighted_gram(X, v, intercept=False, n_threads=1):
     out = np.empty((width, width))
     _kernels._csr_weighted_gram(X.data, X.indices, X.indptr, X.shape[1], bool(intercept),
                                 _f64(v), out, n_threads)
+    return out
+
+
+def multi_output_gram(X, V, intercept=False, n_threads=1):
+    """sum_i V_i (x) x~_i x~_i^T, dense float64 (K pw, K pw), class-major (k * pw + j), from
+    V (n, K(K+1)/2): each row the packed upper triangle (k <= l, row by row) of V_i."""
+    V = _f64(V)
+    K = int(round((np.sqrt(8 * V.shape[1] + 1) - 1) / 2))
+    if K * (K + 1) // 2 != V.shape[1] or K < 1:
+        raise ValueError(f"V must have K(K+1)/2 columns (packed K x K), got {V.shape[1]}")
+    width = K * (X.shape[1] + bool(intercept))
+    out = np.empty((width, width))
+    _kernels._csr_multi_output_gram(X.data, X.indices, X.indptr, X.shape[1], bool(intercept),
+                                    K, V, out, n_threads)
     return out
 
 

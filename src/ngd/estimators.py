@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 
+from ngd import _sparse
 from ngd.api import fit as _fit
 from ngd.predict import predict as _predict
 
@@ -135,7 +136,7 @@ class LogisticRegression(_Base):
 
         return Tags(estimator_type="classifier", target_tags=TargetTags(required=True),
                     classifier_tags=ClassifierTags(multi_class=True),
-                    input_tags=InputTags())
+                    input_tags=InputTags(sparse=True))
 
     # --- fitting -------------------------------------------------------------------------
     def fit(self, X, y, sample_weight=None):
@@ -191,7 +192,9 @@ class LogisticRegression(_Base):
         """Linear predictor: shape (n,) for two classes (> 0 predicts classes_[1]), else
         (n, K)."""
         X = self._X(X, "decision_function")
-        eta = np.asarray(X, dtype=np.float64) @ self.coef_.T + self.intercept_
+        if not _sparse.is_sparse(X):
+            X = np.asarray(X, dtype=np.float64)
+        eta = X @ self.coef_.T + self.intercept_
         return eta[:, 0] if self.classes_.size == 2 else eta
 
     def predict_proba(self, X):
@@ -257,7 +260,7 @@ class GLMRegressor(_Base):
         from sklearn.utils import InputTags, RegressorTags, Tags, TargetTags
 
         return Tags(estimator_type="regressor", target_tags=TargetTags(required=True),
-                    regressor_tags=RegressorTags(), input_tags=InputTags())
+                    regressor_tags=RegressorTags(), input_tags=InputTags(sparse=True))
 
     def fit(self, X, y, sample_weight=None, offset=None):
         """Fit to X (n, p) and a numeric response y (n,); returns self."""
@@ -305,16 +308,16 @@ class GLMRegressor(_Base):
 
 
 def _check_X(X, owner):
-    """X as a finite 2-D float array (float32 kept) plus its string column names, if any."""
+    """X as a finite 2-D float array (float32 kept) or a validated CSR matrix, plus its string
+    column names, if any."""
     names = None
     columns = getattr(X, "columns", None)
     if columns is not None and not isinstance(X, np.ndarray):
         values = np.asarray(list(columns), dtype=object)
         if values.size and all(isinstance(c, str) for c in values):
             names = values
-    if hasattr(X, "toarray") or type(X).__module__.startswith("scipy.sparse"):
-        raise TypeError(f"{owner} does not accept sparse input (ngd fits dense arrays); "
-                        "pass X.toarray()")
+    if _sparse.is_sparse(X):                    # CSR kept (validated once), never densified
+        return _sparse.as_csr(X, "X"), None
     if X is None:
         raise ValueError(f"{owner} needs X, got None")
     X = np.asarray(X)

@@ -20,12 +20,23 @@
 # fisher_vector, multi_output_fisher_vector, fisher_diagonal, multi_output_fisher_diagonal,
 # cg_solve, multi_output_cg_solve. "Kind 2" kernels make one large BLAS/LAPACK call and take
 # no n_threads: damped_cholesky, cholesky_solve, woodbury_solve (BLAS threads are yours to
-# set). The parameter updates (axpy_step, momentum_step, adam_step) are elementwise. Results
-# do not depend on n_threads.
+# set). The parameter updates (axpy_step, momentum_step, adam_step) are elementwise. The CSR
+# kernels (csr_*) are OpenMP over row blocks and call no BLAS. Results do not depend on
+# n_threads.
+#
+# CSR kernels: X is (data, indices, indptr) with n rows and p columns, data float or double
+# and indices / indptr both int32_t or both int64_t (fused ``sparse_index``); indptr must run
+# from 0 to nnz without decreasing, indices lie in [0, p), and for the Grams no column may
+# repeat within a row (scipy's canonical format). Dense matrices (B, R, V, out) are row-major
+# float64; see ngd/_kernels/sparse.pxd for each formula.
 #
 # Build against an editable install with cythonize(..., include_path=[ngd.get_include()]).
 # NGD_CAPI_VERSION: 1 = logistic_pass, weighted_gram, damped_cholesky, cholesky_solve;
-# 2 adds everything else below (signatures of version 1 unchanged).
+# 2 adds the multi-output, Fisher-vector, diagonal, CG, Woodbury and update kernels;
+# 3 adds the CSR kernels csr_matvec, csr_matmat, csr_rmatvec, csr_rmatmat, csr_weighted_gram,
+# csr_multi_output_gram, csr_fisher_vector, csr_fisher_diagonal,
+# csr_multi_output_fisher_diagonal and their index type sparse_index (earlier signatures
+# unchanged).
 from ngd._kernels.fused cimport (logistic_pass, FisherKind, FISHER_NONE, FISHER_EXACT,
                                  FISHER_EMPIRICAL, axpy_step, momentum_step, adam_step)
 from ngd._kernels.fisher cimport (weighted_gram, multi_output_gram, fisher_vector,
@@ -35,6 +46,10 @@ from ngd._kernels.fisher cimport (weighted_gram, multi_output_gram, fisher_vecto
 from ngd._kernels.linalg cimport (damped_cholesky, cholesky_solve, cg_solve,
                                   multi_output_cg_solve, woodbury_solve, CGStatus,
                                   CG_CONVERGED, CG_MAX_ITER, CG_BREAKDOWN)
+from ngd._kernels.sparse cimport (sparse_index, csr_matvec, csr_matmat, csr_rmatvec,
+                                  csr_rmatmat, csr_weighted_gram, csr_multi_output_gram,
+                                  csr_fisher_vector, csr_fisher_diagonal,
+                                  csr_multi_output_fisher_diagonal)
 
 cdef enum:
-    NGD_CAPI_VERSION = 2
+    NGD_CAPI_VERSION = 3

@@ -2,6 +2,7 @@
 import numpy as np
 from scipy.special import expit, softmax
 
+from ngd import _sparse
 from ngd._validation import as_matrix, as_vector
 from ngd.models import get_family, get_link, normalise_model_name
 from ngd.models._linear import matvec
@@ -15,7 +16,7 @@ def predict(model, coef, intercept, X, offset=None, *, link=None, power=None):
     (default: the family's canonical link; tweedie needs ``power`` only for the default link).
     """
     name = normalise_model_name(model)
-    X = as_matrix(X, "X")
+    X = _sparse.as_csr(X, "X") if _sparse.is_sparse(X) else as_matrix(X, "X")
     coef = np.asarray(coef, dtype=np.float64)
     expected = 2 if name == "softmax" else 1
     if coef.ndim != expected or coef.shape[-1] != X.shape[1]:

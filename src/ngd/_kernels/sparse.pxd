@@ -1,10 +1,11 @@
-# Kernels for X in CSR form (data, indices, indptr; n rows, p columns): X u, X^T r, the
-# weighted Gram [X, 1]^T diag(v) [X, 1] into a dense matrix, Fisher-vector products and the
-# Fisher diagonal. data is float32 or float64, indices and indptr int32 or int64 (the same
-# type), accumulation in float64. Row blocks of fixed size (set by n and nnz only) are reduced
-# in slot order, so results do not depend on n_threads. Nothing is validated here: indptr must
-# be non-decreasing from 0 to nnz, indices in [0, p), and (for the Gram) no column repeated
-# within a row. Each returns 0, or -1 when memory runs out.
+# Kernels for X in CSR form (data, indices, indptr; n rows, p columns): X u and X B, X^T r and
+# X^T R, the weighted Gram [X, 1]^T diag(v) [X, 1] and the K-output Gram sum_i V_i (x) x~_i x~_i^T
+# into dense matrices, Fisher-vector products and Fisher diagonals. data is float32 or float64,
+# indices and indptr int32 or int64 (the same type), accumulation in float64; dense matrices
+# (B, R, V, out) are row-major float64. Row blocks of fixed size (set by n and nnz only) are
+# reduced in slot order, so results do not depend on n_threads. Nothing is validated here:
+# indptr must be non-decreasing from 0 to nnz, indices in [0, p), and (for the Grams) no column
+# repeated within a row. Each returns 0, or -1 when memory runs out.
 from cython cimport floating
 from libc.stdint cimport int32_t, int64_t
 
@@ -39,3 +40,30 @@ cdef int csr_fisher_diagonal(const floating* data, const sparse_index* indices,
                              const sparse_index* indptr, Py_ssize_t n, Py_ssize_t p,
                              bint intercept, const double* v, double* out,
                              int n_threads) noexcept nogil
+
+# out (n x K, row-major) = X B + shift, B (p x K, row-major), shift (K; NULL = 0)
+cdef int csr_matmat(const floating* data, const sparse_index* indices,
+                    const sparse_index* indptr, Py_ssize_t n, Py_ssize_t K, const double* B,
+                    const double* shift, double* out, int n_threads) noexcept nogil
+
+# out (pw x K, row-major) = [X, 1]^T R, R (n x K, row-major)
+cdef int csr_rmatmat(const floating* data, const sparse_index* indices,
+                     const sparse_index* indptr, Py_ssize_t n, Py_ssize_t p, bint intercept,
+                     Py_ssize_t K, const double* R, double* out, int n_threads) noexcept nogil
+
+# out (K pw x K pw, row-major, class-major k * pw + j) = sum_i V_i (x) [x_i, 1] [x_i, 1]^T with
+# V (n x K(K+1)/2, row-major) the packed upper triangles of the symmetric K x K row weights
+# (V_i[k, l], k <= l, at column k K - k (k - 1) / 2 + l - k); softmax exact Fisher:
+# V_i = w_i (diag p_i - p_i p_i^T)
+cdef int csr_multi_output_gram(const floating* data, const sparse_index* indices,
+                               const sparse_index* indptr, Py_ssize_t n, Py_ssize_t p,
+                               bint intercept, Py_ssize_t K, const double* V, double* out,
+                               int n_threads) noexcept nogil
+
+# out (pw x K, row-major) = sum_i [x_i, 1]^2 V_ik, V (n x K, row-major): the diagonal of
+# sum_i diag(V_i) (x) [x_i, 1] [x_i, 1]^T, the multi-output Fisher's diagonal for V_ik = V_i[k, k]
+cdef int csr_multi_output_fisher_diagonal(const floating* data, const sparse_index* indices,
+                                          const sparse_index* indptr, Py_ssize_t n,
+                                          Py_ssize_t p, bint intercept, Py_ssize_t K,
+                                          const double* V, double* out,
+                                          int n_threads) noexcept nogil

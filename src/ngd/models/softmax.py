@@ -14,10 +14,16 @@ Curvatures: exact Fisher, block (k, l) = X~^T diag(w p_k (delta_kl - p_l)) X~ / 
 X~ = [X, 1] (equal to the Hessian: canonical link); empirical, block weights w r_k r_l with
 r = p - onehot(y); "kfac": the Kronecker factorisation E[A] (x) E[x~ x~^T] with
 A_i = diag(p_i) - p_i p_i^T, the expectations weighted by w.
+
+X is dense or CSR (validated by ``ngd.fit``): CSR goes through the sparse kernels (logits
+X W^T, gradient X^T R, the (k, l) blocks in one pass per group of class pairs, products and
+diagonals as compositions of X B and X~^T R).
 """
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import logsumexp, softmax
 
+from ngd import _sparse
 from ngd.kernels import (multi_output_fisher_diagonal, multi_output_fisher_vector,
                          multi_output_gram)
 from ngd.models._common import augmented_gram
@@ -27,6 +33,50 @@ from ngd.models.separation import (_SLACK, _row_norms, involved_columns,
                                    multiclass_certificate)
 
 CURVATURES = ("exact", "empirical", "observed", "kfac")
+
+
+def _times(X, B, n_threads):
+    """X B in float64 (n, K) for B (p, K)."""
+    if _sparse.is_sparse(X):
+        return _sparse.matmat(X, B, n_threads=n_threads)
+    return matvec(X, B)
+
+
+def _transpose_times(X, R, n_threads):
+    """X^T R in float64 (p, K) for R (n, K)."""
+    if _sparse.is_sparse(X):
+        return _sparse.rmatvec(X, R, n_threads=n_threads)
+    return rmatvec(X, R)
+
+
+def _packed_row_weights(curvature, P, D, wn):
+    """The upper triangles (k <= l, row by row) of the per-row K x K curvature weights V_i,
+    (n, K(K+1)/2): exact w_i (delta_kl p_ik - p_ik p_il), empirical w_i r_ik r_il."""
+    k, l = np.triu_indices(P.shape[1])
+    if curvature == "empirical":
+        return wn[:, None] * D[:, k] * D[:, l]
+    return wn[:, None] * P[:, k] * ((k == l) - P[:, l])
+
+
+def _apply_row_weights(curvature, P, D, wn, Z):
+    """Rows V_i z_i (n, K): exact w_i p_i * (z_i - p_i . z_i), empirical w_i r_i (r_i . z_i)."""
+    if curvature == "empirical":
+        return (wn * np.einsum("ik,ik->i", D, Z))[:, None] * D
+    return wn[:, None] * P * (Z - np.einsum("ik,ik->i", P, Z)[:, None])
+
+
+def _diagonal_row_weights(curvature, P, D, wn):
+    """Diagonals V_i[k, k] (n, K): exact w_i p_ik (1 - p_ik), empirical w_i r_ik^2."""
+    if curvature == "empirical":
+        return wn[:, None] * D * D
+    return wn[:, None] * P * (1.0 - P)
+
+
+def _scale_rows(X, d):
+    """diag(d) X as a dense float64 array."""
+    if _sparse.is_sparse(X):
+        return (sp.diags(d) @ X).toarray()
+    return X * d[:, None]
 
 
 class SoftmaxModel:
@@ -124,7 +174,7 @@ class SoftmaxModel:
     def linear_predictor(self, theta, X=None):
         """eta = X W^T + b, shape (n, K)."""
         W, b = self._unpack(theta)
-        return matvec(self.X if X is None else X, np.ascontiguousarray(W.T)) + b
+        return _times(self.X if X is None else X, np.ascontiguousarray(W.T), self.n_threads) + b
 
     # --- evaluation ---------------------------------------------------------------------
     def evaluate(self, theta, curvature=None):
@@ -152,7 +202,7 @@ class SoftmaxModel:
         R = (w / w_sum)[:, None] * (P - onehot)
         K, p = self.n_classes, self.n_features
         full = np.empty(self.n_full)
-        full[:K * p] = (rmatvec(X, R).T + self.l2 * W).ravel()
+        full[:K * p] = (_transpose_times(X, R, self.n_threads).T + self.l2 * W).ravel()
         if self.fit_intercept:
             full[K * p:] = R.sum(axis=0)
         weights = None
@@ -189,20 +239,26 @@ class SoftmaxModel:
 
     def curvature_matrix(self, weights, rows=None):
         """Curvature on the free parameters from the weights of ``evaluate``: the (k, l) block
-        is [X, 1]^T diag(v_kl) [X, 1], built in one pass over X by the multi-output Gram
-        kernel (kfac: E[A]_kl times E[x~ x~^T]); l2 on the W diagonal."""
+        is [X, 1]^T diag(v_kl) [X, 1], built by the multi-output Gram kernel (dense X: one
+        pass; CSR X: one pass per group of class pairs) (kfac: E[A]_kl times E[x~ x~^T]);
+        l2 on the W diagonal."""
         curvature, X, P, D, wn = self._curvature_rows(weights, rows)
         if curvature == "kfac":
             A = np.diag(wn @ P) - (P * wn[:, None]).T @ P
             class_major = np.kron(A, augmented_gram(X, wn, self.fit_intercept, self.n_threads))
+        elif _sparse.is_sparse(X):
+            class_major = _sparse.multi_output_gram(
+                X, _packed_row_weights(curvature, P, D, wn), self.fit_intercept,
+                self.n_threads)
         else:
             class_major = multi_output_gram(X, **self._row_weight_options(curvature, P, D, wn))
-        order = self._class_major_order()
-        full = np.empty((self.n_full, self.n_full))
-        full[np.ix_(order, order)] = class_major
-        diag = np.arange(self.n_classes * self.n_features)
-        full[diag, diag] += self.l2
-        return full[np.ix_(self.free, self.free)]
+        position = np.empty(self.n_full, dtype=np.intp)   # class-major index of each parameter
+        position[self._class_major_order()] = np.arange(self.n_full)
+        at = position[self.free]
+        out = class_major[np.ix_(at, at)]
+        penalised = np.flatnonzero(self.penalty_mask)
+        out[penalised, penalised] += self.l2
+        return out
 
     def curvature_vector(self, weights, u, rows=None):
         """C u on the free parameters without forming C (not for kfac)."""
@@ -211,8 +267,12 @@ class SoftmaxModel:
             raise ValueError("the kfac curvature has no matrix-free product; use a dense solve")
         order = self._class_major_order()
         full = self.expand(u)
-        product = multi_output_fisher_vector(X, U=full[order].reshape(self.n_classes, -1),
-                                             **self._row_weight_options(curvature, P, D, wn))
+        U = full[order].reshape(self.n_classes, -1)
+        if _sparse.is_sparse(X):
+            product = self._sparse_curvature_vector(X, curvature, P, D, wn, U)
+        else:
+            options = self._row_weight_options(curvature, P, D, wn)
+            product = multi_output_fisher_vector(X, U=U, **options)
         out = np.empty(self.n_full)
         out[order] = product.ravel()
         penalised = slice(0, self.n_classes * self.n_features)
@@ -224,11 +284,25 @@ class SoftmaxModel:
         curvature, X, P, D, wn = self._curvature_rows(weights, rows)
         if curvature == "kfac":
             raise ValueError("the kfac curvature has no matrix-free diagonal; use a dense solve")
+        if _sparse.is_sparse(X):
+            diagonal = _sparse.fisher_diagonal(X, _diagonal_row_weights(curvature, P, D, wn),
+                                               self.fit_intercept, self.n_threads).T
+        else:
+            diagonal = multi_output_fisher_diagonal(
+                X, **self._row_weight_options(curvature, P, D, wn))
         out = np.empty(self.n_full)
-        out[self._class_major_order()] = multi_output_fisher_diagonal(
-            X, **self._row_weight_options(curvature, P, D, wn)).ravel()
+        out[self._class_major_order()] = diagonal.ravel()
         out[:self.n_classes * self.n_features] += self.l2
         return out[self.free]
+
+    def _sparse_curvature_vector(self, X, curvature, P, D, wn, U):
+        """sum_i (V_i z_i) (x) x~_i with z_i = U x~_i, U (K, pw) class-major, for CSR X: Z by
+        X U^T, then the row weights, then X~^T (K, pw)."""
+        p = self.n_features
+        shift = U[:, p] if self.fit_intercept else None
+        Z = _sparse.matmat(X, U[:, :p].T, shift, self.n_threads)
+        Y = _apply_row_weights(curvature, P, D, wn, Z)
+        return _sparse.rmatvec(X, Y, self.fit_intercept, self.n_threads).T
 
     def _class_major_order(self):
         """Position in theta's layout [vec(W), b] of each class-major index k (p + 1) + j."""
@@ -263,7 +337,7 @@ class SoftmaxModel:
         scale = float(np.max(np.abs(delta)))
         if scale == 0 or not np.isfinite(scale):
             return None
-        change = matvec(self.X, np.ascontiguousarray(W.T)) + b
+        change = _times(self.X, np.ascontiguousarray(W.T), self.n_threads) + b
         slack = _SLACK * scale * _row_norms(self.X, self.fit_intercept)
         rows = multiclass_certificate(change, self.codes, self.sample_weight, slack)
         if rows is None:
@@ -279,11 +353,11 @@ class SoftmaxModel:
         """Per-row scores of the log-likelihood on the free parameters, (onehot - p) (x) x~."""
         P = self.predict_proba(theta)
         D = self.onehot - P
-        X = np.asarray(self.X, dtype=np.float64)
+        X = self.X if _sparse.is_sparse(self.X) else np.asarray(self.X, dtype=np.float64)
         K, p = self.n_classes, self.n_features
         full = np.empty((self.n_samples, self.n_full))
         for k in range(K):
-            full[:, k * p:(k + 1) * p] = X * D[:, k:k + 1]
+            full[:, k * p:(k + 1) * p] = _scale_rows(X, D[:, k])
         if self.fit_intercept:
             full[:, K * p:] = D
         return full[:, self.free]
