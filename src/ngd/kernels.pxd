@@ -35,8 +35,8 @@
 # 2 adds the multi-output, Fisher-vector, diagonal, CG, Woodbury and update kernels;
 # 3 adds the CSR kernels csr_matvec, csr_matmat, csr_rmatvec, csr_rmatmat, csr_weighted_gram,
 # csr_multi_output_gram, csr_fisher_vector, csr_fisher_diagonal,
-# csr_multi_output_fisher_diagonal and their index type sparse_index (earlier signatures
-# unchanged).
+# csr_multi_output_fisher_diagonal, the one-pass csr_logistic_pass (logistic_pass's arguments
+# with X in CSR form) and their index type sparse_index (earlier signatures unchanged).
 from ngd._kernels.fused cimport (logistic_pass, FisherKind, FISHER_NONE, FISHER_EXACT,
                                  FISHER_EMPIRICAL, axpy_step, momentum_step, adam_step)
 from ngd._kernels.fisher cimport (weighted_gram, multi_output_gram, fisher_vector,
@@ -50,6 +50,7 @@ from ngd._kernels.sparse cimport (sparse_index, csr_matvec, csr_matmat, csr_rmat
                                   csr_rmatmat, csr_weighted_gram, csr_multi_output_gram,
                                   csr_fisher_vector, csr_fisher_diagonal,
                                   csr_multi_output_fisher_diagonal)
+from ngd._kernels.sparse_fused cimport csr_logistic_pass
 
 cdef enum:
     NGD_CAPI_VERSION = 3

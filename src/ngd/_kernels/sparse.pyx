@@ -29,11 +29,11 @@ from cython.parallel cimport prange
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
-from ngd._kernels._rows cimport work_threads, MAX_SLOTS
+from ngd._kernels._rows cimport work_threads
+from ngd._kernels._sparse_rows cimport Plan, csr_plan
 
 
 cdef enum:
-    CHUNK_NONZEROS = 32768          # non-zeros per row block, roughly
     GRAM_BUDGET = 16777216          # doubles of Gram accumulators over all slots (128 MiB)
     PASS_BUDGET = 1048576           # doubles (8 MiB) of multi-output accumulators per pass
     TILE = 32                       # column indices per tile of the multi-output scatter
@@ -43,33 +43,6 @@ cdef enum Accumulation:             # slots are pw x K (K = 1 for the Fisher-vec
     ACC_RMATVEC = 0                 # slot += x~_i (x) v_i
     ACC_FISHER_VECTOR = 1           # slot += v_i (x~_i . u) x~_i
     ACC_DIAGONAL = 2                # slot += x~_i^2 (x) v_i
-
-
-cdef struct Plan:
-    Py_ssize_t rows                 # rows per block
-    Py_ssize_t n_chunks
-    Py_ssize_t n_slots
-
-
-cdef inline Plan _plan(Py_ssize_t n, Py_ssize_t nnz, Py_ssize_t max_slots) noexcept nogil:
-    """Blocks of about CHUNK_NONZEROS non-zeros (16 to 4096 rows) and min(blocks, MAX_SLOTS,
-    max_slots) slots (at least 1 when there are rows)."""
-    cdef Plan plan
-    cdef Py_ssize_t rows = 4096
-    if nnz > 0:
-        rows = <Py_ssize_t> ((<double> CHUNK_NONZEROS) * n / nnz)
-    if rows < 16:
-        rows = 16
-    if rows > 4096:
-        rows = 4096
-    plan.rows = rows
-    plan.n_chunks = (n + rows - 1) // rows
-    plan.n_slots = plan.n_chunks
-    if plan.n_slots > MAX_SLOTS:
-        plan.n_slots = MAX_SLOTS
-    if plan.n_slots > max_slots:
-        plan.n_slots = max_slots if max_slots > 1 else 1
-    return plan
 
 
 cdef inline double _row_dot(const floating* data, const sparse_index* indices,
@@ -134,7 +107,7 @@ cdef int _accumulate(int mode, const floating* data, const sparse_index* indices
     slots in order."""
     cdef Py_ssize_t width = (p + (1 if intercept else 0)) * K
     cdef Py_ssize_t nnz = indptr[n]
-    cdef Plan plan = _plan(n, nnz, nnz * K // (width if width > 0 else 1))
+    cdef Plan plan = csr_plan(n, nnz, nnz * K // (width if width > 0 else 1))
     cdef Py_ssize_t s, c, i, i1, j
     cdef double* slot
     cdef double* partial
@@ -275,7 +248,7 @@ cdef int csr_weighted_gram(const floating* data, const sparse_index* indices,
     cdef Py_ssize_t width = p + (1 if intercept else 0)
     cdef Py_ssize_t size = width * width
     cdef Py_ssize_t nnz = indptr[n]
-    cdef Plan plan = _plan(n, nnz, GRAM_BUDGET // (size if size > 0 else 1))
+    cdef Plan plan = csr_plan(n, nnz, GRAM_BUDGET // (size if size > 0 else 1))
     cdef Py_ssize_t s, c, i, i1, j, m
     cdef double* acc
     cdef double* partial
@@ -456,7 +429,7 @@ cdef int csr_multi_output_gram(const floating* data, const sparse_index* indices
     size = layout.pairs * layout.group                   # one slot's accumulators
     updates = 0.5 * (nnz + n) * ((nnz + n) / (<double> n) + 1.0)    # column pairs, roughly
     max_slots = <Py_ssize_t> (updates / (SLOT_FILL * layout.pairs))
-    plan = _plan(n, nnz, min(max_slots, GRAM_BUDGET // size))
+    plan = csr_plan(n, nnz, min(max_slots, GRAM_BUDGET // size))
     partial = <double*> malloc(plan.n_slots * size * sizeof(double))
     if partial == NULL:
         return -1

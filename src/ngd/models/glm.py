@@ -15,6 +15,7 @@ from scipy.sparse.linalg import lsqr
 
 from ngd import _sparse
 from ngd._kernels import fused as _fused
+from ngd._kernels import sparse_fused as _sparse_fused
 from ngd.exceptions import DataError
 from ngd.models._common import SingleOutputModel
 from ngd.models._linear import matvec, rmatvec
@@ -198,24 +199,29 @@ class GLM(SingleOutputModel):
         return self._evaluate(theta, None, self.X[rows], self.y[rows], w, off, float(w.sum()))
 
     def _evaluate(self, theta, curvature, X, y, w, offset, w_sum, trials=None):
-        """One pass over X in the fused ``glm_pass`` kernel (numpy for user-defined families
-        or links, or X that is not a C- or F-contiguous float32/float64 array; CSR X: the
-        sparse matvec, the numpy row terms and the sparse rmatvec)."""
+        """One pass over X in the fused ``glm_pass`` kernel (CSR X: its CSR counterpart
+        ``csr_glm_pass``); numpy for user-defined families or links, or dense X that is not a
+        C- or F-contiguous float32/float64 array."""
         if curvature not in (None,) + CURVATURES:
             raise ValueError(f"curvature must be one of {CURVATURES}, got {curvature!r}")
-        if self._kernel_codes is None or X.shape[0] == 0 or _sparse.is_sparse(X) or \
+        sparse = _sparse.is_sparse(X)
+        if self._kernel_codes is None or X.shape[0] == 0 or \
                 X.dtype not in (np.float32, np.float64) or \
-                not (X.flags.c_contiguous or X.flags.f_contiguous):
+                not (sparse or X.flags.c_contiguous or X.flags.f_contiguous):
             return self._evaluate_generic(theta, curvature, X, y, w, offset, w_sum, trials)
         family, link, power, link_power = self._kernel_codes
         coef, intercept = self.split(theta)
         coef = np.ascontiguousarray(coef, dtype=np.float64)
         raw_grad = np.empty(self.n_features + 1)
         weights = None if curvature is None else np.empty(X.shape[0])
-        loss_sum, valid = _fused._glm_pass(
-            X, coef, float(intercept), _as_f64(y), _as_f64(w), _as_f64(offset),
-            _as_f64(trials) if curvature == "empirical" else None, family, link, power,
-            link_power, _fused.GLM_CURVATURES[curvature], raw_grad, weights, self.n_threads)
+        args = (coef, float(intercept), _as_f64(y), _as_f64(w), _as_f64(offset),
+                _as_f64(trials) if curvature == "empirical" else None, family, link, power,
+                link_power, _fused.GLM_CURVATURES[curvature], raw_grad, weights, self.n_threads)
+        if sparse:
+            loss_sum, valid = _sparse_fused._csr_glm_pass(X.data, X.indices, X.indptr,
+                                                          X.shape[1], *args)
+        else:
+            loss_sum, valid = _fused._glm_pass(X, *args)
         if not valid:
             return Evaluation(np.inf, np.full(self.n_params, np.nan), None, curvature)
         loss = loss_sum / w_sum + 0.5 * self.l2 * float(coef @ coef)

@@ -12,6 +12,7 @@ from scipy.special import expit
 
 from ngd import _sparse
 from ngd._kernels import fused as _fused
+from ngd._kernels import sparse_fused as _sparse_fused
 from ngd.models._common import SingleOutputModel
 from ngd.models._linear import matvec
 from ngd.models.separation import binary_certificate, involved_columns
@@ -105,12 +106,12 @@ class LogisticModel(SingleOutputModel):
         kind = _KERNEL_KIND[curvature]
         coef, intercept = self.split(theta)
         coef = np.ascontiguousarray(coef, dtype=np.float64)
+        raw_grad = np.empty(self.n_features + 1)
+        weights = np.empty(X.shape[0]) if curvature not in (None, "bohning") else None
         if _sparse.is_sparse(X):
-            loss_sum, raw_grad, weights = self._sparse_pass(X, coef, intercept, y, w, offset,
-                                                            curvature)
+            loss_sum = self._sparse_pass(X, coef, intercept, y, w, offset, kind, raw_grad,
+                                         weights)
         else:
-            raw_grad = np.empty(self.n_features + 1)
-            weights = np.empty(X.shape[0]) if curvature not in (None, "bohning") else None
             loss_sum = _fused._logistic_pass(X, coef, intercept, y, w, offset, kind, raw_grad,
                                              weights, self.n_threads)
         loss = loss_sum / w_sum + 0.5 * self.l2 * float(coef @ coef)
@@ -123,27 +124,12 @@ class LogisticModel(SingleOutputModel):
                 else (BOHNING_WEIGHT / w_sum) * w
         return Evaluation(loss, grad, weights, curvature)
 
-    def _sparse_pass(self, X, coef, intercept, y, w, offset, curvature):
-        """``_logistic_pass`` for CSR X: eta by the sparse matvec, the kernel's stable row
-        terms in numpy (e = exp(-|eta|); nll = (1 - y) eta + log1p(e) and p - y =
-        ((1 - y) - y e) / (1 + e) for eta >= 0, nll = log1p(e) - y eta and p - y =
-        e / (1 + e) - y below), then [X^T r, sum r] by the sparse rmatvec."""
-        eta = matvec(X, coef, self.n_threads) + intercept
-        if offset is not None:
-            eta += offset
-        e = np.exp(-np.abs(eta))
-        upper = eta >= 0
-        nll = np.where(upper, (1.0 - y) * eta, -y * eta) + np.log1p(e)
-        diff = np.where(upper, (1.0 - y) - y * e, e) / (1.0 + e) - np.where(upper, 0.0, y)
-        wt = 1.0 if w is None else w
-        r = wt * diff
-        raw_grad = _sparse.rmatvec(X, r, intercept=True, n_threads=self.n_threads)
-        weights = None
-        if curvature in ("exact", "observed"):
-            weights = wt * e / ((1.0 + e) * (1.0 + e))
-        elif curvature == "empirical":
-            weights = wt * diff * diff
-        return float(np.sum(wt * nll)), raw_grad, weights
+    def _sparse_pass(self, X, coef, intercept, y, w, offset, kind, raw_grad, weights):
+        """``_logistic_pass`` for CSR X: the fused CSR kernel (one pass over the non-zeros,
+        the dense kernel's row terms); returns the loss sum and fills raw_grad, weights."""
+        return _sparse_fused._csr_logistic_pass(X.data, X.indices, X.indptr, X.shape[1], coef,
+                                                float(intercept), y, w, offset, kind, raw_grad,
+                                                weights, self.n_threads)
 
     # --- statistics ------------------------------------------------------------------
     def predict_proba(self, theta, X=None, offset=None):
