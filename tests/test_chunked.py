@@ -243,13 +243,14 @@ def test_one_pass_per_evaluation_without_offset(passes, method, cov_type):
                   cov_type=cov_type)                                # 7 chunks
     assert fit.n_chunks == 7
     labels = [label for label, *_ in passes]
-    # the summary pass, one pass per evaluation (loss, gradient AND curvature Gram) and the
+    # the summary pass, one pass per evaluation (loss, gradient AND curvature Gram), the
     # statistics pass (0/1 labels: the log-likelihood is -deviance / 2, no pass of its own)
-    assert labels == ["summary"] + ["pass"] * fit.n_fev + ["stats"]
-    assert fit.n_passes == len(passes) == fit.n_fev + 2
+    # and one null-model pass over y and w (its start, log-odds of the mean, is its MLE)
+    assert labels == ["summary"] + ["pass"] * fit.n_fev + ["stats", "null"]
+    assert fit.n_passes == len(passes) == fit.n_fev + 3
     assert all(calls == 7 for _, _, calls, _ in passes)          # each chunk once per pass
-    assert all(all(x_given) for *_, x_given in passes)
-    assert [name for _, name, *_ in passes][1:-1] == ["evaluation"] * fit.n_fev
+    assert all(all(x_given) for *_, x_given in passes[:-1]) and not any(passes[-1][3])
+    assert [name for _, name, *_ in passes][1:-2] == ["evaluation"] * fit.n_fev
 
 
 def test_null_fit_passes_do_not_read_x(passes):

@@ -108,8 +108,9 @@ def test_one_pass_per_evaluation(client):
     assert len(passes) == fit.n_fev
     assert len(chunk_tasks) == fit.n_chunks * fit.n_fev == 6 * fit.n_fev
     assert fit.n_fev == fit.n_iter + 1                  # Newton takes unit steps here
-    # + the first pass (validation, start) and the statistics pass (logistic: no llf pass)
-    assert fit.n_passes == fit.n_fev + 2
+    # + the first pass (validation, start), the statistics pass (logistic: no llf pass) and
+    # the null model's pass over y (not X)
+    assert fit.n_passes == fit.n_fev + 3
     assert sum(k.startswith("ngd-stats-") and "-chunk-" in k for k in keys) == 6
 
 

@@ -74,6 +74,7 @@ class ChunkedModel:
         self.sample = None              # (fraction, seed, draw) of a curvature subsample
         self.n_passes = 0
         self._stats = None
+        self._null = None               # the null deviance, once computed
         self._softmax = None            # softmax: the parameter layout (see _summarise)
         if self.name == "softmax":
             if has_offset:
@@ -219,13 +220,7 @@ class ChunkedModel:
     def _statistics(self, theta):
         key = np.asarray(theta, dtype=np.float64).tobytes()
         if self._stats is None or self._stats[0] != key:
-            if not self.fit_intercept:
-                null = "zero"
-            elif self.has_offset or self._softmax is not None:
-                null = None
-            else:
-                null = self._null_intercept()
-            args = (np.asarray(theta, dtype=np.float64), self.cov_type == "robust", null)
+            args = (np.asarray(theta, dtype=np.float64), self.cov_type == "robust")
             self._stats = (key, self._map_reduce(tasks.statistics, args, label="stats"))
         return self._stats[1]
 
@@ -252,22 +247,24 @@ class ChunkedModel:
         return float(self._statistics(theta)["pearson"])
 
     def null_deviance(self):
-        """Deviance of the intercept-only model (with the offset), or of eta = offset."""
+        """Deviance of the intercept-only model eta_i = offset_i + b at its MLE (no intercept:
+        of eta = offset); softmax: of the class frequencies. Passes over y, w and the offset,
+        not X (``ngd.models.glm.null_intercept_deviance``; without an offset the start is
+        the MLE and one pass suffices)."""
         if self._softmax is not None:
             return self._softmax.null_deviance()
-        if self._stats is None:
-            return np.nan
-        if "null" not in self._stats[1]:
-            self._stats[1]["null"] = self._fit_null()
-        return float(self._stats[1]["null"])
+        if self._null is None:
+            if self.fit_intercept:
+                self._null = null_intercept_deviance(self._null_pass, self._null_intercept())
+            else:
+                self._null = self._null_pass(0.0)[3]
+            if not np.isfinite(self._null):
+                self._null = np.nan
+        return self._null
 
-    def _fit_null(self):
-        """Deviance at the MLE of the intercept-only model eta_i = offset_i + b
-        (``ngd.models.glm.null_intercept_deviance``); one pass over y, w and the offset (not
-        X) per evaluation."""
-        def at(b):
-            return self._map_reduce(tasks.null_evaluation, (b,), label="null", use_X=False)
-        return null_intercept_deviance(at, self._null_intercept())
+    def _null_pass(self, b):
+        """(loss, score, Fisher, deviance) sums of the intercept-only model at b."""
+        return self._map_reduce(tasks.null_evaluation, (b,), label="null", use_X=False)
 
     def log_likelihood(self, theta, phi):
         """Full log-likelihood at dispersion phi (one more pass; Gaussian-identity at the

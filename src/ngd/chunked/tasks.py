@@ -134,33 +134,23 @@ def evaluation(spec, args, start, X, y, w, offset, trials):
 
 
 def statistics(spec, args, start, X, y, w, offset, trials):
-    """Sums for the statistics at the final theta, args = (theta, robust, null_eta): exact
-    (and with ``robust`` empirical) Gram, deviance, Pearson chi^2, the null deviance where it
-    has a closed form (null_eta: "zero" without an intercept, a number when every row has the
-    mean g^-1(null_eta), None when it needs its own fit: :func:`null_evaluation`; softmax:
-    Gram(s) and deviance only)."""
-    theta, robust, null = args
+    """Sums for the statistics at the final theta, args = (theta, robust): exact (and with
+    ``robust`` empirical) Gram, deviance and, for families with a dispersion, Pearson's
+    chi^2 (the null deviance has passes of its own: :func:`null_evaluation`)."""
+    theta, robust = args
     model = _chunk_model(spec, X, y, w, offset, trials)
     exact = model.evaluate(theta, "exact")
     out = {"fisher": model.curvature_matrix(exact.weights)}
     if robust:
         out["empirical"] = model.curvature_matrix(model.evaluate(theta, "empirical").weights)
-    if spec["name"] == "softmax":               # the null deviance comes from class weights
+    if spec["name"] in LABEL_MODELS:     # class labels: the unit deviance is 2 nll
         out["deviance"] = 2 * exact.loss
         return out
     glm = model.as_glm()
     glm.weight_sum = 1.0
-    # 0/1 labels: the unit deviance is twice the negative log-likelihood
-    out["deviance"] = 2 * exact.loss if spec["name"] == "logistic" else glm.deviance(theta)
+    out["deviance"] = glm.deviance(theta)
     if glm.has_dispersion:
         out["pearson"] = glm.pearson_chi2(theta)
-    if null == "zero":
-        zero = np.zeros_like(theta)
-        out["null"] = glm.deviance(zero) if np.isfinite(glm.evaluate(zero).loss) else np.nan
-    elif null is not None:
-        terms = glm._pointwise(glm.y, np.full(glm.n_samples, null))
-        out["null"] = np.nan if terms is None else float(2 * np.sum(glm.sample_weight
-                                                                    * terms[1]))
     return out
 
 
