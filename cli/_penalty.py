@@ -66,18 +66,26 @@ def ridge_l2(penalty, l2):
     return l2
 
 
-def compare(dataset, options, penalty):
-    """ngd.compare's results, or {method: ngd.fit(...)} for one L1-penalised fit (no
-    comparison: Newton and SGD do not apply to the L1 term)."""
+def single_fit_options(options, penalty):
+    """The fit options with an L1 penalty: the first method only (Newton and SGD do not apply
+    to the L1 term), alpha and l1_ratio instead of l2 and cov_type; options unchanged
+    without one."""
     alpha, ratio = penalty["alpha"], penalty["l1_ratio"]
     if alpha is None or not ratio:
+        return options
+    options = {key: value for key, value in options.items() if key not in ("l2", "cov_type")}
+    return dict(options, methods=options["methods"][:1], alpha=alpha, l1_ratio=ratio)
+
+
+def compare(dataset, options):
+    """ngd.compare's results, or {method: ngd.fit(...)} for one L1-penalised fit (options
+    from :func:`single_fit_options`)."""
+    if "alpha" not in options:
         return ngd.compare(dataset.X, dataset.y, **options)
     options = dict(options)
+    options.pop("statistics", None)
     method = options.pop("methods")[0]
-    for key in ("statistics", "l2", "cov_type"):
-        options.pop(key, None)
-    return {method: ngd.fit(dataset.X, dataset.y, method=method, alpha=alpha, l1_ratio=ratio,
-                            **options)}
+    return {method: ngd.fit(dataset.X, dataset.y, method=method, **options)}
 
 
 def report_keys(result):

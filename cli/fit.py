@@ -57,18 +57,19 @@ def _subsample(ctx, param, value):
 CHUNKED_AUTO_BYTES = 1 << 30        # --backend auto: chunked for a memory-mapped X this large
 
 
-def _resolve_backend(backend, dataset, options, l1):
+def _resolve_backend(backend, dataset, options):
     """The backend of --backend auto: "chunked" for a memory-mapped X of at least
     CHUNKED_AUTO_BYTES when the chunked backend runs this fit, else "numpy"."""
     if backend != "auto":
         return backend
     X = dataset.X
-    if l1 or not isinstance(X, np.memmap) or X.nbytes < CHUNKED_AUTO_BYTES:
+    if not isinstance(X, np.memmap) or X.nbytes < CHUNKED_AUTO_BYTES:
         return "numpy"
     try:
         model_spec("chunked", options["model"], options["methods"][0], options["fisher"],
-                   options["l2"], options.get("link"), options.get("power"), options.get("trials"),
-                   options["fit_intercept"], options["solver"], None, 0.0, None)
+                   options.get("l2", 0.0), options.get("link"), options.get("power"),
+                   options.get("trials"), options["fit_intercept"], options["solver"],
+                   options.get("alpha"), options.get("l1_ratio", 0.0), None)
     except (ValueError, TypeError):
         return "numpy"
     return "chunked"
@@ -124,8 +125,9 @@ def _resolve_backend(backend, dataset, options, l1):
               default="auto", show_default=True,
               help="chunked: one pass over row chunks of the (memory-mapped) data per "
                    "evaluation, memory bounded by a chunk; dask: the same on Dask workers "
-                   "(pip install 'ngd[dask]'); both fit logistic, softmax and GLM models by ngd and newton "
-                   "with L2 only. auto: chunked for a memory-mapped X (.npy, CSV cache) of at "
+                   "(pip install 'ngd[dask]'); both fit logistic, softmax and GLM models by ngd "
+                   "and newton, L2 or elastic net (no --path, --cv). auto: chunked for a "
+                   "memory-mapped X (.npy, CSV cache) of at "
                    "least 1 GiB when the fit allows it, else numpy (in memory).")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="Dask scheduler of --backend dask  [default: a LocalCluster on loopback]")
@@ -161,9 +163,9 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
     dense_only = l1 and model.strip().lower() == "softmax"   # L1 softmax: dense X only
     if backend == "dask" and importlib.util.find_spec("distributed") is None:
         raise InputError("--backend dask needs dask.distributed: pip install 'ngd[dask]'")
-    if backend in ("dask", "chunked") and l1:
-        raise InputError(f"--backend {backend} fits L2-penalised models only (no --path, --cv "
-                         "or --l1-ratio)")
+    grid = penalty["path_mode"] or penalty["cv_folds"] is not None
+    if backend in ("dask", "chunked") and grid:
+        raise InputError(f"--backend {backend} fits one model (no --path or --cv)")
     dataset = None
     if backend == "dask":       # .npy / CSV: the workers read their chunks of the file
         from ngd.dask_backend import file_dataset
@@ -175,7 +177,7 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
                                 keep_sparse=not dense_only)
     if dtype is not None and dataset.X.dtype != dtype:
         dataset.X = dataset.X.astype(dtype)
-    if penalty["path_mode"] or penalty["cv_folds"] is not None:
+    if grid:
         return _penalty.run(data, dataset, penalty, dict(
             model=model, link=link, power=power, trials=dataset.trials,
             sample_weight=dataset.sample_weight, offset=dataset.offset,
@@ -187,7 +189,8 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
                    methods=methods, statistics="first", fisher=fisher, tol=tol,
                    max_iter=max_iter, step=step, kl=kl_budget, damping=damping, seed=seed,
                    callback=progress, cov_type=cov_type, solver=solver, subsample=subsample)
-    backend = _resolve_backend(backend, dataset, options, l1)
+    options = _penalty.single_fit_options(options, penalty)
+    backend = _resolve_backend(backend, dataset, options)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -200,7 +203,7 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
                 from ngd.chunked.fit import fit_methods
                 results = fit_methods(chunked_fit, dataset, options)
             else:
-                results = _penalty.compare(dataset, options, penalty)
+                results = _penalty.compare(dataset, options)
         except ngd.DataError as exc:
             raise ngd.DataError(f"{data}: {exc}") from None
         finally:
@@ -219,7 +222,7 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
         files.append((plot, convergence_png(results, title)))
     write_files_atomic(files)
     # after the fit: a failed run prints its one error line only
-    skipped = [m for m in methods if m not in results]
+    skipped = [m for m in options["methods"] if m not in results]
     if skipped and not quiet:
         click.echo(f"note: --backend {backend} runs methods ngd and newton only; not run: "
                    f"{', '.join(skipped)}", err=True)

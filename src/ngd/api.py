@@ -71,9 +71,9 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
     memory-mapped arrays per evaluation, memory bounded by a chunk plus p x p; ngd.chunked) or
     "dask" (dask.array / dask.dataframe inputs, which also select it: the chunks' passes run
     on Dask's workers; ngd.dask_backend). The chunked backends fit logistic, softmax and GLM
-    models by methods "ngd" and "newton" with the L2 penalty; chunk_rows: their rows per chunk (default
-    about 64 MB of X and at most 262 144 rows locally, 16 MB for numpy inputs sent to
-    Dask; dask arrays keep theirs).
+    models by methods "ngd" and "newton" with L2 or the elastic net; chunk_rows: their rows
+    per chunk (default about 64 MB of X and at most 262 144 rows locally, 16 MB for numpy
+    inputs sent to Dask; dask arrays keep theirs).
     """
     if backend in ("dask", "chunked") or _is_dask(X):
         if backend == "chunked":

@@ -16,12 +16,13 @@ optimum equals the in-memory fit to rounding.
 
 Scope: "logistic", "softmax" and the GLM families (any link; sample_weight, offset except
 for softmax, trials, intercept, l2); methods "ngd" (fisher "exact", "empirical" or
-"observed"; logistic also "bohning") and "newton"; solver "cholesky". No L1/elastic net,
-SGD/SQN/Adam or diagonal Fisher.
+"observed"; logistic also "bohning") and "newton"; solver "cholesky"; the elastic net
+(alpha, l1_ratio, penalty_factor) by ngd.elastic_net's proximal NGD with the reduced Gram as
+curvature. No paths or cross-validation, SGD/SQN/Adam or diagonal Fisher.
 Statistics take passes after the fit: one at the final theta (exact Fisher Gram, empirical
-one for cov_type="robust", deviance, Pearson chi^2, the null deviance in closed form), one for
-a GLM's log-likelihood (logistic and softmax: -deviance / 2), and, with an intercept and an offset, a few passes over y, w and the
-offset (not X) for the intercept-only fit the null deviance needs.
+one for cov_type="robust", deviance, Pearson chi^2), one for a GLM's log-likelihood
+(logistic and softmax: -deviance / 2), and the null deviance's passes over y, w and the offset
+(not X): its intercept-only fit, one pass without an offset (the start is the MLE).
 """
 from ngd.chunked.local import LocalChunkedModel, fit
 from ngd.chunked.model import ChunkedModel, ChunkedSubsample, ReducedCurvature

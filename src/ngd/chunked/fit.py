@@ -10,16 +10,15 @@ METHODS = ("ngd", "newton")
 
 def model_spec(backend, model, method, fisher, l2, link, power, trials, fit_intercept, solver,
                alpha, l1_ratio, penalty_factor):
-    """(spec, l2) for a chunked fit, or a ValueError/TypeError naming what ``backend`` does
-    not support."""
+    """(spec, l2, penalty) for a chunked fit (penalty: an ``ngd.elastic_net`` Penalty or
+    None), or a ValueError/TypeError naming what ``backend`` does not support."""
     from ngd import api
-    from ngd.elastic_net import check_penalty
+    from ngd.elastic_net import check_curvature, check_penalty
     from ngd.models import normalise_model_name
 
     l2, penalty = check_penalty(l2, alpha, l1_ratio, penalty_factor)
     if penalty is not None:
-        raise ValueError(f"backend={backend!r} supports the L2 penalty only (no l1_ratio > 0 "
-                         "or penalty_factor)")
+        check_curvature(method, fisher)
     name = normalise_model_name(model)
     if method not in METHODS:
         raise ValueError(f"backend={backend!r} supports method 'ngd' or 'newton', "
@@ -47,14 +46,26 @@ def model_spec(backend, model, method, fisher, l2, link, power, trials, fit_inte
         spec = {"name": "binomial" if name == "logistic" else name, "link": link,
                 "power": power}
     spec["fit_intercept"] = bool(fit_intercept)
-    return spec, l2
+    return spec, l2, penalty
 
 
-def run_fit(model, method, backend, dtype, n_threads, statistics=True, **options):
+def construction_l2(spec, l2, penalty):
+    """The l2 a chunked model is built with: ``l2``; with an elastic-net penalty 0, except
+    for softmax, whose gauge is fixed at construction (the symmetric one of L1 fits needs
+    l2 > 0; :func:`run_fit` then sets the model's own l2 to 0, as ngd.elastic_net.prepare)."""
+    if penalty is None:
+        return l2
+    return 1.0 if spec["name"] == "softmax" else 0.0
+
+
+def run_fit(model, method, backend, dtype, n_threads, statistics=True, penalty=None,
+            **options):
     """ngd.fit's optimiser and statistics on a chunked ``model`` (dense Cholesky solves of
-    the reduced Gram); the result also carries ``backend``, ``n_passes`` (passes over the
-    data, statistics included) and ``n_chunks``."""
+    the reduced Gram), or with an elastic-net ``penalty`` proximal NGD (``ngd.elastic_net``;
+    the model's own l2 is 0); the result also carries ``backend``, ``n_passes`` (passes over
+    the data, statistics included) and ``n_chunks``."""
     from ngd import api
+    from ngd.elastic_net import check_curvature, fit_prepared
     if model.fit_intercept is False and model.name not in LABEL_MODELS:
         if not np.isfinite(model.loss(model.initial_theta())):
             raise DataError(f"no valid starting point for the {model.spec['name']} family with "
@@ -62,8 +73,16 @@ def run_fit(model, method, backend, dtype, n_threads, statistics=True, **options
                             "least-squares start); try an intercept or another link")
     model.cov_type = options["cov_type"]
     prepared = api._Prepared(model, model.classes, n_threads, dtype)
-    options["solver"] = "cholesky"
-    result = api._fit_prepared(prepared, method, statistics=statistics, **options)
+    if penalty is not None:
+        model.l2 = 0.0
+        result = fit_prepared(prepared, penalty,
+                              curvature=check_curvature(method, options["fisher"]),
+                              tol=options["tol"],
+                              max_iter=100 if options["max_iter"] is None else options["max_iter"],
+                              ftol=options["ftol"], callback=options["callback"])
+    else:
+        options["solver"] = "cholesky"
+        result = api._fit_prepared(prepared, method, statistics=statistics, **options)
     result.update(backend=backend, n_passes=model.n_passes,
                   n_chunks=sum(1 for rows in model.chunk_rows if rows > 0))
     return result

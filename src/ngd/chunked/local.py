@@ -9,7 +9,7 @@ import numpy as np
 from ngd import _sparse
 from ngd._threads import effective_n_threads
 from ngd.chunked import tasks
-from ngd.chunked.fit import model_spec, run_fit
+from ngd.chunked.fit import construction_l2, model_spec, run_fit
 from ngd.chunked.model import ChunkedModel
 from ngd.exceptions import DataError
 
@@ -105,10 +105,11 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
     evaluation is one pass over the row chunks of X, y, sample_weight, offset, trials (numpy
     arrays, memory-mapped ones included, never copied whole), the curvature's Gram formed in
     the same pass (on a seeded row subsample with ``subsample``), the p x p solve after it.
-    chunk_rows: rows per chunk (default: about 64 MB of X, at most 262 144 rows). Same optimum, standard errors and
-    deviances as the in-memory fit; ``result.n_passes`` counts the passes."""
-    spec, l2 = model_spec("chunked", model, method, fisher, l2, link, power, trials,
-                          fit_intercept, solver, alpha, l1_ratio, penalty_factor)
+    chunk_rows: rows per chunk (default: about 64 MB of X, at most 262 144 rows). Same
+    optimum, standard errors and deviances as the in-memory fit; ``result.n_passes`` counts
+    the passes."""
+    spec, l2, penalty = model_spec("chunked", model, method, fisher, l2, link, power, trials,
+                                   fit_intercept, solver, alpha, l1_ratio, penalty_factor)
     if chunk_rows is not None and (isinstance(chunk_rows, bool) or
                                    not isinstance(chunk_rows, numbers.Integral)
                                    or chunk_rows < 1):
@@ -119,11 +120,12 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
     chunked = LocalChunkedModel(X, _vector(y, n, "y"), spec,
                                 sample_weight=_vector(sample_weight, n, "sample_weight"),
                                 offset=_vector(offset, n, "offset"),
-                                trials=_vector(trials, n, "trials"), l2=l2,
-                                chunk_rows=chunk_rows, n_threads=threads)
+                                trials=_vector(trials, n, "trials"),
+                                l2=construction_l2(spec, l2, penalty), chunk_rows=chunk_rows,
+                                n_threads=threads)
     dtype = X.dtype.name if X.dtype in (np.float32, np.float64) else "float64"
     return run_fit(chunked, method, "chunked", dtype, threads, statistics=statistics,
-                   fisher=fisher, tol=tol, max_iter=max_iter, ftol=ftol, damping=damping,
-                   step=step, kl=kl, batch_size=256, learning_rate=None, seed=seed,
+                   penalty=penalty, fisher=fisher, tol=tol, max_iter=max_iter, ftol=ftol,
+                   damping=damping, step=step, kl=kl, batch_size=256, learning_rate=None, seed=seed,
                    callback=callback, cov_type=cov_type, solver=solver, subsample=subsample,
                    stderr=stderr)

@@ -131,6 +131,9 @@ class ChunkedModel:
                                      fit_intercept=self.fit_intercept, l2=self.l2)
         self.n_params = self._softmax.n_params
         self.penalty_mask = self._softmax.penalty_mask
+        self.n_classes = K                   # the softmax layout, as ngd.elastic_net reads it
+        self.free = self._softmax.free
+        self.expand = self._softmax.expand
 
     # --- the model interface --------------------------------------------------------
     def split(self, theta):

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from ngd.chunked import tasks
-from ngd.chunked.fit import model_spec, run_fit
+from ngd.chunked.fit import construction_l2, model_spec, run_fit
 from ngd.chunked.model import ChunkedModel
 from ngd.exceptions import DataError
 
@@ -160,8 +160,8 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
     except ImportError:
         raise ImportError("backend='dask' needs dask: pip install 'ngd[dask]'") from None
     from ngd._threads import effective_n_threads
-    spec, l2 = model_spec("dask", model, method, fisher, l2, link, power, trials,
-                          fit_intercept, solver, alpha, l1_ratio, penalty_factor)
+    spec, l2, penalty = model_spec("dask", model, method, fisher, l2, link, power, trials,
+                                   fit_intercept, solver, alpha, l1_ratio, penalty_factor)
     if client is None:
         client = default_client()
     Xd = _as_dask_matrix(X, chunk_rows)
@@ -169,11 +169,12 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
     dask_model = DaskModel(Xd, yd, spec, sample_weight=_as_dask_vector(sample_weight, Xd,
                                                                        "sample_weight"),
                            offset=_as_dask_vector(offset, Xd, "offset"),
-                           trials=_as_dask_vector(trials, Xd, "trials"), l2=l2, client=client,
-                           persist=persist)
+                           trials=_as_dask_vector(trials, Xd, "trials"),
+                           l2=construction_l2(spec, l2, penalty), client=client, persist=persist)
     try:
         return run_fit(dask_model, method, "dask", Xd.dtype.name,
-                       effective_n_threads(n_threads), statistics=statistics, fisher=fisher,
+                       effective_n_threads(n_threads), statistics=statistics, penalty=penalty,
+                       fisher=fisher,
                        tol=tol, max_iter=max_iter, ftol=ftol, damping=damping, step=step, kl=kl,
                        batch_size=256, learning_rate=None, seed=seed, callback=callback,
                        cov_type=cov_type, solver=solver, subsample=subsample, stderr=stderr)

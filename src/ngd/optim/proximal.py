@@ -127,11 +127,12 @@ class CompositeProblem:
 
 
 def _weight_array(weights):
-    """The per-row curvature weights as one array (softmax: p_ik * w_i / sum w)."""
+    """The per-row curvature weights as one array (softmax: p_ik * w_i / sum w; a chunked
+    model's reduced curvature: its Gram)."""
     if isinstance(weights, tuple):
         _, proba, _, wn = weights
         return proba * wn[:, None]
-    return weights
+    return getattr(weights, "gram", weights)
 
 
 class CurvatureCache:
