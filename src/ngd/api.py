@@ -141,18 +141,34 @@ class _Prepared:
         self.dtype = dtype
 
 
-def _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_intercept, l2,
-             n_threads, backend):
+def model_kind(model, link, power, trials, fit_intercept, l2):
+    """("logistic" | "softmax" | "glm", the GLM's family or None) of ``fit``'s model options,
+    after the checks every backend shares (l2, fit_intercept, power, link, trials)."""
     name = normalise_model_name(model)
-    if backend != "numpy":
-        raise ValueError(f"backend={backend!r} is for ngd.fit (one method per call), not "
-                         "compare()" if backend in ("dask", "chunked") else
-                         f"backend must be 'numpy', 'chunked' or 'dask', got {backend!r}")
     _check_real(l2, "l2", minimum=0.0)
     if not isinstance(fit_intercept, (bool, np.bool_)):
         raise TypeError(f"fit_intercept must be True or False, got {fit_intercept!r}")
     if power is not None and name != "tweedie":
         raise ValueError(f"power= applies to the tweedie model only, not {name!r}")
+    if name == "logistic" and trials is None:
+        if link not in (None, "logit"):
+            raise ValueError(f"model 'logistic' uses the logit link, got link={link!r}; "
+                             "use model='binomial' for other links")
+        return "logistic", None
+    if name == "softmax":
+        if link is not None or trials is not None:
+            raise ValueError("model 'softmax' takes no link= or trials=")
+        return "softmax", None
+    return "glm", "binomial" if name == "logistic" else name
+
+
+def _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_intercept, l2,
+             n_threads, backend):
+    if backend != "numpy":
+        raise ValueError(f"backend={backend!r} is for ngd.fit (one method per call), not "
+                         "compare()" if backend in ("dask", "chunked") else
+                         f"backend must be 'numpy', 'chunked' or 'dask', got {backend!r}")
+    kind, family = model_kind(model, link, power, trials, fit_intercept, l2)
     if _sparse.is_sparse(X):
         X = _sparse.as_csr(X, "X")
     else:
@@ -169,19 +185,13 @@ def _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_interc
     threads = effective_n_threads(n_threads)
     common = dict(sample_weight=w, offset=off, fit_intercept=bool(fit_intercept),
                   l2=float(l2), n_threads=threads)
-    if name == "logistic" and trials is None:
-        if link not in (None, "logit"):
-            raise ValueError(f"model 'logistic' uses the logit link, got link={link!r}; "
-                             "use model='binomial' for other links")
+    if kind == "logistic":
         y01, classes = _labels(y, n, exactly=2)
         built = get_model("logistic")(X, y01, **common)
-    elif name == "softmax":
-        if link is not None or trials is not None:
-            raise ValueError("model 'softmax' takes no link= or trials=")
+    elif kind == "softmax":
         codes, classes = _labels(y, n, exactly=None)
         built = get_model("softmax")(X, codes, n_classes=len(classes), **common)
     else:
-        family = "binomial" if name == "logistic" else name
         y = _validation.as_vector(y, n, "y")
         t = None if trials is None else _validation.as_vector(trials, n, "trials")
         built = get_model(family)(X, y, family=family, link=link, power=power, trials=t,

@@ -12,14 +12,12 @@ def model_spec(backend, model, method, fisher, l2, link, power, trials, fit_inte
                alpha, l1_ratio, penalty_factor):
     """(spec, l2, penalty) for a chunked fit (penalty: an ``ngd.elastic_net`` Penalty or
     None), or a ValueError/TypeError naming what ``backend`` does not support."""
-    from ngd import api
+    from ngd.api import model_kind
     from ngd.elastic_net import check_curvature, check_penalty
-    from ngd.models import normalise_model_name
 
     l2, penalty = check_penalty(l2, alpha, l1_ratio, penalty_factor)
     if penalty is not None:
         check_curvature(method, fisher)
-    name = normalise_model_name(model)
     if method not in METHODS:
         raise ValueError(f"backend={backend!r} supports method 'ngd' or 'newton', "
                          f"got {method!r}")
@@ -28,23 +26,8 @@ def model_spec(backend, model, method, fisher, l2, link, power, trials, fit_inte
     if solver not in ("auto", "cholesky"):
         raise ValueError(f"backend={backend!r} forms the p x p curvature in each pass: solver "
                          f"must be 'auto' or 'cholesky', got {solver!r}")
-    api._check_real(l2, "l2", minimum=0.0)
-    if not isinstance(fit_intercept, (bool, np.bool_)):
-        raise TypeError(f"fit_intercept must be True or False, got {fit_intercept!r}")
-    if power is not None and name != "tweedie":
-        raise ValueError(f"power= applies to the tweedie model only, not {name!r}")
-    if name == "softmax":
-        if link is not None or trials is not None:
-            raise ValueError("model 'softmax' takes no link= or trials=")
-        spec = {"name": "softmax"}
-    elif name == "logistic" and trials is None:
-        if link not in (None, "logit"):
-            raise ValueError(f"model 'logistic' uses the logit link, got link={link!r}; "
-                             "use model='binomial' for other links")
-        spec = {"name": "logistic"}
-    else:
-        spec = {"name": "binomial" if name == "logistic" else name, "link": link,
-                "power": power}
+    kind, family = model_kind(model, link, power, trials, fit_intercept, l2)
+    spec = {"name": kind} if family is None else {"name": family, "link": link, "power": power}
     spec["fit_intercept"] = bool(fit_intercept)
     return spec, l2, penalty
 
