@@ -489,6 +489,24 @@ def test_elastic_net_matches_in_memory(model, options):
     _close(fit.null_deviance, ref.null_deviance, 1e-10)
 
 
+@pytest.mark.parametrize("model, link", [("logistic", None), ("binomial", "probit")])
+def test_separation_is_detected_as_in_memory(model, link):
+    """Completely separated data: status 6 with the same rows and columns as the in-memory
+    fit (the check is one pass over the chunks); the same check stays silent on data with an
+    MLE."""
+    rng, X = _rng_X(n=1800, p=3, seed=15)
+    y = (X[:, 1] + 0.5 * X[:, 2] > 0).astype(float)
+    ref = ngd.fit(X, y, model=model, link=link, subsample=None)
+    fit = ngd.fit(X, y, model=model, link=link, backend="chunked", chunk_rows=250)
+    assert ref.status == fit.status == 6
+    assert fit.separation["columns"] == ref.separation["columns"] == [1, 2]
+    np.testing.assert_array_equal(fit.separation["rows"], ref.separation["rows"])
+    assert "does not exist (separation)" in fit.message
+    y[:40] = 1 - y[:40]                                  # overlap: the MLE exists
+    assert ngd.fit(X, y, model=model, link=link, backend="chunked", chunk_rows=250).status \
+        in (0, 1)
+
+
 def test_nan_in_x_names_the_global_row_and_column(small):
     X, y = small
     X = X.copy()

@@ -11,6 +11,7 @@ from ngd.exceptions import DataError
 from ngd.fisher import RowSubsample
 from ngd.models.glm import null_intercept_deviance
 from ngd.models.logistic import Evaluation
+from ngd.models.separation import columns_by_movement
 
 
 class ReducedCurvature:
@@ -213,6 +214,22 @@ class ChunkedModel:
     def curvature_diagonal(self, weights, rows=None):
         """diag(C) from the reduced Gram."""
         return np.diag(self.curvature_matrix(weights, rows)).copy()
+
+    def separation(self, delta):
+        """(rows, columns) if moving along delta separates the 0/1 responses of a logistic or
+        binomial logit/probit/cloglog model without a penalty (no MLE), else None; one pass
+        (``ngd.models.separation``; softmax: not checked)."""
+        binary = self.name == "logistic" or (
+            self.family_name == "binomial" and self.link_name in ("logit", "probit", "cloglog"))
+        if self.l2 > 0 or not binary:
+            return None
+        sums = self._map_reduce(tasks.separation, (np.asarray(delta, np.float64),),
+                                label="separation")
+        if not (sums["consistent"] and sums["rows"].size):
+            return None
+        mean = sums["sum"] / sums["n"]
+        sd = np.sqrt(np.maximum(sums["squares"] / sums["n"] - mean * mean, 0.0))
+        return sums["rows"], columns_by_movement(sd, delta[:self.n_features])
 
     # --- statistics (used by ngd.statistics.attach_statistics) ----------------------
     @property

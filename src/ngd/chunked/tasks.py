@@ -11,6 +11,7 @@ import numpy as np
 
 from ngd.exceptions import DataError
 from ngd.models import RowSample
+from ngd.models.separation import binary_margins
 
 LABEL_MODELS = ("logistic", "softmax")      # y holds class labels (of any kind)
 
@@ -169,6 +170,19 @@ def null_evaluation(spec, args, start, X, y, w, offset, trials):
             float(glm.deviance(theta)))
 
 
+def separation(spec, args, start, X, y, w, offset, trials):
+    """The chunk's part of the binary separation check along args = (delta,)
+    (``ngd.models.separation.binary_margins``): consistent, its strictly separated rows (global
+    indices), and the row count, column sums and sums of squares for the columns' spread."""
+    (delta,) = args
+    model = _chunk_model(spec, X, y, w, offset, trials)
+    weights = np.ones(model.n_samples) if model.sample_weight is None else model.sample_weight
+    consistent, strict = binary_margins(model.X, model.y, delta, model.fit_intercept, weights)
+    X = np.asarray(model.X, dtype=np.float64)
+    return {"consistent": consistent, "rows": strict + start, "n": X.shape[0],
+            "sum": X.sum(axis=0), "squares": np.einsum("ij,ij->j", X, X)}
+
+
 def log_likelihood(spec, args, start, X, y, w, offset, trials):
     """sum_i w_i log p(y_i | mu_i, phi) of one chunk at args = (theta, phi) (the family's
     closed form or nan)."""
@@ -180,22 +194,25 @@ def log_likelihood(spec, args, start, X, y, w, offset, trials):
 
 
 def add(*parts):
-    """Sum of partial results: tuples (entry-wise, None when any is None, ``and`` for
-    booleans), dicts (label counts merged) or numbers."""
+    """Sum of partial results: tuples and dicts entry-wise (None when any is None, ``and``
+    for booleans; label counts merged, row indices concatenated) or numbers."""
     first = parts[0]
     if isinstance(first, tuple):
         return tuple(_add_entries([part[k] for part in parts]) for k in range(len(first)))
     if isinstance(first, dict):
         out = {}
         for key in first:
+            values = [part[key] for part in parts]
             if key == "labels":
                 labels = {}
-                for part in parts:
-                    for label, s in part["labels"].items():
+                for counts in values:
+                    for label, s in counts.items():
                         labels[label] = labels.get(label, 0.0) + s
                 out[key] = labels
+            elif key == "rows":
+                out[key] = np.concatenate(values)
             else:
-                out[key] = sum(part[key] for part in parts)
+                out[key] = _add_entries(values)
         return out
     return sum(parts)
 

@@ -25,25 +25,31 @@ def _row_norms(X, fit_intercept):
     return np.sqrt(norms ** 2 + 1.0) if fit_intercept else norms
 
 
-def binary_certificate(X, y, delta, fit_intercept, weights):
-    """Rows strictly separated along delta, or None when delta does not separate the data.
-    y in {0, 1} (rows with 0 < y < 1 must have a zero margin); weights > 0 rows count."""
+def binary_margins(X, y, delta, fit_intercept, weights):
+    """(consistent, strict rows) of the binary condition along delta: consistent when no row
+    of positive weight has a margin of the wrong sign (rows with 0 < y < 1: a non-zero
+    margin); strict: the rows whose margin has the right sign beyond the slack. y in [0, 1]."""
     coef = np.asarray(delta[:X.shape[1]], dtype=np.float64)
     shift = float(delta[-1]) if fit_intercept else 0.0
     scale = float(np.max(np.abs(delta)))
     if scale == 0 or not np.isfinite(scale):
-        return None
+        return False, np.empty(0, dtype=np.intp)
     margin = (matvec(X, coef) + shift)
     slack = _SLACK * scale * _row_norms(X, fit_intercept)
     active = weights > 0
     sign = np.where(y >= 1, 1.0, np.where(y <= 0, -1.0, 0.0))
     signed = sign * margin
     zero_required = active & (sign == 0)
-    if np.any(signed[active] < -slack[active]) or np.any(np.abs(margin[zero_required])
-                                                         > slack[zero_required]):
-        return None
-    strict = active & (signed > slack)
-    return np.flatnonzero(strict) if strict.any() else None
+    consistent = not (np.any(signed[active] < -slack[active]) or
+                      np.any(np.abs(margin[zero_required]) > slack[zero_required]))
+    return consistent, np.flatnonzero(active & (signed > slack))
+
+
+def binary_certificate(X, y, delta, fit_intercept, weights):
+    """Rows strictly separated along delta, or None when delta does not separate the data
+    (:func:`binary_margins` consistent with at least one strict row)."""
+    consistent, strict = binary_margins(X, y, delta, fit_intercept, weights)
+    return strict if consistent and strict.size else None
 
 
 def multiclass_certificate(eta_change, codes, weights, slack):
@@ -61,6 +67,11 @@ def involved_columns(X, delta_coef, fraction=0.05):
     """Columns whose standardised movement |d_j| sd(x_j) is at least ``fraction`` of the
     largest (for naming the features behind a separation)."""
     sd = _sparse.column_std(X) if _sparse.is_sparse(X) else np.std(X, axis=0, dtype=np.float64)
+    return columns_by_movement(sd, delta_coef, fraction)
+
+
+def columns_by_movement(sd, delta_coef, fraction=0.05):
+    """:func:`involved_columns` from the column standard deviations ``sd``."""
     size = np.abs(delta_coef) * np.where(sd > 0, sd, 1.0)
     if size.ndim == 2:
         size = size.max(axis=0)
