@@ -1,5 +1,5 @@
-"""``ngd.fit(..., backend="chunked")``: the chunked objective in this process, chunk after
-chunk over numpy arrays -- typically a memory-mapped ``.npy`` larger than memory."""
+"""``ngd.fit(..., backend="chunked")``: the chunked objective in this process, over the row
+chunks of numpy arrays -- typically a memory-mapped ``.npy`` larger than memory."""
 import functools
 import numbers
 from concurrent.futures import ThreadPoolExecutor
@@ -63,8 +63,11 @@ class LocalChunkedModel(ChunkedModel):
         self.n_passes += 1
         if self._workers == 1:
             return functools.reduce(tasks.add, map(run, self._bounds))
-        with ThreadPoolExecutor(self._workers, thread_name_prefix="ngd-chunk") as pool:
+        pool = ThreadPoolExecutor(self._workers, thread_name_prefix="ngd-chunk")
+        try:
             return functools.reduce(tasks.add, pool.map(run, self._bounds))
+        finally:                        # a chunk's error stops the chunks not yet started
+            pool.shutdown(cancel_futures=True)
 
 
 def _matrix(X):
@@ -126,6 +129,6 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
     dtype = X.dtype.name if X.dtype in (np.float32, np.float64) else "float64"
     return run_fit(chunked, method, "chunked", dtype, threads, statistics=statistics,
                    penalty=penalty, fisher=fisher, tol=tol, max_iter=max_iter, ftol=ftol,
-                   damping=damping, step=step, kl=kl, batch_size=256, learning_rate=None, seed=seed,
-                   callback=callback, cov_type=cov_type, solver=solver, subsample=subsample,
-                   stderr=stderr)
+                   damping=damping, step=step, kl=kl, batch_size=256, learning_rate=None,
+                   seed=seed, callback=callback, cov_type=cov_type, solver=solver,
+                   subsample=subsample, stderr=stderr)
