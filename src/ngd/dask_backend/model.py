@@ -16,8 +16,8 @@ _PASS_IDS = itertools.count()
 
 
 class DaskModel(ChunkedModel):
-    """Logistic or GLM objective on row-chunked dask arrays: each pass is one task per chunk
-    on the workers (``ngd.chunked.tasks``), summed by a tree of fan-in FAN_IN."""
+    """Logistic, softmax or GLM objective on row-chunked dask arrays: each pass is one task per
+    chunk on the workers (``ngd.chunked.tasks``), summed by a tree of fan-in FAN_IN."""
 
     def __init__(self, X, y, spec, sample_weight=None, offset=None, trials=None, l2=0.0,
                  client=None, persist="auto"):
