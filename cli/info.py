@@ -9,22 +9,32 @@ import ngd
 from ngd.cli._output import emit_json, format_table
 
 
+OPTIONAL = {"dask": "--backend dask", "distributed": "--backend dask",
+            "matplotlib": "--plot", "scikit-learn": "estimator checks, bench"}
+
+
+def _version(package):
+    """The installed version of ``package``, or None."""
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def gather_info():
-    """Dictionary of versions, OpenMP build flag, cores and BLAS/OpenMP thread pools."""
+    """Dictionary of versions (required and optional packages), OpenMP build flag, cores and
+    BLAS/OpenMP thread pools."""
     from threadpoolctl import threadpool_info
 
-    versions = {}
-    for package in ("ngd", "numpy", "scipy", "click", "threadpoolctl", "Cython"):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
+    versions = {package: _version(package)
+                for package in ("ngd", "numpy", "scipy", "click", "threadpoolctl", "Cython")}
+    optional = {package: _version(package) for package in OPTIONAL}
     build = ngd.build_info()
     pools = [{key: pool.get(key) for key in ("user_api", "internal_api", "prefix", "version",
                                              "num_threads", "threading_layer")}
              for pool in threadpool_info()]
     return {"schema": "ngd.info/1", "python": platform.python_version(),
-            "platform": platform.platform(), "versions": versions,
+            "platform": platform.platform(), "versions": versions, "optional": optional,
             "openmp": build["openmp"], "omp_max_threads": build["omp_max_threads"],
             "cpu_count": os.cpu_count(), "default_threads": build["default_threads"],
             "threadpools": pools}
@@ -41,6 +51,8 @@ def info_command(as_json):
     click.echo(f"ngd {info['versions']['ngd']} on Python {info['python']} ({info['platform']})")
     click.echo("versions: " + ", ".join(f"{k} {v}" for k, v in info["versions"].items()
                                          if k != "ngd" and v))
+    click.echo("optional: " + ", ".join(f"{k} {v or '-'} ({OPTIONAL[k]})"
+                                         for k, v in info["optional"].items()))
     click.echo(f"OpenMP: {'on' if info['openmp'] else 'off'} "
                f"(max threads {info['omp_max_threads']}); cores: {info['cpu_count']}; "
                f"default threads: {info['default_threads']}")
