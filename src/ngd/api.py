@@ -4,8 +4,9 @@ import numbers
 
 import numpy as np
 
-from ngd import _sparse, _validation
+from ngd import _sparse, _validation, frames
 from ngd._threads import effective_n_threads, fit_threads
+from ngd.design import is_design
 from ngd.exceptions import DataError
 from ngd.fisher import SOLVERS, auto_subsample_size
 from ngd.models import get_model, normalise_model_name
@@ -66,7 +67,13 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
     alpha, l1_ratio, penalty_factor: elastic net, adding alpha sum_j f_j [(1 - l1_ratio)/2
     coef_j^2 + l1_ratio |coef_j|] (glum's convention; see ngd.elastic_net): l1_ratio = 0 without
     factors is l2 = alpha, otherwise proximal NGD (result.kkt_violation).
-    Returns a FitResult (coef, intercept, stderr, history, deviance, aic, ...).
+    Returns a FitResult (coef, intercept, stderr, history, deviance, aic, ...) with
+    ``feature_names`` (one per coefficient column), ``terms`` ({term: coefficient indices})
+    and ``input_spec`` (how a table became X, for predictions on new tables; None for arrays).
+    X: an array, a scipy sparse matrix, an :class:`ngd.design.Design`, or a pandas / polars
+    DataFrame or pyarrow Table (ngd.frames: numeric and boolean columns dense, string and
+    categorical columns native categorical blocks; y, weights, offset and trials may be
+    Series or Arrow arrays).
     backend: "numpy" (in memory), "chunked" (one pass over row chunks of numpy or
     memory-mapped arrays per evaluation, memory bounded by a chunk plus p x p; ngd.chunked) or
     "dask" (dask.array / dask.dataframe inputs, which also select it: the chunks' passes run
@@ -75,6 +82,45 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
     per chunk (default about 64 MB of X and at most 262 144 rows locally, 16 MB for numpy
     inputs sent to Dask; dask arrays keep theirs).
     """
+    table = None
+    if frames.is_frame(X):
+        table = frames.design_from_frame(X, fit_intercept=fit_intercept)
+        X = table.X
+    y, trials, sample_weight, offset = (frames.as_array(value, what) for value, what in (
+        (y, "y"), (trials, "trials"), (sample_weight, "sample_weight"), (offset, "offset")))
+    result = _fit_any(X, y, model, method, fisher, l2, link, power, trials, sample_weight,
+                      offset, fit_intercept, tol, max_iter, backend, ftol=ftol,
+                      damping=damping, step=step, kl=kl, batch_size=batch_size,
+                      learning_rate=learning_rate, seed=seed, n_threads=n_threads,
+                      callback=callback, cov_type=cov_type, solver=solver,
+                      subsample=subsample, stderr=stderr, alpha=alpha, l1_ratio=l1_ratio,
+                      penalty_factor=penalty_factor, chunk_rows=chunk_rows)
+    attach_names(result, X, table)
+    return result
+
+
+def attach_names(result, X, table=None):
+    """Set result.feature_names, result.terms and result.input_spec from the fitted X (and
+    the table it came from): names of a Design or table's columns, else x0, x1, ..."""
+    if table is not None:
+        names, terms, spec = table.feature_names, table.terms, table.spec.to_dict()
+    elif is_design(X):
+        names = X.feature_names
+        terms = {t: list(range(s.start, s.stop)) for t, s in X.column_slices.items()}
+        spec = None
+    else:
+        names = [f"x{j}" for j in range(X.shape[1])] if hasattr(X, "shape") and \
+            len(X.shape) == 2 else None
+        terms = None if names is None else {name: [j] for j, name in enumerate(names)}
+        spec = None
+    result.update(feature_names=names, terms=terms, input_spec=spec)
+
+
+def _fit_any(X, y, model, method, fisher, l2, link, power, trials, sample_weight, offset,
+             fit_intercept, tol, max_iter, backend, *, ftol, damping, step, kl, batch_size,
+             learning_rate, seed, n_threads, callback, cov_type, solver, subsample, stderr,
+             alpha, l1_ratio, penalty_factor, chunk_rows):
+    """ngd.fit on arrays (a dense or sparse matrix or a Design): dispatch on the backend."""
     if backend in ("dask", "chunked") or _is_dask(X):
         if backend == "chunked":
             from ngd.chunked import fit as chunked_fit
@@ -117,7 +163,12 @@ def compare(X, y, methods=("ngd", "newton", "sgd"), statistics="all", **options)
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise ValueError(f"methods must be a non-empty subset of {METHODS}, got {methods!r}")
-    data = {key: options.pop(key) for key in _DATA_KEYS if key in options}
+    table = None
+    if frames.is_frame(X):
+        table = frames.design_from_frame(X, fit_intercept=options.get("fit_intercept", True))
+        X = table.X
+    y = frames.as_array(y, "y")
+    data = {key: frames.as_array(options.pop(key), key) for key in _DATA_KEYS if key in options}
     unknown = set(options) - set(_SOLVER_DEFAULTS)
     if unknown:
         raise TypeError(f"unexpected options: {', '.join(sorted(unknown))}")
@@ -126,9 +177,12 @@ def compare(X, y, methods=("ngd", "newton", "sgd"), statistics="all", **options)
                         data.get("offset"), data.get("fit_intercept", True),
                         data.get("l2", 0.0), data.get("n_threads"), data.get("backend", "numpy"))
     solver = dict(_SOLVER_DEFAULTS, **options)
-    return {method: _fit_prepared(prepared, method, statistics=(statistics == "all" or i == 0),
-                                  **solver)
-            for i, method in enumerate(methods)}
+    results = {method: _fit_prepared(prepared, method,
+                                     statistics=(statistics == "all" or i == 0), **solver)
+               for i, method in enumerate(methods)}
+    for result in results.values():
+        attach_names(result, X, table)
+    return results
 
 
 class _Prepared:

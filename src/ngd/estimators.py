@@ -22,9 +22,9 @@ import warnings
 
 import numpy as np
 
-from ngd import _sparse
+from ngd import _sparse, frames
 from ngd.api import fit as _fit
-from ngd.predict import predict as _predict
+from ngd.predict import linear_predictor, predict as _predict
 
 
 class _NotFittedError(ValueError, AttributeError):
@@ -112,7 +112,13 @@ class LogisticRegression(_Base):
     coef_ : ndarray (1, n_features), or (K, n_features) for K > 2 classes;
     intercept_ : ndarray (1,) or (K,);  classes_ : ndarray (K,)
     n_iter_ : int;  history_ : ngd.History;  result_ : ngd.FitResult (stderr, loss, ...)
-    n_features_in_ : int;  feature_names_in_ : ndarray (when X had string column names)
+    n_features_in_ : int (input columns);  feature_names_in_ : ndarray (when X had string
+    column names);  feature_names_out_ : list (one per coefficient column: a categorical
+    column ``c`` of a DataFrame gives columns ``c=level``, its first level the reference)
+
+    X may be an array, a scipy sparse matrix, or a pandas / polars DataFrame or pyarrow Table
+    (numeric, boolean, string and categorical columns; ngd.frames): predictions then take a
+    table with the same columns.
     """
 
     _estimator_type = "classifier"
@@ -142,7 +148,8 @@ class LogisticRegression(_Base):
     def fit(self, X, y, sample_weight=None):
         """Fit to X (n, p) and y (n,) holding two or more distinct labels; returns self."""
         X, names = _check_X(X, type(self).__name__)
-        y = _check_y(y, X.shape[0])
+        n_inputs = len(names) if frames.is_frame(X) else X.shape[1]
+        y = _check_y(frames.as_array(y, "y"), X.shape[0])
         classes, codes = _class_target(y, type(self).__name__)
         w = _check_weights(sample_weight, X.shape[0])
         if w is not None and np.unique(codes[w > 0]).size < 2:
@@ -156,12 +163,14 @@ class LogisticRegression(_Base):
                       n_threads=self.n_threads)
         self.result_ = result
         self.classes_ = classes
-        self.coef_ = np.asarray(result.coef, dtype=np.float64).reshape(-1, X.shape[1])
+        self.coef_ = np.asarray(result.coef, dtype=np.float64).reshape(
+            -1, len(result.feature_names))
+        self.feature_names_out_ = list(result.feature_names)
         self.intercept_ = (np.array([float(result.intercept)]) if binary else
                            np.asarray(result.intercept, dtype=np.float64).reshape(-1))
         self.n_iter_ = int(result.n_iter)
         self.history_ = result.history
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = n_inputs
         if names is not None:
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
@@ -183,18 +192,17 @@ class LogisticRegression(_Base):
         elif fitted_names is not None:
             warnings.warn(f"X does not have valid feature names, but {type(self).__name__} was "
                           "fitted with feature names", UserWarning, stacklevel=3)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is "
+        n_inputs = len(names) if frames.is_frame(X) else X.shape[1]
+        if n_inputs != self.n_features_in_:
+            raise ValueError(f"X has {n_inputs} features, but {type(self).__name__} is "
                              f"expecting {self.n_features_in_} features as input.")
-        return X
+        return _table_X(self, X)
 
     def decision_function(self, X):
         """Linear predictor: shape (n,) for two classes (> 0 predicts classes_[1]), else
         (n, K)."""
         X = self._X(X, "decision_function")
-        if not _sparse.is_sparse(X):
-            X = np.asarray(X, dtype=np.float64)
-        eta = X @ self.coef_.T + self.intercept_
+        eta = linear_predictor(self.coef_, self.intercept_, X)
         return eta[:, 0] if self.classes_.size == 2 else eta
 
     def predict_proba(self, X):
@@ -265,7 +273,8 @@ class GLMRegressor(_Base):
     def fit(self, X, y, sample_weight=None, offset=None):
         """Fit to X (n, p) and a numeric response y (n,); returns self."""
         X, names = _check_X(X, type(self).__name__)
-        y = np.asarray(_check_y(y, X.shape[0]), dtype=np.float64)
+        n_inputs = len(names) if frames.is_frame(X) else X.shape[1]
+        y = np.asarray(_check_y(frames.as_array(y, "y"), X.shape[0]), dtype=np.float64)
         w = _check_weights(sample_weight, X.shape[0])
         result = _fit(X, y, model=self.model, link=self.link, power=self.power,
                       method=self.method, fisher=self.fisher, l2=self.l2, sample_weight=w,
@@ -274,10 +283,11 @@ class GLMRegressor(_Base):
                       seed=_seed(self.random_state), n_threads=self.n_threads)
         self.result_ = result
         self.coef_ = np.asarray(result.coef, dtype=np.float64)
+        self.feature_names_out_ = list(result.feature_names)
         self.intercept_ = float(result.intercept)
         self.n_iter_ = int(result.n_iter)
         self.history_ = result.history
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = n_inputs
         if names is not None:
             self.feature_names_in_ = names
         elif hasattr(self, "feature_names_in_"):
@@ -312,12 +322,16 @@ def _check_X(X, owner):
     column names, if any."""
     names = None
     columns = getattr(X, "columns", None)
+    if frames.is_frame(X) and frames._library(X) == "pyarrow":
+        columns = X.column_names
     if columns is not None and not isinstance(X, np.ndarray):
         values = np.asarray(list(columns), dtype=object)
         if values.size and all(isinstance(c, str) for c in values):
             names = values
     if _sparse.is_sparse(X):                    # CSR kept (validated once), never densified
         return _sparse.as_csr(X, "X"), None
+    if frames.is_frame(X):                      # converted by the estimator (ngd.frames)
+        return X, np.asarray(frames.frame_names(X), dtype=object)
     if X is None:
         raise ValueError(f"{owner} needs X, got None")
     X = np.asarray(X)
@@ -340,6 +354,21 @@ def _check_X(X, owner):
     if not (X.flags.c_contiguous or X.flags.f_contiguous):
         X = np.ascontiguousarray(X)
     return X, names
+
+
+def _table_X(estimator, X):
+    """X for prediction: a table converted through the fit's input spec (ngd.frames: columns
+    by name, the fit's levels); arrays pass through (refused when the fit was on a table with
+    categorical columns)."""
+    spec = getattr(estimator.result_, "input_spec", None)
+    if frames.is_frame(X):
+        if spec is None:
+            return _check_X(np.asarray(frames.design_from_frame(X).X), "X")[0]
+        return frames.design_from_frame(X, spec=frames.TableSpec.from_dict(spec)).X
+    if spec is not None and any(kind == "categorical" for kind in spec["kinds"].values()):
+        raise ValueError(f"{type(estimator).__name__} was fitted on a table with categorical "
+                         "columns; pass a DataFrame with the same columns")
+    return X
 
 
 def _check_y(y, n):

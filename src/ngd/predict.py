@@ -2,27 +2,36 @@
 import numpy as np
 from scipy.special import expit, softmax
 
-from ngd import _sparse
+from ngd import _sparse, frames
 from ngd._validation import as_matrix, as_vector
+from ngd.design import is_design
 from ngd.models import get_family, get_link, normalise_model_name
 from ngd.models._linear import matvec
 
 
-def predict(model, coef, intercept, X, offset=None, *, link=None, power=None):
+def predict(model, coef, intercept, X, offset=None, *, link=None, power=None, spec=None):
     """Mean response of a fitted ``model`` at X: h(X coef + intercept + offset).
+
+    X: an array, a sparse matrix, a Design, or a table (pandas / polars / pyarrow) converted
+    with ``spec`` (a fit's ``input_spec``: columns matched by name, the fit's levels).
 
     "logistic": P(y = 1 | x) (class 1 = the second of ``classes``); "softmax": the (n, K)
     class probabilities, coef of shape (K, p); GLM families: mu = h(eta) with ``link``
     (default: the family's canonical link; tweedie needs ``power`` only for the default link).
     """
     name = normalise_model_name(model)
-    X = _sparse.as_csr(X, "X") if _sparse.is_sparse(X) else as_matrix(X, "X")
+    if frames.is_frame(X):
+        if spec is None:
+            raise ValueError("predicting on a table needs the fit's input_spec (spec=)")
+        spec = spec if isinstance(spec, frames.TableSpec) else frames.TableSpec.from_dict(spec)
+        X = frames.design_from_frame(X, spec=spec).X
+    offset = frames.as_array(offset, "offset")
     coef = np.asarray(coef, dtype=np.float64)
     expected = 2 if name == "softmax" else 1
-    if coef.ndim != expected or coef.shape[-1] != X.shape[1]:
-        raise ValueError(f"X has {X.shape[1]} columns but the model has {coef.shape[-1]} "
-                         f"coefficients" + (" per class" if name == "softmax" else ""))
-    eta = matvec(X, np.ascontiguousarray(coef.T)) + np.asarray(intercept, dtype=np.float64)
+    if coef.ndim != expected:
+        raise ValueError(f"coef must be {expected}-D for the {name} model, got shape "
+                         f"{coef.shape}")
+    eta = linear_predictor(coef, intercept, X)
     if offset is not None:
         if name == "softmax":
             raise ValueError("offset= is not supported by the softmax model")
@@ -34,3 +43,29 @@ def predict(model, coef, intercept, X, offset=None, *, link=None, power=None):
     if link is None:
         link = get_family(name, power).canonical_link
     return get_link(link).inverse(eta)
+
+
+def linear_predictor(coef, intercept, X):
+    """eta = X coef^T + intercept for coef (p,) or (K, p); X an array, a sparse matrix or a
+    Design (its categorical columns by gathering coefficients at the codes)."""
+    coef = np.asarray(coef, dtype=np.float64)
+    if is_design(X):
+        if coef.shape[-1] != X.shape[1]:
+            raise ValueError(f"X has {X.shape[1]} columns but the model has {coef.shape[-1]} "
+                             "coefficients" + (" per class" if coef.ndim == 2 else ""))
+        dense = as_matrix(X.dense, "X") if X.n_dense else None
+        eta = np.zeros((X.shape[0],) + coef.shape[:-1])
+        if dense is not None:
+            eta += matvec(dense, np.ascontiguousarray(coef[..., :X.n_dense].T))
+        start = X.n_dense
+        for block in X.categoricals:
+            columns = coef[..., start:start + block.n_columns].T          # (L,) or (L, K)
+            padded = np.concatenate([columns, np.zeros((1,) + columns.shape[1:])])
+            eta += padded[block.codes]          # code -1 (reference level) reads the zero row
+            start += block.n_columns
+        return eta + np.asarray(intercept, dtype=np.float64)
+    X = _sparse.as_csr(X, "X") if _sparse.is_sparse(X) else as_matrix(X, "X")
+    if coef.shape[-1] != X.shape[1]:
+        raise ValueError(f"X has {X.shape[1]} columns but the model has {coef.shape[-1]} "
+                         f"coefficients" + (" per class" if coef.ndim == 2 else ""))
+    return matvec(X, np.ascontiguousarray(coef.T)) + np.asarray(intercept, dtype=np.float64)

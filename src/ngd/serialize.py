@@ -17,7 +17,9 @@ The document (``"format": "ngd.model"``, ``"format_version": 1``) holds:
   ``fisher`` of the fit that produced the coefficients;
 - ``input``: how a table becomes X: ``columns`` (input columns, in order), ``categories``
   ({column: levels}, first level dropped, one-hot columns named ``column=level``), and the
-  names of the ``target``, ``weights``, ``offset`` and ``trials`` columns (or null);
+  names of the ``target``, ``weights``, ``offset`` and ``trials`` columns (or null); for fits
+  on DataFrames also ``table`` (optional: ngd.frames.TableSpec.to_dict(): columns, kinds,
+  levels, drop_first), so ``predict`` takes a DataFrame and matches columns by name;
 - ``ngd_version``: the version that wrote it.
 
 A reader must refuse a ``format_version`` it does not know. Non-finite numbers are not
@@ -31,6 +33,7 @@ import os
 import numpy as np
 
 from ngd.exceptions import DataError
+from ngd.frames import TableSpec, design_from_frame, is_frame
 from ngd.io.atomic import write_files_atomic
 from ngd.predict import predict as _predict
 
@@ -68,8 +71,13 @@ def model_document(result, feature_names=None, *, columns=None, categories=None,
     if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
         raise ValueError("cannot save a model with non-finite coefficients")
     n_features = coef.shape[-1] if coef.ndim else 0
+    spec = result.get("input_spec")
     if feature_names is None:
-        feature_names = [f"x{j}" for j in range(n_features)]
+        feature_names = result.get("feature_names") or [f"x{j}" for j in range(n_features)]
+    if spec is not None and columns is None and categories is None:
+        columns, categories = spec["columns"], {name: spec["levels"][name]
+                                                for name in spec["columns"]
+                                                if spec["kinds"][name] == "categorical"}
     feature_names = [str(name) for name in feature_names]
     if len(feature_names) != n_features:
         raise ValueError(f"feature_names has {len(feature_names)} names but the model has "
@@ -92,7 +100,8 @@ def model_document(result, feature_names=None, *, columns=None, categories=None,
         "input": {"columns": list(columns) if columns is not None else list(feature_names),
                   "categories": {str(k): [str(v) for v in levels]
                                  for k, levels in (categories or {}).items()},
-                  "target": target, "weights": weights, "offset": offset, "trials": trials},
+                  "target": target, "weights": weights, "offset": offset, "trials": trials,
+                  **({"table": spec} if spec is not None else {})},
         "ngd_version": __version__,
     }
 
@@ -173,6 +182,34 @@ class LoadedModel:
                       "categories": dict(raw_input.get("categories") or {}),
                       **{key: raw_input.get(key)
                          for key in ("target", "weights", "offset", "trials")}}
+        self.table_spec = self._table_spec(raw_input, bad)
+
+    def _table_spec(self, raw_input, bad):
+        """How a table becomes X: the document's ``input.table``, else (models written from
+        CSV input) its columns and categories with each categorical's first level dropped."""
+        if raw_input.get("table") is not None:
+            try:
+                return TableSpec.from_dict(raw_input["table"])
+            except DataError as exc:
+                raise bad(str(exc)) from None
+        columns, categories = self.input["columns"], self.input["categories"]
+        return TableSpec(columns, {c: "categorical" if c in categories else "numeric"
+                                   for c in columns},
+                         {c: list(v) for c, v in categories.items()},
+                         {c: True for c in categories})
+
+    def _table_X(self, X):
+        """X of a table through the model's input description, and the coefficients in the
+        order of its columns (a table's design lists numeric columns first)."""
+        table = design_from_frame(X, spec=self.table_spec)
+        if table.feature_names == self.feature_names:
+            return table.X, self.coef
+        position = {name: j for j, name in enumerate(self.feature_names)}
+        if sorted(position) != sorted(table.feature_names):
+            raise DataError(f"{self.source}: the table's columns do not give the model's "
+                            "features")
+        order = [position[name] for name in table.feature_names]
+        return table.X, self.coef[..., order]
 
     @property
     def n_features(self):
@@ -185,7 +222,10 @@ class LoadedModel:
             options["link"] = self.link
         if self.power is not None:
             options["power"] = self.power
-        return _predict(self.model, self.coef, self.intercept, X, offset, **options)
+        coef = self.coef
+        if is_frame(X):
+            X, coef = self._table_X(X)
+        return _predict(self.model, coef, self.intercept, X, offset, **options)
 
     def predict_proba(self, X, offset=None):
         """Class probabilities, one column per entry of ``classes`` (classification only)."""

@@ -1,0 +1,406 @@
+"""DataFrames in: pandas and polars DataFrames and pyarrow Tables become the arrays ngd fits.
+
+A table's columns are read one by one (no library-wide conversion, none of the three is
+required): numeric and boolean columns become dense float columns, string, categorical
+(pandas ``category``, polars ``Categorical``/``Enum``, Arrow ``dictionary``) columns and the
+columns named in ``categorical=`` become categorical blocks held as integer codes
+(:class:`ngd.design.Categorical`, never a dense one-hot matrix). Levels: a categorical dtype's
+categories in their order (unused ones dropped), else the sorted distinct values. Coding:
+treatment coding, the first level the reference, except for the first categorical of a fit
+without an intercept, which keeps every level (the design stays full rank either way).
+Column names: the table's; a categorical's columns are ``name=level``.
+
+:func:`design_from_frame` returns the design and a :class:`TableSpec`; the spec converts new
+data exactly as at fit time (columns by name, levels by value: an unseen level is an error).
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ngd.design import Categorical, Design
+from ngd.exceptions import DataError
+
+NUMERIC, CATEGORICAL = "numeric", "categorical"
+_FRAME_MODULES = ("pandas", "polars", "pyarrow")
+
+
+def _library(obj):
+    """'pandas', 'polars' or 'pyarrow' for a table of that library, else None."""
+    module = (type(obj).__module__ or "").split(".")[0]
+    if module not in _FRAME_MODULES:
+        return None
+    name = type(obj).__name__
+    if module == "pyarrow":
+        return module if name in ("Table", "RecordBatch") else None
+    return module if name == "DataFrame" else None
+
+
+def is_frame(obj):
+    """True for a pandas or polars DataFrame or a pyarrow Table / RecordBatch."""
+    return _library(obj) is not None
+
+
+def _is_series(obj):
+    module = (type(obj).__module__ or "").split(".")[0]
+    return module in _FRAME_MODULES and type(obj).__name__ in (
+        "Series", "Array", "ChunkedArray") or (module == "pyarrow"
+                                               and type(obj).__name__.endswith("Array"))
+
+
+def frame_names(frame):
+    """Column names of a table, as strings."""
+    library = _library(frame)
+    if library == "pyarrow":
+        return [str(name) for name in frame.column_names]
+    return [str(name) for name in frame.columns]
+
+
+def _column(frame, name):
+    """The column ``name`` (a string) of a table."""
+    library = _library(frame)
+    if library == "pandas":
+        matches = [c for c in frame.columns if str(c) == name]
+        if len(matches) != 1:
+            raise DataError(f"column {name!r} " + ("is not in the data" if not matches
+                                                   else "appears more than once"))
+        return frame[matches[0]]
+    names = frame_names(frame)
+    if name not in names:
+        raise DataError(f"column {name!r} is not in the data")
+    return frame.column(name) if library == "pyarrow" else frame.get_column(name)
+
+
+# ------------------------------------------------------------------ one column -> values --
+@dataclass
+class RawColumn:
+    """A column read from a table: float64 ``values`` (numeric), or a categorical as integer
+    ``codes`` into its distinct labels ``uniques`` (text), with the declared order of its
+    categories in ``categories`` (None: sorted)."""
+
+    name: str
+    kind: str
+    values: np.ndarray = None
+    codes: np.ndarray = None
+    uniques: list = None
+    categories: list = None
+
+    @property
+    def labels(self):
+        """The labels row by row (str array)."""
+        return np.asarray(self.uniques, dtype=object)[self.codes].astype(str)
+
+    def __len__(self):
+        return len(self.values if self.kind == NUMERIC else self.codes)
+
+
+def _unsupported(name, dtype):
+    return TypeError(f"column {name!r} has unsupported type {dtype}; use numeric, boolean, "
+                     "string or categorical columns")
+
+
+def _missing(name, count):
+    return DataError(f"column {name!r} has {count} missing value(s); drop or fill them first")
+
+
+def _labels_column(name, labels, categories=None):
+    """A categorical from row labels (any array): codes into the sorted distinct texts."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind in "biuf":
+        distinct, codes = np.unique(labels, return_inverse=True)
+    else:
+        texts = labels.astype(str) if labels.dtype.kind != "O" else \
+            np.array([_text(v) for v in labels.tolist()], dtype=str)
+        distinct, codes = np.unique(texts, return_inverse=True)
+    return RawColumn(name, CATEGORICAL, codes=codes.astype(np.int64),
+                     uniques=[_text(v) for v in distinct.tolist()], categories=categories)
+
+
+def _read_pandas(series, name, as_categorical):
+    import pandas as pd
+
+    dtype = series.dtype
+    if series.isna().any():
+        raise _missing(name, int(series.isna().sum()))
+    if isinstance(dtype, pd.CategoricalDtype):
+        texts = [_text(c) for c in series.cat.categories]
+        return RawColumn(name, CATEGORICAL, codes=series.cat.codes.to_numpy().astype(np.int64),
+                         uniques=texts, categories=texts)
+    if pd.api.types.is_complex_dtype(dtype):
+        raise _unsupported(name, dtype)
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return _numeric_or_labels(name, series.to_numpy(dtype=np.float64), as_categorical)
+    if pd.api.types.is_string_dtype(dtype) or getattr(dtype, "kind", None) == "O":
+        values = series.to_numpy(dtype=object)
+        bad = next((v for v in values[:1000] if not isinstance(v, (str, bytes))), None)
+        if bad is not None and not as_categorical:
+            raise _unsupported(name, f"object holding {type(bad).__name__}")
+        codes, uniques = pd.factorize(values, sort=True)
+        return RawColumn(name, CATEGORICAL, codes=codes.astype(np.int64),
+                         uniques=[_text(v) for v in uniques])
+    raise _unsupported(name, dtype)
+
+
+def _read_polars(series, name, as_categorical):
+    import polars as pl
+
+    dtype = series.dtype
+    if series.null_count():
+        raise _missing(name, int(series.null_count()))
+    if dtype == pl.Boolean or dtype.is_numeric():
+        values = np.asarray(series.cast(pl.Float64).to_numpy(), dtype=np.float64)
+        return _numeric_or_labels(name, values, as_categorical)
+    if isinstance(dtype, pl.Enum):
+        return _labels_column(name, series.cast(pl.String).to_numpy(),
+                              categories=dtype.categories.to_list())
+    if dtype == pl.String or isinstance(dtype, pl.Categorical):
+        return _labels_column(name, series.cast(pl.String).to_numpy())
+    raise _unsupported(name, dtype)
+
+
+def _read_arrow(column, name, as_categorical):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not isinstance(column, pa.ChunkedArray):
+        column = pa.chunked_array([column])
+    kind = column.type
+    if column.null_count:
+        raise _missing(name, int(column.null_count))
+    if pa.types.is_boolean(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind) \
+            or pa.types.is_decimal(kind):
+        values = np.asarray(pc.cast(column, pa.float64()).to_numpy(), dtype=np.float64)
+        return _numeric_or_labels(name, values, as_categorical)
+    textual = pa.types.is_string(kind) or pa.types.is_large_string(kind) or \
+        (hasattr(pa.types, "is_string_view") and pa.types.is_string_view(kind))
+    if not (textual or pa.types.is_dictionary(kind)):
+        raise _unsupported(name, kind)
+    if pa.types.is_dictionary(kind) and not (pa.types.is_string(kind.value_type)
+                                             or pa.types.is_large_string(kind.value_type)
+                                             or pa.types.is_integer(kind.value_type)):
+        raise _unsupported(name, kind)
+    declared = pa.types.is_dictionary(kind)
+    encoded = column.unify_dictionaries() if declared else pc.dictionary_encode(column)
+    if encoded.num_chunks == 0:
+        return RawColumn(name, CATEGORICAL, codes=np.zeros(0, np.int64), uniques=[])
+    dictionary = encoded.chunk(0).dictionary
+    codes = np.concatenate([np.asarray(chunk.indices.to_numpy(zero_copy_only=False),
+                                       dtype=np.int64) for chunk in encoded.chunks])
+    uniques = [_text(v) for v in dictionary.to_pylist()]
+    return RawColumn(name, CATEGORICAL, codes=codes, uniques=uniques,
+                     categories=uniques if declared else None)
+
+
+def _numeric_or_labels(name, values, as_categorical):
+    if not as_categorical:
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise DataError(f"column {name!r} has a non-finite value at row "
+                            f"{int(np.flatnonzero(bad)[0])}")
+        return RawColumn(name, NUMERIC, values=values)
+    raw = _labels_column(name, values)
+    raw.categories = list(raw.uniques)           # numeric order, not text order
+    return raw
+
+
+def _text(value):
+    """A level as text: integral floats without the decimal point (2.0 -> '2')."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+_READERS = {"pandas": _read_pandas, "polars": _read_polars, "pyarrow": _read_arrow}
+
+
+def read_column(frame, name, as_categorical=False):
+    """One column of a table as a :class:`RawColumn`."""
+    return _READERS[_library(frame)](_column(frame, name), name, as_categorical)
+
+
+def column_values(data, name=None, what="column"):
+    """A per-row numeric column as float64: ``data[name]`` of a table, or a pandas / polars
+    Series or Arrow array given directly (``name`` None). Missing values are an error."""
+    if name is not None:
+        raw = read_column(data, name)
+    else:
+        raw = _series_column(data, what)
+    if raw.kind != NUMERIC:
+        raise TypeError(f"{what} {raw.name!r} must be numeric")
+    return raw.values
+
+
+def column_labels(data, name=None, what="column"):
+    """A per-row column as a numpy array: numbers as float64, other labels as str."""
+    raw = read_column(data, name) if name is not None else _series_column(data, what,
+                                                                             labels=True)
+    return raw.values if raw.kind == NUMERIC else raw.labels
+
+
+def _series_column(series, what, labels=False):
+    module = (type(series).__module__ or "").split(".")[0]
+    name = str(getattr(series, "name", None) or what)
+    if module == "pandas":
+        return _read_pandas(series, name, False)
+    if module == "polars":
+        return _read_polars(series, name, False)
+    if module == "pyarrow":
+        return _read_arrow(series, name, False)
+    raise TypeError(f"{what} must be a Series or an Arrow array, got {type(series).__name__}")
+
+
+def as_array(value, what):
+    """``value`` as a numpy array: Series and Arrow arrays through their column reader (labels
+    kept), anything else through np.asarray."""
+    if value is None or isinstance(value, np.ndarray) or not _is_series(value):
+        return value
+    return column_labels(value, what=what)
+
+
+# --------------------------------------------------------------- the table's description --
+@dataclass
+class TableSpec:
+    """How a table becomes the fit's X: the input ``columns`` in order, their ``kinds``
+    (numeric / categorical), each categorical's ``levels`` and whether its first level is
+    the dropped reference (``drop_first``)."""
+
+    columns: list
+    kinds: dict
+    levels: dict = field(default_factory=dict)
+    drop_first: dict = field(default_factory=dict)
+
+    def to_dict(self):
+        """JSON-ready form (model.json's input description)."""
+        return {"columns": list(self.columns), "kinds": dict(self.kinds),
+                "levels": {k: list(v) for k, v in self.levels.items()},
+                "drop_first": {k: bool(v) for k, v in self.drop_first.items()}}
+
+    @classmethod
+    def from_dict(cls, data):
+        """Inverse of :meth:`to_dict`; a malformed description is a DataError."""
+        try:
+            spec = cls(list(data["columns"]), dict(data["kinds"]),
+                       {k: [str(x) for x in v] for k, v in dict(data.get("levels", {})).items()},
+                       {k: bool(v) for k, v in dict(data.get("drop_first", {})).items()})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"malformed table description: {exc}") from None
+        for name in spec.columns:
+            kind = spec.kinds.get(name)
+            if kind not in (NUMERIC, CATEGORICAL) or (kind == CATEGORICAL
+                                                      and name not in spec.levels):
+                raise DataError(f"malformed table description for column {name!r}")
+        return spec
+
+    @property
+    def categories(self):
+        """{categorical column: levels} (model.json's ``categories``)."""
+        return {name: self.levels[name] for name in self.columns
+                if self.kinds[name] == CATEGORICAL}
+
+
+@dataclass
+class FrameDesign:
+    """The arrays of a table: ``X`` (a float ndarray, or a :class:`ngd.design.Design` when
+    some column is categorical), ``feature_names`` (one per coefficient), ``terms``
+    ({input column: coefficient indices}; a categorical's levels form one term) and the
+    ``spec`` that rebuilds X from new data."""
+
+    X: object
+    feature_names: list
+    terms: dict
+    spec: TableSpec
+
+
+def design_from_frame(frame, *, fit_intercept=True, categorical=(), spec=None, columns=None):
+    """X of a table (see the module docstring). ``columns``: the input columns to use (default
+    all); ``categorical``: column names to treat as categorical even when numeric. With
+    ``spec`` (from an earlier call), the columns, kinds and levels are the spec's: new data
+    are converted exactly as the fit's (missing column, other kind or unseen level: an
+    error)."""
+    if not is_frame(frame):
+        raise TypeError(f"expected a pandas/polars DataFrame or a pyarrow Table, got "
+                        f"{type(frame).__name__}")
+    if spec is not None:
+        return _apply_spec(frame, spec)
+    names = frame_names(frame) if columns is None else [str(c) for c in columns]
+    if not names:
+        raise DataError("the data have no columns")
+    if len(set(names)) != len(names):
+        raise DataError("column names must be distinct")
+    forced = {str(c) for c in (categorical or ())}
+    unknown = sorted(forced - set(names))
+    if unknown:
+        raise DataError(f"categorical column(s) not in the data: {', '.join(unknown)}")
+    raws = [read_column(frame, name, as_categorical=name in forced) for name in names]
+    kinds = {raw.name: raw.kind for raw in raws}
+    levels, drop_first = {}, {}
+    first = True
+    for raw in raws:
+        if raw.kind == CATEGORICAL:
+            levels[raw.name] = _levels(raw)
+            drop_first[raw.name] = bool(fit_intercept or not first)
+            first = False
+    table = TableSpec(names, kinds, levels, drop_first)
+    return _build(raws, table)
+
+
+def _apply_spec(frame, spec):
+    present = set(frame_names(frame))
+    missing = [c for c in spec.columns if c not in present]
+    if missing:
+        raise DataError(f"the data lack the model's column(s): {', '.join(missing)}")
+    raws = []
+    for name in spec.columns:
+        raw = read_column(frame, name, as_categorical=spec.kinds[name] == CATEGORICAL)
+        if raw.kind != spec.kinds[name]:
+            raise TypeError(f"column {name!r} is {raw.kind} but was {spec.kinds[name]} when "
+                            "the model was fitted")
+        raws.append(raw)
+    return _build(raws, spec)
+
+
+def _build(raws, spec):
+    numeric = [raw for raw in raws if raw.kind == NUMERIC]
+    n = len(raws[0])
+    dense = np.empty((n, len(numeric)), dtype=np.float64)
+    for j, raw in enumerate(numeric):
+        dense[:, j] = raw.values
+    dense_names = [raw.name for raw in numeric]
+    blocks = [_encode(raw, spec.levels[raw.name], spec.drop_first[raw.name])
+              for raw in raws if raw.kind == CATEGORICAL]
+    if not blocks:
+        X, feature_names = dense, dense_names
+        terms = {name: [j] for j, name in enumerate(dense_names)}
+    else:
+        X = Design(dense, blocks, dense_names)
+        feature_names = X.feature_names
+        terms = {name: list(range(s.start, s.stop)) for name, s in X.column_slices.items()}
+    return FrameDesign(X, feature_names, terms, spec)
+
+
+def _levels(raw):
+    """The levels present in a categorical column: its declared categories in order (unused
+    ones dropped), else its distinct labels sorted."""
+    used = np.bincount(raw.codes, minlength=len(raw.uniques)) > 0
+    present = [u for u, hit in zip(raw.uniques, used) if hit]
+    if raw.categories is None:
+        return sorted(present)
+    present = set(present)
+    return list(dict.fromkeys(c for c in raw.categories if c in present))
+
+
+def _encode(raw, levels, drop_first):
+    """Integer codes of a categorical column against ``levels`` (an unseen level: error)."""
+    index = {level: k for k, level in enumerate(levels)}
+    used = np.bincount(raw.codes, minlength=len(raw.uniques)) > 0
+    unseen = [u for u, hit in zip(raw.uniques, used) if hit and u not in index]
+    if unseen:
+        shown = ", ".join(repr(u) for u in unseen[:5]) + (" ..." if len(unseen) > 5 else "")
+        raise DataError(f"column {raw.name!r} has level(s) not seen when the model was "
+                        f"fitted: {shown}")
+    lookup = np.array([index.get(u, 0) for u in raw.uniques], dtype=np.int32)
+    codes = lookup[raw.codes] - np.int32(drop_first)
+    return Categorical(raw.name, codes, levels, drop_first)
