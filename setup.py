@@ -15,7 +15,7 @@ from setuptools import Extension, setup
 
 HERE = pathlib.Path(__file__).parent
 KERNELS = HERE / "src" / "ngd" / "_kernels"
-MODULES = ["fused", "fisher", "linalg", "sparse", "sparse_fused", "_openmp"]
+MODULES = ["fused", "fisher", "linalg", "sparse", "sparse_fused", "categorical", "_openmp"]
 
 OPENMP_PROBE = r"""
 #include <omp.h>

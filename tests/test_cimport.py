@@ -1,6 +1,6 @@
 """Downstream build: a third-party extension cimports ngd's C API (``ngd/kernels.pxd``):
 the version-1 kernels plus fisher_vector, cg_solve, multi_output_gram and axpy_step (version
-2), and the CSR kernels csr_multi_output_gram and csr_matmat (version 3).
+2), the CSR kernels csr_multi_output_gram and csr_matmat (version 3) and level_sums (4).
 
 The extension is written into ``tmp_path``, cythonized with ``include_path=[ngd.get_include()]``
 (required for editable installs, harmless otherwise), built in a subprocess, loaded from its
@@ -25,7 +25,7 @@ from libc.stdint cimport int32_t, int64_t
 from ngd.kernels cimport (weighted_gram, damped_cholesky, cholesky_solve, logistic_pass,
                           FISHER_EXACT, NGD_CAPI_VERSION, fisher_vector, cg_solve,
                           CG_CONVERGED, multi_output_gram, WEIGHTS_SOFTMAX, axpy_step,
-                          csr_multi_output_gram, csr_matmat)
+                          csr_multi_output_gram, csr_matmat, level_sums)
 
 CAPI_VERSION = NGD_CAPI_VERSION
 
@@ -126,6 +126,15 @@ def csr_gram(const double[::1] data, const int32_t[::1] indices, const int32_t[:
     return status
 
 
+def levels(const int32_t[::1] codes, const double[::1] v, double[::1] out, int n_threads):
+    """Weighted level counts of categorical codes (-1 skipped)."""
+    cdef int status
+    with nogil:
+        status = level_sums(&codes[0], codes.shape[0], &v[0], out.shape[0], &out[0],
+                            n_threads)
+    return status
+
+
 def csr_product(const float[::1] data, const int64_t[::1] indices, const int64_t[::1] indptr,
                 const double[:, ::1] B, const double[::1] shift, double[:, ::1] out,
                 int n_threads):
@@ -188,7 +197,17 @@ def test_downstream_links_no_blas(downstream):
 
 
 def test_capi_version(downstream):
-    assert downstream.CAPI_VERSION == 3
+    assert downstream.CAPI_VERSION == 4
+
+
+def test_level_sums_through_capi(downstream):
+    rng = np.random.default_rng(3)
+    codes = rng.integers(-1, 9, 500).astype(np.int32)
+    v = rng.random(500)
+    out = np.full(9, np.nan)
+    assert downstream.levels(codes, v, out, 2) == 0
+    keep = codes >= 0
+    np.testing.assert_allclose(out, np.bincount(codes[keep], v[keep], minlength=9), rtol=1e-14)
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])

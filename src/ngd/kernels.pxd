@@ -36,8 +36,12 @@
 # 3 adds the CSR kernels csr_matvec, csr_matmat, csr_rmatvec, csr_rmatmat, csr_weighted_gram,
 # csr_multi_output_gram, csr_fisher_vector, csr_fisher_diagonal,
 # csr_multi_output_fisher_diagonal, the one-pass csr_logistic_pass (logistic_pass's arguments
-# with X in CSR form) and their index type sparse_index (earlier signatures unchanged).
-from ngd._kernels.fused cimport (logistic_pass, FisherKind, FISHER_NONE, FISHER_EXACT,
+# with X in CSR form) and their index type sparse_index (earlier signatures unchanged);
+# 4 adds glm_pass, logistic_pass_resid and glm_pass_resid (the passes with the per-row residual
+# d(w nll)/d eta written out) and the categorical-code kernels level_sums, level_cross_sums
+# and gather_add (ngd/_kernels/categorical.pxd).
+from ngd._kernels.fused cimport (logistic_pass, logistic_pass_resid, glm_pass,
+                                 glm_pass_resid, FisherKind, FISHER_NONE, FISHER_EXACT,
                                  FISHER_EMPIRICAL, axpy_step, momentum_step, adam_step)
 from ngd._kernels.fisher cimport (weighted_gram, multi_output_gram, fisher_vector,
                                   multi_output_fisher_vector, fisher_diagonal,
@@ -51,6 +55,7 @@ from ngd._kernels.sparse cimport (sparse_index, csr_matvec, csr_matmat, csr_rmat
                                   csr_fisher_vector, csr_fisher_diagonal,
                                   csr_multi_output_fisher_diagonal)
 from ngd._kernels.sparse_fused cimport csr_logistic_pass
+from ngd._kernels.categorical cimport level_sums, level_cross_sums, gather_add
 
 cdef enum:
-    NGD_CAPI_VERSION = 3
+    NGD_CAPI_VERSION = 4

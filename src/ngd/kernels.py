@@ -21,6 +21,7 @@ import operator
 import numpy as np
 
 from ngd import _sparse
+from ngd._kernels import categorical as _categorical
 from ngd._kernels import fisher as _fisher
 from ngd._kernels import fused as _fused
 from ngd._kernels import linalg as _linalg
@@ -603,3 +604,91 @@ def sparse_fisher_diagonal(X, v, *, intercept=False, n_threads=None, check_finit
     X = _sparse_input(X, check_finite)
     v = as_vector(v, X.shape[0], "v")
     return _sparse.fisher_diagonal(X, v, bool(intercept), effective_n_threads(n_threads))
+
+
+# ---------------------------------------------------------- categorical blocks (codes) --
+#
+# A categorical with L levels is an int32 code per row, -1 for the reference level (a row of
+# zeros in its one-hot matrix Z, n x L). These give Z^T v, Z^T diag(v) X1 and X eta += Z gamma
+# without forming Z; results do not depend on n_threads (see ngd/_kernels/categorical.pxd).
+
+def as_codes(codes, n_levels, n=None, name="codes"):
+    """codes as a C-contiguous int32 vector with values in [-1, n_levels) (and length n)."""
+    codes = np.asarray(codes)
+    if codes.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be integer codes, got dtype {codes.dtype}")
+    if codes.ndim != 1 or (n is not None and codes.shape[0] != n):
+        want = f"({n},)" if n is not None else "1-D"
+        raise DataError(f"{name} must have shape {want}, got {codes.shape}")
+    n_levels = _count(n_levels, "n_levels")
+    if codes.size and (codes.min() < -1 or codes.max() >= n_levels):
+        raise DataError(f"{name} must lie in [-1, {n_levels - 1}] (-1: reference level), got "
+                        f"values in [{codes.min()}, {codes.max()}]")
+    return np.ascontiguousarray(codes, dtype=np.int32)
+
+
+def level_sums(codes, n_levels, v=None, *, n_threads=None):
+    """out[l] = sum_{i: codes_i = l} v_i (v = 1: the level counts), float64 (n_levels,)."""
+    codes = as_codes(codes, n_levels)
+    v = None if v is None else as_vector(v, codes.shape[0], "v")
+    out = np.empty(n_levels)
+    _categorical._level_sums(codes, v, out, effective_n_threads(n_threads))
+    return out
+
+
+def level_cross_sums(X, codes, n_levels, v=None, *, intercept=False, n_threads=None,
+                     check_finite=True):
+    """M[l, j] = sum_{i: codes_i = l} v_i X_ij, float64 (n_levels, p) (Z^T diag(v) X); with
+    ``intercept=True`` a last column of level sums (Z^T diag(v) [X, 1]). p may be 0."""
+    X = _dense_part(X, check_finite)
+    codes = as_codes(codes, n_levels, X.shape[0])
+    v = None if v is None else as_vector(v, X.shape[0], "v")
+    out = np.empty((n_levels, X.shape[1] + _flag(intercept, "intercept")))
+    _categorical._level_cross_sums(X, codes, v, bool(intercept), out,
+                                   effective_n_threads(n_threads))
+    return out
+
+
+def gather_add(eta, codes, gamma, *, n_threads=None):
+    """eta_i += sum_k gamma_k[codes_k[i]] in place (codes -1 add nothing), for one block
+    (codes, gamma arrays) or several (lists); eta float64 C-contiguous. Returns eta."""
+    eta = _param(eta, "eta")
+    if eta.dtype != np.float64 or eta.ndim != 1:
+        raise TypeError(f"eta must be a float64 vector, got {eta.dtype} of shape {eta.shape}")
+    if isinstance(codes, np.ndarray):
+        codes, gamma = [codes], [gamma]
+    if len(codes) != len(gamma):
+        raise ValueError(f"{len(codes)} code arrays for {len(gamma)} gamma vectors")
+    gamma = [_as_array(g, f"gamma[{k}]", 1) for k, g in enumerate(gamma)]
+    codes = [as_codes(c, g.shape[0], eta.shape[0], f"codes[{k}]")
+             for k, (c, g) in enumerate(zip(codes, gamma))]
+    _categorical._gather_add(eta, codes, gamma, effective_n_threads(n_threads))
+    return eta
+
+
+def contingency_table(codes_a, n_a, codes_b, n_b, v=None):
+    """T[l, m] = sum_{i: a_i = l, b_i = m} v_i as a scipy CSR matrix (n_a, n_b) (Z_a^T diag(v)
+    Z_b; rows with a -1 code are skipped); coo -> csr sums the duplicates in O(n)."""
+    codes_a = as_codes(codes_a, n_a, name="codes_a")
+    codes_b = as_codes(codes_b, n_b, codes_a.shape[0], "codes_b")
+    v = np.ones(codes_a.shape[0]) if v is None else as_vector(v, codes_a.shape[0], "v")
+    return _contingency(codes_a, n_a, codes_b, n_b, v)
+
+
+def _contingency(codes_a, n_a, codes_b, n_b, v):
+    import scipy.sparse as sp
+    keep = (codes_a >= 0) & (codes_b >= 0)
+    table = sp.coo_matrix((v[keep], (codes_a[keep], codes_b[keep])), shape=(n_a, n_b))
+    return table.tocsr()
+
+
+def _dense_part(X, check_finite):
+    """X as a 2-D float32/float64 array with a unit stride, allowing 0 columns."""
+    if hasattr(X, "toarray") and not isinstance(X, np.ndarray):
+        raise TypeError("X must be a dense array")
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise DataError(f"X must be 2-D, got shape {X.shape}")
+    if X.shape[1] == 0:
+        return np.empty(X.shape)
+    return as_matrix(X, check_finite=check_finite)

@@ -13,6 +13,15 @@ cdef int logistic_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t
                        int fisher_kind, double* loss_out, double* grad_out,
                        double* weight_out, int n_threads) noexcept nogil
 
+# logistic_pass that also writes resid_out[i] = w_i (p_i - y_i) (when not NULL); the other
+# outputs are logistic_pass's, bit for bit. p may be 0 (eta = intercept + offset).
+cdef int logistic_pass_resid(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
+                             bint row_major, const double* coef, double intercept,
+                             const double* y, const double* w, const double* offset,
+                             int fisher_kind, double* loss_out, double* grad_out,
+                             double* weight_out, double* resid_out,
+                             int n_threads) noexcept nogil
+
 cpdef enum GlmFamily:
     GLM_GAUSSIAN = 0
     GLM_BINOMIAL = 1
@@ -20,6 +29,7 @@ cpdef enum GlmFamily:
     GLM_GAMMA = 3
     GLM_INVERSE_GAUSSIAN = 4
     GLM_TWEEDIE = 5        # V = mu^power (power 0, 1, 2: gaussian, poisson, gamma)
+    GLM_NEGATIVE_BINOMIAL = 6   # NB2 at a fixed alpha > 0: V = mu + alpha mu^2
 
 cpdef enum GlmLink:
     GLM_LINK_IDENTITY = 0
@@ -37,6 +47,8 @@ cpdef enum GlmCurvature:
 
 # One pass over X for a GLM (family, link) pair: loss sum, [X^T r, sum r] and per-row
 # curvature weights (unnormalised), valid_out = 0 when a mean leaves the family's domain.
+# tweedie_power is the family's parameter: the tweedie power, or the negative-binomial
+# alpha (ignored by the other families).
 # Returns 0, -1 (out of memory) or -2 (bad code).
 cdef int glm_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
                   bint row_major, const double* coef, double intercept, const double* y,
@@ -44,6 +56,16 @@ cdef int glm_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
                   int link, double tweedie_power, double link_power, int curvature,
                   double* loss_out, double* grad_out, double* weight_out, int* valid_out,
                   int n_threads) noexcept nogil
+
+# glm_pass that also writes resid_out[i] = r_i = w_i (mu_i - y_i) s_i (when not NULL); the
+# other outputs are glm_pass's, bit for bit. p may be 0.
+cdef int glm_pass_resid(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
+                        bint row_major, const double* coef, double intercept,
+                        const double* y, const double* w, const double* offset,
+                        const double* trials, int family, int link, double tweedie_power,
+                        double link_power, int curvature, double* loss_out,
+                        double* grad_out, double* weight_out, int* valid_out,
+                        double* resid_out, int n_threads) noexcept nogil
 
 # Fused in-place parameter updates (elementwise, float64 arithmetic, no temporaries; OpenMP over
 # contiguous index ranges for long vectors, so results never depend on the thread count).

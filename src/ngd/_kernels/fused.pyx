@@ -8,7 +8,10 @@ nll_i = log(1 + exp(eta_i)) - y_i eta_i with eta = X coef + intercept + offset:
     weight_out[i] = w_i p_i (1 - p_i)  (exact)  or  w_i (p_i - y_i)^2  (empirical)
 
 Sums are unnormalised; the caller divides by sum(w). Row blocks are reduced in a fixed order,
-so results do not depend on the number of threads.
+so results do not depend on the number of threads. ``logistic_pass_resid`` and
+``glm_pass_resid`` also write the per-row residual resid_out[i] = r_i = d(w_i nll_i)/d eta_i
+(the gradient of a term that enters eta like an offset, e.g. a categorical block, is then a
+sum of r); the other outputs are those of the plain passes, bit for bit. p may be 0.
 
 ``glm_pass`` does the same for any GLM (family, link) pair given as integer codes (the tweedie
 power and the power-link exponent alongside): with mu = h(eta), s = h'(eta) / V(mu) and
@@ -76,9 +79,14 @@ cdef inline RowBlock _row_block(const floating* X, Py_ssize_t ldx, bint row_majo
 
 cdef inline void _block_times(RowBlock* block, const double* coef,
                               double* out) noexcept nogil:
-    """out (m) = rows . coef."""
+    """out (m) = rows . coef (zeros when p = 0)."""
     cdef blas_int one = 1
     cdef double d_one = 1.0, d_zero = 0.0
+    cdef blas_int r
+    if block.p == 0:
+        for r in range(block.m):
+            out[r] = 0.0
+        return
     if block.in_place_columns:
         dgemv("N", &block.m, &block.p, &d_one, <double*> block.A, &block.lda, <double*> coef,
               &one, &d_zero, out, &one)
@@ -91,6 +99,8 @@ cdef inline void _block_add_transposed(RowBlock* block, double* r, double* acc) 
     """acc (p) += rows^T r."""
     cdef blas_int one = 1
     cdef double d_one = 1.0
+    if block.p == 0:
+        return
     if block.in_place_columns:
         dgemv("T", &block.m, &block.p, &d_one, <double*> block.A, &block.lda, r, &one, &d_one,
               acc, &one)
@@ -105,6 +115,17 @@ cdef int logistic_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t
                        int fisher_kind, double* loss_out, double* grad_out,
                        double* weight_out, int n_threads) noexcept nogil:
     """One pass over X (see module docstring). Returns 0, or -1 when memory runs out."""
+    return logistic_pass_resid(X, n, p, ldx, row_major, coef, intercept, y, w, offset,
+                               fisher_kind, loss_out, grad_out, weight_out, NULL, n_threads)
+
+
+cdef int logistic_pass_resid(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
+                             bint row_major, const double* coef, double intercept,
+                             const double* y, const double* w, const double* offset,
+                             int fisher_kind, double* loss_out, double* grad_out,
+                             double* weight_out, double* resid_out,
+                             int n_threads) noexcept nogil:
+    """``logistic_pass`` that also writes r_i to resid_out (when not NULL)."""
     cdef Py_ssize_t rows = chunk_rows(n, p)
     cdef Py_ssize_t n_chunks = (n + rows - 1) // rows
     cdef Py_ssize_t n_slots = n_chunks if n_chunks < MAX_SLOTS else MAX_SLOTS
@@ -123,7 +144,7 @@ cdef int logistic_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t
         return -1
     n_threads = work_threads(n_threads, n_slots, 4.0 * n * p)   # no idle threads
     with parallel(num_threads=n_threads):
-        buf = <double*> malloc(rows * p * sizeof(double))
+        buf = <double*> malloc((rows * p + 1) * sizeof(double))
         resid = <double*> malloc(rows * sizeof(double))
         if buf == NULL or resid == NULL:
             failed_ptr[0] = 1
@@ -146,6 +167,8 @@ cdef int logistic_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t
                         slot[p + 1] += wi * terms.nll
                         slot[p] += terms.resid
                         resid[r] = terms.resid
+                        if resid_out != NULL:
+                            resid_out[i0 + r] = terms.resid
                         if fisher_kind != FISHER_NONE:
                             weight_out[i0 + r] = terms.weight
                     _block_add_transposed(&block, resid, slot)
@@ -169,8 +192,10 @@ cdef int logistic_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t
 
 def _logistic_pass(const floating[:, :] X, const double[::1] coef, double intercept,
                    const double[::1] y, object w, object offset, int fisher_kind,
-                   double[::1] grad_out, object weight_out, int n_threads):
-    """Unvalidated Python entry to ``logistic_pass``; returns the weighted loss sum."""
+                   double[::1] grad_out, object weight_out, int n_threads,
+                   object resid_out=None):
+    """Unvalidated Python entry to ``logistic_pass`` (``logistic_pass_resid`` when resid_out,
+    float64 (n,), is given); returns the weighted loss sum."""
     cdef Py_ssize_t n = X.shape[0], p = X.shape[1], ldx
     cdef bint row_major
     cdef const double[::1] w_view
@@ -179,9 +204,14 @@ def _logistic_pass(const floating[:, :] X, const double[::1] coef, double interc
     cdef const double* w_ptr = NULL
     cdef const double* off_ptr = NULL
     cdef double* weight_ptr = NULL
+    cdef double[::1] resid_view
+    cdef double* resid_ptr = NULL
     cdef double loss = 0.0
     cdef int status
     row_major, ldx = _layout(X.strides[0], X.strides[1], X.itemsize, n, p)
+    if resid_out is not None:
+        resid_view = resid_out
+        resid_ptr = &resid_view[0]
     if w is not None:
         w_view = w
         w_ptr = &w_view[0]
@@ -194,9 +224,9 @@ def _logistic_pass(const floating[:, :] X, const double[::1] coef, double interc
     elif fisher_kind != FISHER_NONE:
         raise ValueError("weight_out is required when fisher_kind is not FISHER_NONE")
     with nogil:
-        status = logistic_pass(&X[0, 0], n, p, ldx, row_major, &coef[0], intercept, &y[0],
-                               w_ptr, off_ptr, fisher_kind, &loss, &grad_out[0], weight_ptr,
-                               n_threads)
+        status = logistic_pass_resid(&X[0, 0], n, p, ldx, row_major, &coef[0], intercept,
+                                     &y[0], w_ptr, off_ptr, fisher_kind, &loss,
+                                     &grad_out[0], weight_ptr, resid_ptr, n_threads)
     if status != 0:
         raise MemoryError("logistic_pass could not allocate its row-block buffers")
     return loss
@@ -215,6 +245,19 @@ cdef int glm_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
                   int n_threads) noexcept nogil:
     """One pass over X for a GLM (see the module docstring). Returns 0, -1 when memory runs
     out, -2 for an unknown family, link or curvature code (or a zero power-link exponent)."""
+    return glm_pass_resid(X, n, p, ldx, row_major, coef, intercept, y, w, offset, trials,
+                          family, link, tweedie_power, link_power, curvature, loss_out,
+                          grad_out, weight_out, valid_out, NULL, n_threads)
+
+
+cdef int glm_pass_resid(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
+                        bint row_major, const double* coef, double intercept,
+                        const double* y, const double* w, const double* offset,
+                        const double* trials, int family, int link, double tweedie_power,
+                        double link_power, int curvature, double* loss_out,
+                        double* grad_out, double* weight_out, int* valid_out,
+                        double* resid_out, int n_threads) noexcept nogil:
+    """``glm_pass`` that also writes r_i to resid_out (when not NULL)."""
     cdef GlmSpec spec
     cdef Py_ssize_t rows = chunk_rows(n, p)
     cdef Py_ssize_t n_chunks = (n + rows - 1) // rows
@@ -237,7 +280,7 @@ cdef int glm_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
         return -1
     n_threads = work_threads(n_threads, n_slots, 4.0 * n * p)   # no idle threads
     with parallel(num_threads=n_threads):
-        buf = <double*> malloc(rows * p * sizeof(double))
+        buf = <double*> malloc((rows * p + 1) * sizeof(double))
         resid = <double*> malloc(rows * sizeof(double))
         if buf == NULL or resid == NULL:
             failed_ptr[0] = 1
@@ -266,6 +309,8 @@ cdef int glm_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
                         slot[p + 1] += wi * nll
                         slot[p] += row_resid
                         resid[r] = row_resid
+                        if resid_out != NULL:
+                            resid_out[i0 + r] = row_resid
                         if curvature != GLM_CURVATURE_NONE:
                             weight_out[i0 + r] = row_weight
                     if invalid_ptr[0] == 0:
@@ -295,8 +340,9 @@ cdef int glm_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
 def _glm_pass(const floating[:, :] X, const double[::1] coef, double intercept,
               const double[::1] y, object w, object offset, object trials, int family,
               int link, double tweedie_power, double link_power, int curvature,
-              double[::1] grad_out, object weight_out, int n_threads):
-    """Unvalidated Python entry to ``glm_pass``; returns (weighted loss sum, valid) where valid
+              double[::1] grad_out, object weight_out, int n_threads, object resid_out=None):
+    """Unvalidated Python entry to ``glm_pass`` (``glm_pass_resid`` when resid_out, float64
+    (n,), is given); returns (weighted loss sum, valid) where valid
     is False when some row's eta or mean leaves the link's or family's domain (or its half
     deviance is not finite); the sums are then meaningless (loss inf)."""
     cdef Py_ssize_t n = X.shape[0], p = X.shape[1], ldx
@@ -309,9 +355,14 @@ def _glm_pass(const floating[:, :] X, const double[::1] coef, double intercept,
     cdef const double* off_ptr = NULL
     cdef const double* trials_ptr = NULL
     cdef double* weight_ptr = NULL
+    cdef double[::1] resid_view
+    cdef double* resid_ptr = NULL
     cdef double loss = 0.0
     cdef int status, valid = 0
     row_major, ldx = _layout(X.strides[0], X.strides[1], X.itemsize, n, p)
+    if resid_out is not None:
+        resid_view = resid_out
+        resid_ptr = &resid_view[0]
     if w is not None:
         w_view = w
         w_ptr = &w_view[0]
@@ -327,9 +378,10 @@ def _glm_pass(const floating[:, :] X, const double[::1] coef, double intercept,
     elif curvature != GLM_CURVATURE_NONE:
         raise ValueError("weight_out is required when curvature is not GLM_CURVATURE_NONE")
     with nogil:
-        status = glm_pass(&X[0, 0], n, p, ldx, row_major, &coef[0], intercept, &y[0], w_ptr,
-                          off_ptr, trials_ptr, family, link, tweedie_power, link_power,
-                          curvature, &loss, &grad_out[0], weight_ptr, &valid, n_threads)
+        status = glm_pass_resid(&X[0, 0], n, p, ldx, row_major, &coef[0], intercept, &y[0],
+                                w_ptr, off_ptr, trials_ptr, family, link, tweedie_power,
+                                link_power, curvature, &loss, &grad_out[0], weight_ptr,
+                                &valid, resid_ptr, n_threads)
     if status == -1:
         raise MemoryError("glm_pass could not allocate its row-block buffers")
     if status != 0:
@@ -501,7 +553,8 @@ def _layout(Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t itemsize, Py_ssize_t n, Py_
 #: Python-visible codes of glm_pass's families, links and curvatures, by name.
 GLM_FAMILIES = {"gaussian": int(GLM_GAUSSIAN), "binomial": int(GLM_BINOMIAL),
                 "poisson": int(GLM_POISSON), "gamma": int(GLM_GAMMA),
-                "inverse_gaussian": int(GLM_INVERSE_GAUSSIAN), "tweedie": int(GLM_TWEEDIE)}
+                "inverse_gaussian": int(GLM_INVERSE_GAUSSIAN), "tweedie": int(GLM_TWEEDIE),
+                "negative_binomial": int(GLM_NEGATIVE_BINOMIAL)}
 GLM_LINKS = {"identity": int(GLM_LINK_IDENTITY), "log": int(GLM_LINK_LOG),
              "logit": int(GLM_LINK_LOGIT), "probit": int(GLM_LINK_PROBIT),
              "cloglog": int(GLM_LINK_CLOGLOG), "power": int(GLM_LINK_POWER)}
