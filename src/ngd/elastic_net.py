@@ -122,8 +122,14 @@ def prepare(X, y, *, model, link, power, trials, sample_weight, offset, fit_inte
     """The validated model of ``ngd.fit`` with its own l2 = 0 (the penalty is handled here).
     The softmax model takes its gauge from l2 at construction (reference class when l2 = 0);
     it is built with l2 > 0 for the symmetric gauge and its l2 then set to 0. CSR X stays
-    sparse for the single-output models (TypeError for softmax)."""
+    sparse for the single-output models (TypeError for softmax); a DataFrame is converted
+    by ngd.frames."""
+    from ngd import frames
     from ngd.api import _prepare
+    if frames.is_frame(X):
+        X = frames.design_from_frame(X, fit_intercept=fit_intercept).X
+    y, trials, sample_weight, offset = (frames.as_array(v, what) for v, what in (
+        (y, "y"), (trials, "trials"), (sample_weight, "sample_weight"), (offset, "offset")))
     symmetric = normalise_model_name(model) == "softmax"
     if symmetric and _sparse.is_sparse(X):
         raise TypeError("L1 / elastic-net fits of model='softmax' need dense X "
