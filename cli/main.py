@@ -8,6 +8,7 @@ import sys
 import click
 
 from ngd.cli._errors import InputError, InternalError
+from ngd.exceptions import MissingDependencyError
 from ngd.cli.bench import bench_command
 from ngd.cli.check import check_command
 from ngd.cli.fit import fit_command
@@ -53,7 +54,8 @@ class NgdGroup(click.Group):
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise
-            if isinstance(exc, (ValueError, TypeError, OSError, ArithmeticError)):
+            if isinstance(exc, (ValueError, TypeError, OSError, ArithmeticError,
+                                MissingDependencyError)):
                 raise InputError(exc) from None
             raise InternalError(exc) from None
 

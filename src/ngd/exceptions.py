@@ -15,3 +15,8 @@ class ConvergenceWarning(UserWarning):
 
 class DampingWarning(UserWarning):
     """The curvature was not positive definite and the damping had to be raised."""
+
+
+class MissingDependencyError(NgdError, ImportError):
+    """An optional package that the requested feature needs is not installed; the message
+    names the extra to install (``pip install 'ngd[arrow]'``)."""
