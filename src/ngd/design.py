@@ -17,15 +17,23 @@ from ngd.exceptions import DataError
 
 @dataclass
 class Categorical:
-    """One categorical block: codes (int32, -1 = reference level), levels, name."""
+    """One categorical block: codes (int32, -1 = reference level), levels, name; optional
+    ``names``: one column name per column, replacing the default ``name=level`` (formulas
+    name them as formulaic does, e.g. ``C(region)[T.b]``)."""
 
     name: str
     codes: np.ndarray
     levels: list
     drop_first: bool = True
+    names: list = None
 
     def __post_init__(self):
         self.levels = [str(level) for level in self.levels]
+        if self.names is not None:
+            self.names = [str(name) for name in self.names]
+            if len(self.names) != self.n_columns:
+                raise DataError(f"categorical {self.name!r}: {len(self.names)} names for "
+                                f"{self.n_columns} columns")
         self.codes = np.ascontiguousarray(self.codes, dtype=np.int32)
         if self.codes.ndim != 1:
             raise DataError(f"categorical {self.name!r}: codes must be 1-D")
@@ -45,7 +53,9 @@ class Categorical:
 
     @property
     def column_names(self):
-        """``name=level`` for each level that has a column."""
+        """``names`` if given, else ``name=level`` for each level that has a column."""
+        if self.names is not None:
+            return list(self.names)
         return [f"{self.name}={level}" for level in self.levels[int(self.drop_first):]]
 
     def onehot(self, dtype=np.float64):
@@ -57,7 +67,8 @@ class Categorical:
 
     def take(self, rows):
         """This block on a subset of rows (same levels)."""
-        return Categorical(self.name, self.codes[rows], self.levels, self.drop_first)
+        return Categorical(self.name, self.codes[rows], self.levels, self.drop_first,
+                           self.names)
 
 
 @dataclass
