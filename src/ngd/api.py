@@ -10,6 +10,7 @@ from ngd.design import is_design
 from ngd.exceptions import DataError
 from ngd.fisher import SOLVERS, auto_subsample_size
 from ngd.models import get_model, normalise_model_name
+from ngd.models.categorical import CategoricalModel, dense_part
 from ngd.optim import CurvatureStepper, SGDStepper, run
 from ngd.optim.adam import AdamStepper
 from ngd.optim.diagonal import DiagonalStepper
@@ -121,6 +122,9 @@ def _fit_any(X, y, model, method, fisher, l2, link, power, trials, sample_weight
              learning_rate, seed, n_threads, callback, cov_type, solver, subsample, stderr,
              alpha, l1_ratio, penalty_factor, chunk_rows):
     """ngd.fit on arrays (a dense or sparse matrix or a Design): dispatch on the backend."""
+    if is_design(X) and backend in ("dask", "chunked"):
+        raise ValueError(f"backend={backend!r} does not take a Design (categorical blocks); "
+                         "use backend='numpy'")
     if backend in ("dask", "chunked") or _is_dask(X):
         if backend == "chunked":
             from ngd.chunked import fit as chunked_fit
@@ -139,6 +143,8 @@ def _fit_any(X, y, model, method, fisher, l2, link, power, trials, sample_weight
         from ngd.elastic_net import check_penalty, fit_elastic_net
         l2, penalty = check_penalty(l2, alpha, l1_ratio, penalty_factor)
         if penalty is not None:
+            if is_design(X):        # the elastic net's CSR path on the one-hot design
+                X = X.to_csr()
             return fit_elastic_net(X, y, penalty, model=model, method=method, fisher=fisher,
                                    link=link, power=power, trials=trials,
                                    sample_weight=sample_weight, offset=offset,
@@ -223,7 +229,10 @@ def _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_interc
                          "compare()" if backend in ("dask", "chunked") else
                          f"backend must be 'numpy', 'chunked' or 'dask', got {backend!r}")
     kind, family = model_kind(model, link, power, trials, fit_intercept, l2)
-    if _sparse.is_sparse(X):
+    design = X if is_design(X) else None
+    if design is not None:      # softmax: the one-hot CSR path; else the dense part + codes
+        X = design.to_csr() if kind == "softmax" else dense_part(design)
+    elif _sparse.is_sparse(X):
         X = _sparse.as_csr(X, "X")
     else:
         X = _validation.as_matrix(X, "X")
@@ -251,6 +260,8 @@ def _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_interc
         built = get_model(family)(X, y, family=family, link=link, power=power, trials=t,
                                   **common)
         classes = None
+    if design is not None and kind != "softmax":
+        built = CategoricalModel(design, built)
     return _Prepared(built, classes, threads, X.dtype.name)
 
 
@@ -305,6 +316,8 @@ def _subsample_size(subsample, method, model, curvature):
             raise ValueError(f"subsample must be 'auto', None, a row count or a fraction, "
                              f"got {subsample!r}")
         if method != "ngd" or curvature == "bohning":     # a fixed curvature is formed once
+            return None
+        if hasattr(model, "curvature_blocks"):    # a Design: a subsample can miss levels
             return None
         return auto_subsample_size(n, model.n_params)
     if isinstance(subsample, bool) or not isinstance(subsample, numbers.Real):
@@ -371,8 +384,9 @@ def _fit_prepared(prepared, method, *, fisher, tol, max_iter, ftol, damping, ste
         result.attach_model(model)
         result.solver = getattr(stepper, "solver_name", None)
         if statistics:
-            covariance = stderr is True or (stderr == "auto"
-                                            and model.n_params <= STDERR_MAX_PARAMS)
+            covariance = stderr is True or (stderr == "auto" and (
+                model.n_params <= STDERR_MAX_PARAMS
+                or getattr(model, "uses_block_covariance", False)))   # a Design: blocks
             attach_statistics(result, model, cov_type, covariance=covariance)
         else:
             coef, intercept = model.split(result.x)

@@ -46,6 +46,8 @@ def attach_statistics(result, model, cov_type="model", covariance=True):
         result.message += (f" Standard errors were not computed ({model.n_params} parameters;"
                            " pass stderr=True to compute them).")
         return
+    if getattr(model, "uses_block_covariance", False):   # a large Design: ngd.fisher.schur
+        return model.attach_block_covariance(result, cov_type, phi)
     cov = model_covariance(model, result.x, cov_type, phi)
     if cov is None:
         result.message += " Standard errors are unavailable: the Fisher information is singular."

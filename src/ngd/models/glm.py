@@ -198,17 +198,19 @@ class GLM(SingleOutputModel):
         off = None if self.offset is None else self.offset[rows]
         return self._evaluate(theta, None, self.X[rows], self.y[rows], w, off, float(w.sum()))
 
-    def _evaluate(self, theta, curvature, X, y, w, offset, w_sum, trials=None):
+    def _evaluate(self, theta, curvature, X, y, w, offset, w_sum, trials=None, resid_out=None):
         """One pass over X in the fused ``glm_pass`` kernel (CSR X: its CSR counterpart
         ``csr_glm_pass``); numpy for user-defined families or links, or dense X that is not a
-        C- or F-contiguous float32/float64 array."""
+        C- or F-contiguous float32/float64 array. resid_out (float64 (n,), dense X only):
+        filled with r_i = w_i (mu_i - y_i) s_i."""
         if curvature not in (None,) + CURVATURES:
             raise ValueError(f"curvature must be one of {CURVATURES}, got {curvature!r}")
         sparse = _sparse.is_sparse(X)
         if self._kernel_codes is None or X.shape[0] == 0 or \
                 X.dtype not in (np.float32, np.float64) or \
                 not (sparse or X.flags.c_contiguous or X.flags.f_contiguous):
-            return self._evaluate_generic(theta, curvature, X, y, w, offset, w_sum, trials)
+            return self._evaluate_generic(theta, curvature, X, y, w, offset, w_sum, trials,
+                                          resid_out)
         family, link, power, link_power = self._kernel_codes
         coef, intercept = self.split(theta)
         coef = np.ascontiguousarray(coef, dtype=np.float64)
@@ -221,7 +223,7 @@ class GLM(SingleOutputModel):
             loss_sum, valid = _sparse_fused._csr_glm_pass(X.data, X.indices, X.indptr,
                                                           X.shape[1], *args)
         else:
-            loss_sum, valid = _fused._glm_pass(X, *args)
+            loss_sum, valid = _fused._glm_pass(X, *args, resid_out)
         if not valid:
             return Evaluation(np.inf, np.full(self.n_params, np.nan), None, curvature)
         loss = loss_sum / w_sum + 0.5 * self.l2 * float(coef @ coef)
@@ -231,7 +233,8 @@ class GLM(SingleOutputModel):
             weights /= w_sum
         return Evaluation(loss, grad, weights, curvature)
 
-    def _evaluate_generic(self, theta, curvature, X, y, w, offset, w_sum, trials=None):
+    def _evaluate_generic(self, theta, curvature, X, y, w, offset, w_sum, trials=None,
+                          resid_out=None):
         """The numpy reference of ``_evaluate`` (two passes over X; the kernel's test oracle)."""
         if curvature not in (None,) + CURVATURES:
             raise ValueError(f"curvature must be one of {CURVATURES}, got {curvature!r}")
@@ -243,6 +246,8 @@ class GLM(SingleOutputModel):
         mu, nll, s, h1 = terms
         loss = float(np.sum(w * nll)) / w_sum + 0.5 * self.l2 * float(coef @ coef)
         r = w * (mu - y) * s
+        if resid_out is not None:
+            resid_out[:] = r
         grad = np.empty(self.n_params)
         grad[:self.n_features] = rmatvec(X, r, self.n_threads) / w_sum + self.l2 * coef
         if self.fit_intercept:

@@ -100,7 +100,8 @@ class LogisticModel(SingleOutputModel):
         w_sum = float(len(rows) if w is None else w.sum())
         return self._evaluate(theta, None, self.X[rows], self.y[rows], w, off, w_sum)
 
-    def _evaluate(self, theta, curvature, X, y, w, offset, w_sum):
+    def _evaluate(self, theta, curvature, X, y, w, offset, w_sum, resid_out=None):
+        """resid_out (float64 (n,), dense X only): filled with r_i = w_i (p_i - y_i)."""
         if curvature not in _KERNEL_KIND:
             raise ValueError(f"curvature must be one of {CURVATURES}, got {curvature!r}")
         kind = _KERNEL_KIND[curvature]
@@ -113,7 +114,7 @@ class LogisticModel(SingleOutputModel):
                                          weights)
         else:
             loss_sum = _fused._logistic_pass(X, coef, intercept, y, w, offset, kind, raw_grad,
-                                             weights, self.n_threads)
+                                             weights, self.n_threads, resid_out)
         loss = loss_sum / w_sum + 0.5 * self.l2 * float(coef @ coef)
         grad = raw_grad[:self.n_params] / w_sum
         grad[:self.n_features] += self.l2 * coef
