@@ -722,7 +722,7 @@ def test_bad_model_level_inputs():
     with pytest.raises(DataError, match="poisson"):
         GLM(X5, -y - 1, family="poisson")
     with pytest.raises(ValueError, match="unknown family"):
-        GLM(X5, y, family="negative_binomial")
+        GLM(X5, y, family="gumbel")
 
 
 @pytest.mark.parametrize("family,link", [("poisson", "log"), ("poisson", "sqrt"),

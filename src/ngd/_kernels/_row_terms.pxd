@@ -16,6 +16,7 @@ from libc.math cimport (exp, expm1, log, log1p, pow, sqrt, erf, erfc, fabs, fmax
 
 from ngd._kernels.fused cimport (FISHER_EXACT, FISHER_EMPIRICAL, GLM_GAUSSIAN, GLM_BINOMIAL,
                                  GLM_POISSON, GLM_GAMMA, GLM_INVERSE_GAUSSIAN, GLM_TWEEDIE,
+                                 GLM_NEGATIVE_BINOMIAL,
                                  GLM_LINK_IDENTITY, GLM_LINK_LOG, GLM_LINK_LOGIT,
                                  GLM_LINK_PROBIT, GLM_LINK_CLOGLOG, GLM_LINK_POWER,
                                  GLM_CURVATURE_NONE, GLM_CURVATURE_EXACT,
@@ -84,7 +85,8 @@ cdef struct FamilyTerms:
 cdef struct GlmSpec:
     int family
     int link
-    double power      # tweedie power p (V = mu^p)
+    double param      # the family's parameter: tweedie power p (V = mu^p) or
+                      # negative-binomial alpha (V = mu + alpha mu^2)
     double inv_a      # 1 / a for the power link eta = mu^a
     int logs          # 0: no logs, 1: log h, 2: log h, log(1 - h), log h' (binomial)
     int curvature     # GlmCurvature
@@ -287,6 +289,19 @@ cdef inline bint _tweedie_family(double y, double p, const LinkTerms* t, bint de
     return mu > 0 and isfinite(mu)
 
 
+cdef inline bint _negative_binomial_family(double y, double alpha, const LinkTerms* t,
+                                          bint deriv, FamilyTerms* f) noexcept nogil:
+    """NB2 at a fixed alpha > 0: V = mu + alpha mu^2, half unit deviance
+    y log(y/mu) - (y + 1/alpha) log1p(alpha (y - mu) / (1 + alpha mu))."""
+    cdef double mu = t.h, fit = 0.0
+    f.var = mu + alpha * (mu * mu)
+    f.dvar = 1.0 + 2.0 * (alpha * mu)
+    if y > 0:
+        fit = y * t.log_h
+    f.nll = _xlogx(y) - fit - (y + 1.0 / alpha) * log1p(alpha * (y - mu) / (1.0 + alpha * mu))
+    return mu > 0 and isfinite(mu)
+
+
 cdef inline bint _glm_row(const GlmSpec* spec, double eta, double y, double w, double m,
                           double* nll, double* resid, double* weight) noexcept nogil:
     """Half deviance, w (mu - y) s and the curvature weight w v of one row (s = h'/V; for
@@ -320,8 +335,10 @@ cdef inline bint _glm_row(const GlmSpec* spec, double eta, double y, double w, d
         ok = _gamma_family(y, &t, deriv, &f)
     elif spec.family == GLM_INVERSE_GAUSSIAN:
         ok = _inverse_gaussian_family(y, &t, deriv, &f)
+    elif spec.family == GLM_TWEEDIE:
+        ok = _tweedie_family(y, spec.param, &t, deriv, &f)
     else:
-        ok = _tweedie_family(y, spec.power, &t, deriv, &f)
+        ok = _negative_binomial_family(y, spec.param, &t, deriv, &f)
     if not (ok and isfinite(f.nll)):
         return False
     if spec.family == GLM_BINOMIAL:
@@ -345,30 +362,34 @@ cdef inline bint _glm_row(const GlmSpec* spec, double eta, double y, double w, d
 
 
 
-cdef inline bint _glm_spec(int family, int link, double tweedie_power, double link_power,
+cdef inline bint _glm_spec(int family, int link, double family_param, double link_power,
                            int curvature, GlmSpec* spec) noexcept nogil:
-    """Fill spec for a (family, link) pair given as codes (tweedie powers 0, 1, 2 become
-    gaussian, poisson, gamma); False for an unknown family, link or curvature code or a zero
-    power-link exponent."""
-    if family < GLM_GAUSSIAN or family > GLM_TWEEDIE or link < GLM_LINK_IDENTITY or \
+    """Fill spec for a (family, link) pair given as codes, with the family's parameter
+    (tweedie: the power, where 0, 1, 2 become gaussian, poisson, gamma; negative binomial:
+    alpha); False for an unknown family, link or curvature code, a zero power-link exponent
+    or a negative-binomial alpha that is not finite and > 0."""
+    if family < GLM_GAUSSIAN or family > GLM_NEGATIVE_BINOMIAL or link < GLM_LINK_IDENTITY or \
             link > GLM_LINK_POWER or curvature < GLM_CURVATURE_NONE or \
             curvature > GLM_CURVATURE_OBSERVED or (link == GLM_LINK_POWER and link_power == 0):
         return False
+    if family == GLM_NEGATIVE_BINOMIAL and not (family_param > 0 and isfinite(family_param)):
+        return False
     if family == GLM_TWEEDIE:
-        if tweedie_power == 0:
+        if family_param == 0:
             family = GLM_GAUSSIAN
-        elif tweedie_power == 1:
+        elif family_param == 1:
             family = GLM_POISSON
-        elif tweedie_power == 2:
+        elif family_param == 2:
             family = GLM_GAMMA
     spec.family = family
     spec.link = link
-    spec.power = tweedie_power
+    spec.param = family_param
     spec.inv_a = 1.0 / link_power if link == GLM_LINK_POWER else 1.0
     spec.curvature = curvature
     if family == GLM_BINOMIAL:
         spec.logs = 2
-    elif family == GLM_POISSON or family == GLM_GAMMA or family == GLM_TWEEDIE:
+    elif family == GLM_POISSON or family == GLM_GAMMA or family == GLM_TWEEDIE or \
+            family == GLM_NEGATIVE_BINOMIAL:
         spec.logs = 1
     else:
         spec.logs = 0

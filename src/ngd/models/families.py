@@ -8,6 +8,7 @@ import numpy as np
 from scipy.special import gammaln, xlogy
 
 from ngd.exceptions import DataError
+from ngd.models._nb_special import log_gamma_ratio
 
 
 class Family:
@@ -300,8 +301,78 @@ class Tweedie(Family):
         return f"Tweedie(power={self.power:g})"
 
 
+def check_nb_alpha(alpha):
+    """alpha as a float; ValueError unless it is a finite number > 0."""
+    if isinstance(alpha, (bool, np.bool_)) or not isinstance(alpha, (int, float, np.number)):
+        raise TypeError(f"nb_alpha must be a number > 0, got {alpha!r}")
+    alpha = float(alpha)
+    if not (np.isfinite(alpha) and alpha > 0):
+        raise ValueError(f"nb_alpha must be a finite number > 0, got {alpha!r}")
+    return alpha
+
+
+def nb_log_pmf(y, mu, alpha):
+    """log p(y | mu, alpha) of NB2 per row, with r = 1/alpha:
+    log Gamma(y + r) - log Gamma(r) - log Gamma(y + 1) + y log(alpha mu) - (y + r) log1p(alpha mu),
+    the Gamma ratio with y log alpha from _nb_special.log_gamma_ratio (accurate for small alpha).
+    """
+    return (log_gamma_ratio(y, alpha) - gammaln(y + 1) + xlogy(y, mu)
+            - (y + 1.0 / alpha) * np.log1p(alpha * mu))
+
+
+class NegativeBinomial(Family):
+    """NB2 counts at a fixed alpha > 0 (a gamma mixture of Poissons): V(mu) = mu + alpha mu^2,
+    d = 2 [y log(y / mu) - (y + 1/alpha) log((1 + alpha y) / (1 + alpha mu))], written with
+    log1p(alpha (y - mu) / (1 + alpha mu)); Poisson as alpha -> 0. No free scale (phi = 1)."""
+
+    name = "negative_binomial"
+    canonical_link = "log"      # the conventional default (the canonical link is
+    has_dispersion = False      # log(alpha mu / (1 + alpha mu)), which depends on alpha)
+
+    def __init__(self, alpha):
+        self.alpha = check_nb_alpha(alpha)
+
+    def variance(self, mu):
+        return mu + self.alpha * (mu * mu)
+
+    def variance_derivative(self, mu):
+        return 1.0 + 2.0 * (self.alpha * mu)
+
+    def valid_mean(self, mu):
+        return (mu > 0) & np.isfinite(mu)
+
+    def half_deviance(self, y, eta, mu, link):
+        a = self.alpha
+        log_mu = _positive_log(mu, link, eta)
+        return (xlogy(y, y) - np.where(y > 0, y * log_mu, 0.0)
+                - (y + 1.0 / a) * np.log1p(a * (y - mu) / (1.0 + a * mu)))
+
+    def check_response(self, y):
+        if np.any(y < 0):
+            raise DataError("negative_binomial responses must be counts >= 0")
+
+    def log_likelihood(self, y, mu, w, phi, trials=None):
+        return float(np.sum(w * nb_log_pmf(y, mu, self.alpha)))
+
+    def mean_kl(self, mu0, mu1):
+        a = self.alpha
+        return xlogy(mu0, mu0 / mu1) - (mu0 + 1.0 / a) * np.log1p(a * (mu0 - mu1)
+                                                                 / (1.0 + a * mu1))
+
+    def sample(self, mu, rng, trials=None):
+        """y ~ NB2(mu, alpha): failures before 1/alpha successes of probability
+        1 / (1 + alpha mu)."""
+        return rng.negative_binomial(1.0 / self.alpha, 1.0 / (1.0 + self.alpha * mu)) \
+            .astype(float)
+
+    def __repr__(self):
+        return f"NegativeBinomial(alpha={self.alpha:g})"
+
+
 FAMILIES = {"gaussian": Gaussian, "binomial": Binomial, "poisson": Poisson, "gamma": Gamma,
-            "inverse_gaussian": InverseGaussian, "tweedie": Tweedie}
+            "inverse_gaussian": InverseGaussian, "tweedie": Tweedie,
+            "negative_binomial": NegativeBinomial}
+FAMILY_ALIASES = {"negbin": "negative_binomial", "nb2": "negative_binomial"}
 
 UNIT_INTERVAL_LINKS = ("logit", "probit", "cloglog")
 
@@ -319,17 +390,25 @@ def check_link(family, link):
                          f"family only, not {family.name!r}")
 
 
-def get_family(name, power=None):
-    """A family by name; tweedie needs ``power``."""
+def get_family(name, power=None, nb_alpha=None):
+    """A family by name (aliases: FAMILY_ALIASES); tweedie needs ``power``, negative_binomial
+    ``nb_alpha``."""
     if not isinstance(name, str):
         raise TypeError(f"family must be a string, got {type(name).__name__}")
     key = name.strip().lower().replace("-", "_")
+    key = FAMILY_ALIASES.get(key, key)
     if key not in FAMILIES:
         raise ValueError(f"unknown family {name!r}; available: {', '.join(FAMILIES)}")
+    if power is not None and key != "tweedie":
+        raise ValueError(f"power= applies to the tweedie family only, not {key!r}")
+    if nb_alpha is not None and key != "negative_binomial":
+        raise ValueError(f"nb_alpha= applies to the negative_binomial family only, not {key!r}")
     if key == "tweedie":
         if power is None:
             raise ValueError("the tweedie family needs power= (0, or >= 1)")
         return Tweedie(power)
-    if power is not None:
-        raise ValueError(f"power= applies to the tweedie family only, not {key!r}")
+    if key == "negative_binomial":
+        if nb_alpha is None:
+            raise ValueError("the negative_binomial family needs nb_alpha= (a number > 0)")
+        return NegativeBinomial(nb_alpha)
     return FAMILIES[key]()

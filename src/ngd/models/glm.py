@@ -56,21 +56,24 @@ def null_intercept_deviance(at, b):
 _KERNEL_FAMILIES = {_families.Gaussian: "gaussian", _families.Binomial: "binomial",
                     _families.Poisson: "poisson", _families.Gamma: "gamma",
                     _families.InverseGaussian: "inverse_gaussian",
-                    _families.Tweedie: "tweedie"}
+                    _families.Tweedie: "tweedie",
+                    _families.NegativeBinomial: "negative_binomial"}
 _KERNEL_LINKS = {_links.IdentityLink: "identity", _links.LogLink: "log",
                  _links.LogitLink: "logit", _links.ProbitLink: "probit",
                  _links.CloglogLink: "cloglog", _links.PowerLink: "power"}
 
 
 def kernel_codes(family, link):
-    """(family code, link code, tweedie power, link exponent) of ``glm_pass`` for a family and
-    link of ngd.models (exact types), or None for any other (user-defined) pair."""
+    """(family code, link code, family parameter, link exponent) of ``glm_pass`` for a family
+    and link of ngd.models (exact types), or None for any other (user-defined) pair; the
+    family parameter is the tweedie power or the negative-binomial alpha (else 0)."""
     fam = _KERNEL_FAMILIES.get(type(family))
     lnk = _KERNEL_LINKS.get(type(link))
     if fam is None or lnk is None:
         return None
     return (_fused.GLM_FAMILIES[fam], _fused.GLM_LINKS[lnk],
-            float(getattr(family, "power", 0.0)) if fam == "tweedie" else 0.0,
+            family.power if fam == "tweedie" else
+            family.alpha if fam == "negative_binomial" else 0.0,
             float(link.power) if lnk == "power" else 1.0)
 
 
@@ -85,8 +88,10 @@ class GLM(SingleOutputModel):
     """A GLM on validated arrays (see ``ngd.api``)."""
 
     def __init__(self, X, y, family="gaussian", link=None, power=None, trials=None,
-                 sample_weight=None, offset=None, fit_intercept=True, l2=0.0, n_threads=1):
-        self.family = get_family(family, power) if isinstance(family, str) else family
+                 sample_weight=None, offset=None, fit_intercept=True, l2=0.0, n_threads=1,
+                 nb_alpha=None):
+        self.family = get_family(family, power, nb_alpha) if isinstance(family, str) \
+            else family
         self.link = get_link(link if link is not None else self.family.canonical_link)
         check_link(self.family, self.link)
         self.name = self.family.name
