@@ -12,7 +12,8 @@ import numpy as np
 
 import ngd
 from ngd.chunked.fit import model_spec
-from ngd.cli import _penalty
+from ngd import formula as formulas
+from ngd.cli import _formula, _penalty
 from ngd.cli._data import data_options, load_training
 from ngd.cli._errors import InputError
 from ngd.cli._options import json_option, model_data_options
@@ -78,6 +79,11 @@ def _resolve_backend(backend, dataset, options):
 @click.command("fit", epilog=EPILOG)
 @click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
 @model_data_options
+@click.option("--formula", default=None, metavar='"Y ~ TERMS"',
+              help="A formulaic formula such as 'y ~ x1 + np.log(x2) + C(region) + x1:x3' "
+                   "(pip install 'ngd[formula]'): replaces --target, --features and "
+                   "--categorical; its 0 / - 1 removes the intercept, offset(...) terms add "
+                   "an offset.")
 @click.option("--method", type=click.Choice(ngd.METHODS, case_sensitive=False), default="ngd",
               help="Method whose coefficients are reported.")
 @click.option("--fisher", type=click.Choice(["exact", "empirical", "observed", "kfac",
@@ -150,7 +156,7 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
                 categorical, dropna, delimiter, method, fisher, l2, max_iter, tol, step,
                 kl_budget, damping, no_intercept, threads, seed, no_compare, output, history,
                 plot, quiet, as_json, cov_type, compare_methods, solver, subsample, dtype, cache,
-                backend, scheduler, **penalty):
+                backend, scheduler, formula, **penalty):
     """Fit a model to DATA (CSV with a header row, NPZ, or small svmlight files)."""
     outputs = _check_outputs(data, {"--output": output, "--history": history, "--plot": plot})
     _penalty.check(penalty, l2, outputs)
@@ -166,7 +172,15 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
     grid = penalty["path_mode"] or penalty["cv_folds"] is not None
     if backend in ("dask", "chunked") and grid:
         raise InputError(f"--backend {backend} fits one model (no --path or --cv)")
-    dataset = None
+    dataset = frame = None
+    if formula is not None:     # CSV read by pandas, Parquet / Arrow by ngd.io.arrow
+        _formula.check_options({"--target": target, "--features": features,
+                                "--categorical": categorical}, backend, cache, dtype)
+        if grid:
+            raise InputError("--formula fits a single model (no --path or --cv)")
+        dataset, frame = _formula.load(data, formula, weights, offset, trials, None,
+                                       dropna, delimiter)
+        no_intercept = _formula.no_intercept_flag(frame, no_intercept)
     if backend == "dask":       # .npy / CSV: the workers read their chunks of the file
         from ngd.dask_backend import file_dataset
         dataset = file_dataset(data, target, delimiter, features, weights, offset, trials,
@@ -209,6 +223,8 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
         finally:
             progress.close()
     primary = results[method]
+    for result in results.values() if frame is not None else ():
+        formulas.attach(result, frame)      # names, terms and the spec for --output
     report = build_report(dataset, model, l2, primary, results)
     report.update(_penalty.report_keys(primary))
     files = []

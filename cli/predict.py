@@ -6,6 +6,7 @@ import numpy as np
 
 import ngd
 from ngd.cli._data import load_for_model
+from ngd.cli._formula import model_table
 from ngd.cli._errors import InputError
 from ngd.cli._options import delimiter_option, json_option
 from ngd.cli._output import check_writable, csv_text, emit_json
@@ -46,7 +47,10 @@ def predict_command(model_file, data, proba, output, delimiter, as_json):
                                 pathlib.Path(model_file).resolve()):
             raise InputError(f"--output {output} would overwrite an input file")
     model = ngd.load_model(model_file)
-    X, offset = load_for_model(model, data, delimiter)
+    if model.formula_spec is not None:      # the formula rebuilds X from the table
+        X, offset = model_table(model, data, delimiter), None
+    else:
+        X, offset = load_for_model(model, data, delimiter)
     if model.classes:
         if proba:
             values = model.predict_proba(X, offset)

@@ -30,12 +30,13 @@ _SOLVER_DEFAULTS = dict(fisher="exact", tol=1e-8, max_iter=None, ftol=1e-12, dam
                         stderr="auto")
 
 
-def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None, power=None,
+def fit(X, y=None, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
+        power=None,
         trials=None, sample_weight=None, offset=None, fit_intercept=True, tol=1e-8,
         max_iter=None, backend="numpy", *, ftol=1e-12, damping=0.0, step="armijo", kl=0.01,
         batch_size=256, learning_rate=None, seed=0, n_threads=None, callback=None,
         cov_type="model", solver="auto", subsample="auto", stderr="auto", alpha=None,
-        l1_ratio=0.0, penalty_factor=None, chunk_rows=None):
+        l1_ratio=0.0, penalty_factor=None, chunk_rows=None, data=None, dropna=False):
     """Fit ``model`` to (X, y) by ``method`` on the objective
 
         L(theta) = (1/sum w) sum_i w_i nll_i(theta) + (l2/2) ||coef||^2   (intercept unpenalised)
@@ -82,7 +83,19 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
     models by methods "ngd" and "newton" with L2 or the elastic net; chunk_rows: their rows
     per chunk (default about 64 MB of X and at most 262 144 rows locally, 16 MB for numpy
     inputs sent to Dask; dask arrays keep theirs).
+    Formulas (ngd.formula; pip install 'ngd[formula]'): ``fit("y ~ x1 + C(g)", data=df)``
+    without y; the formula sets the intercept, sample_weight / offset / trials / cluster may
+    name columns of data, and dropna=True drops rows with missing values (else an error).
     """
+    if isinstance(X, str):                      # a formula on data=: ngd.formula builds X, y
+        options = dict(locals())
+        from ngd.formula import fit_formula
+        return fit_formula(fit, options.pop("X"), options.pop("y"), options.pop("data"),
+                           options.pop("dropna"), options)
+    if data is not None or dropna:
+        raise TypeError("data= and dropna= go with a formula: fit('y ~ x1 + x2', data=df)")
+    if y is None:
+        raise TypeError("y is required (or pass a formula 'y ~ ...' as X with data=)")
     table = None
     if frames.is_frame(X):
         table = frames.design_from_frame(X, fit_intercept=fit_intercept)

@@ -20,6 +20,10 @@ The document (``"format": "ngd.model"``, ``"format_version": 1``) holds:
   names of the ``target``, ``weights``, ``offset`` and ``trials`` columns (or null); for fits
   on DataFrames also ``table`` (optional: ngd.frames.TableSpec.to_dict(): columns, kinds,
   levels, drop_first), so ``predict`` takes a DataFrame and matches columns by name;
+- ``formula`` (optional, fits of ``ngd.fit("y ~ ...", data=df)``): ngd.formula's spec (the
+  formula, factor levels, transform state, native categorical blocks, column names), so
+  ``predict`` rebuilds the same columns from a DataFrame; ``input.columns`` then lists the
+  columns the formula reads and ``input.target`` its response;
 - ``ngd_version``: the version that wrote it.
 
 A reader must refuse a ``format_version`` it does not know. Non-finite numbers are not
@@ -72,6 +76,13 @@ def model_document(result, feature_names=None, *, columns=None, categories=None,
         raise ValueError("cannot save a model with non-finite coefficients")
     n_features = coef.shape[-1] if coef.ndim else 0
     spec = result.get("input_spec")
+    formula = result.get("formula_spec")
+    if formula is not None and columns is None and target is None:
+        roles = formula.get("row_columns") or {}
+        columns, target = formula["variables"], formula["response"]
+        weights, offset, trials = (weights or roles.get("sample_weight"),
+                                   offset or roles.get("offset"),
+                                   trials or roles.get("trials"))
     if feature_names is None:
         feature_names = result.get("feature_names") or [f"x{j}" for j in range(n_features)]
     if spec is not None and columns is None and categories is None:
@@ -102,6 +113,7 @@ def model_document(result, feature_names=None, *, columns=None, categories=None,
                                  for k, levels in (categories or {}).items()},
                   "target": target, "weights": weights, "offset": offset, "trials": trials,
                   **({"table": spec} if spec is not None else {})},
+        **({"formula": formula} if formula is not None else {}),
         "ngd_version": __version__,
     }
 
@@ -183,6 +195,9 @@ class LoadedModel:
                       **{key: raw_input.get(key)
                          for key in ("target", "weights", "offset", "trials")}}
         self.table_spec = self._table_spec(raw_input, bad)
+        self.formula_spec = document.get("formula")
+        if self.formula_spec is not None and not isinstance(self.formula_spec, dict):
+            raise bad("'formula' must be an object")
 
     def _table_spec(self, raw_input, bad):
         """How a table becomes X: the document's ``input.table``, else (models written from
@@ -211,6 +226,24 @@ class LoadedModel:
         order = [position[name] for name in table.feature_names]
         return table.X, self.coef[..., order]
 
+    def _formula_X(self, data, offset):
+        """(X, offset) of a table through the model's formula: its offset() terms, else the
+        model's offset column when ``offset`` is not given."""
+        from ngd.formula import as_pandas, design_matrix
+        X, formula_offset = design_matrix(self.formula_spec, data)
+        if formula_offset is not None:
+            if offset is not None:
+                raise ValueError("the model's formula has an offset() term: pass no offset=")
+            return X, formula_offset
+        column = self.input["offset"]
+        if offset is None and column is not None:
+            frame = as_pandas(data)
+            if column not in frame.columns:
+                raise DataError(f"the model was fitted with offset column {column!r}: the "
+                                "data lack it (or pass offset=)")
+            offset = frame[column].to_numpy(dtype=np.float64)
+        return X, offset
+
     @property
     def n_features(self):
         return len(self.feature_names)
@@ -223,7 +256,9 @@ class LoadedModel:
         if self.power is not None:
             options["power"] = self.power
         coef = self.coef
-        if is_frame(X):
+        if self.formula_spec is not None and (is_frame(X) or isinstance(X, dict)):
+            X, offset = self._formula_X(X, offset)
+        elif is_frame(X):
             X, coef = self._table_X(X)
         return _predict(self.model, coef, self.intercept, X, offset, **options)
 
