@@ -42,7 +42,7 @@ def _header(path, delimiter):
             raise InputError(f"--delimiter applies to CSV input only ({path.name})")
         return read_arrow_header(path), None
     if path.suffix.lower() not in (".csv", ".tsv", ".txt"):
-        raise InputError(f"--formula reads CSV, Parquet, Feather or Arrow files, not "
+        raise InputError(f"formulas read CSV, Parquet, Feather or Arrow files, not "
                          f"{path.name}")
     return read_header(path, delimiter)
 

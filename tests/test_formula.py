@@ -270,6 +270,7 @@ def test_dropna_evaluates_transforms_on_the_rows_kept(df):
     ("y ~ x1 | x2", {}, ngd.DataError, "only 'response ~ terms' formulas"),
     ("y ~ offset(x1):x2", {}, ngd.DataError, "offset() must be a term of its own"),
     ("y ~ x1", {"y": np.ones(3)}, TypeError, "y must be omitted when X is a formula"),
+    ("y ~ 1", {}, ngd.DataError, "has no terms besides the intercept"),
     ("y ~ x1", {"data": None}, TypeError, "a formula needs data="),
     ("y ~ x1", {"fit_intercept": False}, ValueError, "conflicts with the formula's intercept"),
     ("y ~ x1 + offset(x3)", {"offset": "x2"}, ValueError, "the offset is given twice"),
@@ -285,6 +286,8 @@ def test_bad_formula_input_is_one_clear_line(df, formula, options, error, messag
 
 
 def test_arrays_reject_data_and_need_y(df):
+    with pytest.raises(TypeError, match="y must be omitted .*; pass the table as data=$"):
+        ngd.fit(EXAMPLE, df, model="poisson")
     with pytest.raises(TypeError, match="data= and dropna= go with a formula"):
         ngd.fit(np.ones((3, 1)), np.ones(3), data=df)
     with pytest.raises(TypeError, match="y is required"):
@@ -308,6 +311,9 @@ def test_prediction_errors_name_the_factor_level_or_column(df):
         model.predict(df.drop(columns="x1"))
     with pytest.raises(ngd.DataError, match=r"1 row\(s\) have a missing value .*first: row 0"):
         model.predict(df.iloc[:5].assign(x1=[np.nan, 1, 2, 3, 4]))
+    model.formula_spec = dict(model.formula_spec, native=[{"position": 0}])
+    with pytest.raises(ngd.DataError, match="^malformed formula description in the model"):
+        model.predict(df.iloc[:5])
 
 
 def test_missing_formulaic_is_one_line_naming_the_extra(df, monkeypatch):

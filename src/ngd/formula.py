@@ -163,6 +163,13 @@ def _native_variable(term, frame, pandas):
     return None
 
 
+def _settle_roles(parsed, natives):
+    """Single-factor terms become "native" (those in ``natives``) or "column"."""
+    positions = {native.position for native in natives}
+    parsed.roles = ["native" if i in positions else "column" if role == "single" else role
+                    for i, role in enumerate(parsed.roles)]
+
+
 # ------------------------------------------------------------------------------ tables ----
 def as_pandas(data):
     """``data`` as a pandas DataFrame with a 0..n-1 index (formulaic drops rows by position)."""
@@ -185,6 +192,11 @@ def as_pandas(data):
             or frame.index.step != 1:
         frame = frame.reset_index(drop=True)
     return frame
+
+
+def _is_table(data):
+    from ngd import frames
+    return frames.is_frame(data) or isinstance(data, dict)
 
 
 def formula_columns(formula, names):
@@ -490,9 +502,7 @@ def model_frame(formula, data, *, dropna=False, **per_row):
                for position, (term, role) in enumerate(zip(parsed.rhs, parsed.roles))
                if role == "single"
                and (variable := _native_variable(term, frame, pandas)) is not None]
-    parsed.roles = ["native" if any(n.position == i for n in natives) else
-                    "column" if role == "single" else role
-                    for i, role in enumerate(parsed.roles)]
+    _settle_roles(parsed, natives)
     built = _build(parsed, frame, natives, per_row, fitted=False)
     n_dropped, shown = 0, []
     if built.dropped:
@@ -555,9 +565,7 @@ def design_matrix(spec, data):
     missing = [v for v in variables if v not in frame.columns]
     if missing:
         raise DataError(f"the data lack column(s) used by the formula: {', '.join(missing)}")
-    parsed.roles = ["native" if any(n.position == i for n in natives) else
-                    "column" if role == "single" else role
-                    for i, role in enumerate(parsed.roles)]
+    _settle_roles(parsed, natives)
     _check_levels(encoder, frame, pandas)
     parsed.lhs = None                           # predictions need no response
     built = _build(parsed, frame, natives, {}, fitted=True, states=(transform, encoder))
@@ -589,13 +597,17 @@ def fit_formula(fit, formula, y, data, dropna, options):
     """``ngd.fit(formula, data=df, ...)``: the model frame, then ``fit`` on its arrays.
     options: fit's other arguments (per-row ones may name columns of ``data``)."""
     if y is not None:
+        hint = "; pass the table as data=" if _is_table(y) else ""
         raise TypeError("y must be omitted when X is a formula: the response is the formula's "
-                        "left-hand side ('y ~ ...')")
+                        f"left-hand side ('y ~ ...'){hint}")
     if data is None:
         raise TypeError("a formula needs data=: a pandas or polars DataFrame or a pyarrow "
                         "Table")
     per_row = {name: options.pop(name) for name in PER_ROW if name in options}
     frame = model_frame(formula, data, dropna=dropna, **per_row)
+    if frame.X.shape[1] == 0:
+        raise DataError(f"formula {formula!r} has no terms besides the intercept; ngd fits "
+                        "at least one column")
     if not options.pop("fit_intercept", True) and frame.fit_intercept:
         raise ValueError("fit_intercept=False conflicts with the formula's intercept: write "
                          "'y ~ 0 + ...' (or '... - 1') for a fit without one")
