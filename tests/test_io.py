@@ -70,7 +70,11 @@ def test_categorical_one_hot_drops_first_level(tmp_path):
     assert d.categories == {"color": ["blue", "green", "red"], "size": ["2", "10"]}
     assert d.feature_names == ["x", "color=green", "color=red", "size=10"]
     assert d.columns == ["x", "color", "size"]
-    np.testing.assert_array_equal(d.X, [[1, 0, 1, 1], [2, 0, 0, 0], [3, 1, 0, 1], [4, 0, 1, 0]])
+    # held as integer codes (a Design), never as the one-hot matrix
+    assert [block.name for block in d.X.categoricals] == ["color", "size"]
+    np.testing.assert_array_equal(d.X.categoricals[0].codes, [1, -1, 0, 1])
+    np.testing.assert_array_equal(d.X.toarray(),
+                                  [[1, 0, 1, 1], [2, 0, 0, 0], [3, 1, 0, 1], [4, 0, 1, 0]])
 
 
 def test_categorical_with_fixed_levels_rejects_unseen_level(tmp_path):
@@ -80,7 +84,7 @@ def test_categorical_with_fixed_levels_rejects_unseen_level(tmp_path):
     path = write(tmp_path, "ok.csv", "x,color\n1,red\n2,blue\n")
     d = read_csv(path, categorical={"color": ["blue", "green", "red"]}, has_target=False)
     assert d.y is None and d.feature_names == ["x", "color=green", "color=red"]
-    np.testing.assert_array_equal(d.X, [[1, 0, 1], [2, 0, 0]])
+    np.testing.assert_array_equal(d.X.toarray(), [[1, 0, 1], [2, 0, 0]])
 
 
 def test_string_column_without_categorical_is_named(tmp_path):

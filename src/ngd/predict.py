@@ -7,6 +7,7 @@ from ngd._validation import as_matrix, as_vector
 from ngd.design import is_design
 from ngd.models import get_family, get_link, normalise_model_name
 from ngd.models._linear import matvec
+from ngd.models.families import NegativeBinomial
 
 
 def predict(model, coef, intercept, X, offset=None, *, link=None, power=None, spec=None):
@@ -35,13 +36,14 @@ def predict(model, coef, intercept, X, offset=None, *, link=None, power=None, sp
     if offset is not None:
         if name == "softmax":
             raise ValueError("offset= is not supported by the softmax model")
-        eta += as_vector(offset, X.shape[0], "offset")
+        eta += as_vector(offset, eta.shape[0], "offset")
     if name == "softmax":
         return softmax(eta, axis=1)
     if name == "logistic":
         return expit(eta)
     if link is None:
-        link = get_family(name, power).canonical_link
+        link = NegativeBinomial.canonical_link if name == "negative_binomial" else \
+            get_family(name, power).canonical_link
     return get_link(link).inverse(eta)
 
 

@@ -2,9 +2,12 @@
 
 Column roles, all by header name: the target (``target=``, default the last column), the
 features (``features=``, default every other column), per-row ``weights=``, ``offset=`` and
-``trials=`` columns (removed from the features), and ``categorical=`` columns of strings,
-one-hot encoded with the first level (in sorted order; numeric order when every level is a
-number) dropped and the new columns named ``column=level``. Any other non-numeric cell in a
+``trials=`` columns (removed from the features), ``cluster=`` columns of cluster labels (read
+as text; removed from the default features, ``Dataset.cluster``), and ``categorical=`` columns
+of strings, held as integer codes (X is then an :class:`ngd.design.Design`: the numeric
+columns, then each categorical's one-hot columns, never formed) with the first level (in
+sorted order; numeric order when every level is a number) the reference and the columns
+named ``column=level``. Any other non-numeric cell in a
 used column is an error naming the line and the column.
 
 Missing cells: empty, or one of ``NA N/A NaN null None ? #N/A`` (any case). By default the
@@ -26,6 +29,7 @@ import warnings
 
 import numpy as np
 
+from ngd.design import Categorical, Design
 from ngd.exceptions import DataError
 from ngd.io.dataset import Dataset
 
@@ -37,7 +41,8 @@ _MISSING = np.array(MISSING)
 
 
 def read_csv(path, target=None, *, delimiter=None, features=None, weights=None, offset=None,
-             trials=None, categorical=None, dropna=False, has_target=True, ignore=()):
+             trials=None, categorical=None, dropna=False, has_target=True, ignore=(),
+             cluster=None):
     """Read ``path`` into a :class:`Dataset`.
 
     target: name of the target column (default: the last column); ``has_target=False`` reads
@@ -45,12 +50,15 @@ def read_csv(path, target=None, *, delimiter=None, features=None, weights=None, 
     (default: all columns that have no other role and are not in ``ignore``). categorical:
     names of string columns to one-hot encode, or a dict {column: levels} to encode with fixed
     levels (a level not in the list is an error). weights / offset / trials: column names.
+    cluster: a column name or a list of names (two-way clustering) of cluster labels, read as
+    stripped text into ``Dataset.cluster``; not features unless listed in features= or
+    categorical=.
     """
     path_text = str(path)
     header, delimiter = _read_header(path_text, delimiter)
     names = _check_names(path_text, header)
     roles = _Roles(path_text, names, target, features, weights, offset, trials, categorical,
-                   has_target, ignore)
+                   has_target, ignore, cluster)
     return _assemble(path_text, roles, _scan(path_text, delimiter, names, roles, dropna))
 
 
@@ -65,7 +73,7 @@ class _Roles:
     """Which column index plays which part."""
 
     def __init__(self, path, names, target, features, weights, offset, trials, categorical,
-                 has_target, ignore):
+                 has_target, ignore, cluster=None):
         index = {name: j for j, name in enumerate(names)}
 
         def column(name, what):
@@ -96,6 +104,15 @@ class _Roles:
                 raise DataError(f"{path}: column {names[j]!r} cannot be both the {taken[j]} "
                                 f"and the {what}")
             taken[j] = what
+        self.cluster = []
+        for name in [cluster] if isinstance(cluster, str) else list(cluster or ()):
+            j = column(name, "cluster")
+            if j in taken:
+                raise DataError(f"{path}: column {name!r} is the {taken[j]}; it cannot also be "
+                                "a cluster column")
+            if j in self.cluster:
+                raise DataError(f"{path}: cluster column {name!r} is listed twice")
+            self.cluster.append(j)
         self.fixed_levels = isinstance(categorical, dict)
         cat_names = list(categorical or ())
         self.levels = {}
@@ -112,8 +129,8 @@ class _Roles:
                 self.categorical.append(j)
         ignored = {index[name] for name in ignore if name in index}
         if features is None:
-            feats = [j for j in range(len(names))
-                     if j not in taken and (j not in ignored or j in self.categorical)]
+            feats = [j for j in range(len(names)) if j not in taken and
+                     (j not in ignored and j not in self.cluster or j in self.categorical)]
         else:
             feats = []
             for name in features:
@@ -130,11 +147,14 @@ class _Roles:
                             f"{len(names)} column(s) ({', '.join(names)})")
         self.features = feats
         self.numeric = [j for j in feats if j not in self.categorical]
+        self.text = self.categorical + [j for j in self.cluster if j not in self.categorical]
 
     @property
     def used(self):
-        """Every column index that is read, in a fixed order: features, extras, target."""
+        """Every column index that is read, in a fixed order: features, extras, cluster
+        columns, target."""
         cols = list(self.features) + list(self.extra.values())
+        cols += [j for j in self.cluster if j not in cols]
         return cols + ([self.target] if self.target is not None else [])
 
 
@@ -225,7 +245,7 @@ def _scan(path, delimiter, names, roles, dropna):
     cat = lambda parts: np.concatenate(parts) if parts else np.empty(0)  # noqa: E731
     out = {"numeric": numeric.result(),
            "extra": {what: cat([c.extra[what] for c in chunks]) for what in roles.extra},
-           "strings": {j: cat([c.strings[j] for c in chunks]) for j in roles.categorical},
+           "strings": {j: cat([c.strings[j] for c in chunks]) for j in roles.text},
            "n_dropped": n_dropped, "dropped_lines": dropped_lines, "target": None}
     if roles.target is not None:
         if all(c.target is not None for c in chunks):
@@ -252,9 +272,9 @@ def _loadtxt_chunk(raw, first_line, delimiter, width, roles):
     """A chunk parsed by numpy.loadtxt when it is clean (every line a full row; used numeric
     cells finite, bounded and weights >= 0; no missing cell); None otherwise (the careful
     pass then names the problem or drops rows)."""
-    strings = list(roles.categorical) + ([roles.target] if roles.target is not None else [])
+    strings = list(roles.text) + ([roles.target] if roles.target is not None else [])
     table = None
-    if not roles.categorical:
+    if not roles.text:
         table = _loadtxt(raw, delimiter, np.float64, None)
         if table is not None and table.shape != (len(raw), width):
             return None                       # blank lines were skipped, or ragged rows
@@ -292,7 +312,7 @@ def _loadtxt_chunk(raw, first_line, delimiter, width, roles):
     chunk.lines = np.arange(first_line, first_line + len(raw), dtype=np.int64)
     chunk.numeric, chunk.numeric_columns = table, roles.numeric
     chunk.extra = {what: table[:, j].copy() for what, j in roles.extra.items()}
-    chunk.strings = {j: text[j] for j in roles.categorical}
+    chunk.strings = {j: text[j] for j in roles.text}
     for j in roles.categorical:
         if roles.fixed_levels and not np.isin(text[j], roles.levels[roles.names[j]]).all():
             return None
@@ -415,7 +435,7 @@ def _convert(path, names, roles, rows, lines, dropna):
             raise DataError(f"{path}: line {lines[i]}, column {names[j]!r}: negative weight "
                             f"{stripped[j][i]!s}")
         chunk.extra[what] = values
-    chunk.strings = {j: stripped[j] for j in roles.categorical}
+    chunk.strings = {j: stripped[j] for j in roles.text}
     for j in roles.categorical:
         if roles.fixed_levels:
             levels = np.array(roles.levels[names[j]], dtype=str)
@@ -487,7 +507,7 @@ def _assemble(path, roles, result):
         X = np.ascontiguousarray(result["numeric"])
         feature_names = [names[j] for j in roles.features]
     else:
-        blocks, feature_names, k = [], [], 0
+        dense_names, blocks = [], []
         for j in roles.features:
             if j in roles.categorical:
                 text = result["strings"][j]
@@ -496,15 +516,13 @@ def _assemble(path, roles, result):
                           else _level_order(present.tolist()))
                 categories[names[j]] = list(levels)
                 codes = {level: c for c, level in enumerate(levels)}
-                code = np.array([codes[v] for v in present.tolist()], dtype=np.int64)[inverse]
-                blocks.append((code[:, None] == np.arange(1, len(levels))[None, :])
-                              .astype(np.float64))
-                feature_names += [f"{names[j]}={level}" for level in levels[1:]]
+                code = np.array([codes[v] for v in present.tolist()], dtype=np.int32)[inverse]
+                if len(levels) > 1:             # a single level has no column
+                    blocks.append(Categorical(names[j], code - 1, levels, drop_first=True))
             else:
-                blocks.append(result["numeric"][:, k:k + 1])
-                feature_names.append(names[j])
-                k += 1
-        X = np.ascontiguousarray(np.hstack(blocks))
+                dense_names.append(names[j])
+        X = Design(np.ascontiguousarray(result["numeric"]), blocks, dense_names)
+        feature_names = X.feature_names
         if X.shape[1] == 0:
             raise DataError(f"{path}: no feature columns left after encoding (each categorical "
                             "column has a single level)")
@@ -519,4 +537,6 @@ def _assemble(path, roles, result):
                    trials=extra.get("trials"), columns=[names[j] for j in roles.features],
                    categories=categories, weights_name=source("weights"),
                    offset_name=source("offset"), trials_name=source("trials"),
+                   cluster=tuple(result["strings"][j] for j in roles.cluster) or None,
+                   cluster_names=[names[j] for j in roles.cluster],
                    n_dropped=result["n_dropped"], dropped_lines=result["dropped_lines"])
