@@ -24,6 +24,9 @@ term already spans the constant. What ngd adds:
 
 Data: pandas DataFrames; polars DataFrames, pyarrow Tables and dicts of columns are converted
 to pandas first (formulaic's pandas materialiser is its stable one).
+
+formulaic evaluates a formula's terms as Python expressions, also when a model file's formula
+is rebuilt for predictions: load only model files you trust.
 """
 import re
 import warnings

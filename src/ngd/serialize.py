@@ -23,7 +23,8 @@ The document (``"format": "ngd.model"``, ``"format_version": 1``) holds:
 - ``formula`` (optional, fits of ``ngd.fit("y ~ ...", data=df)``): ngd.formula's spec (the
   formula, factor levels, transform state, native categorical blocks, column names), so
   ``predict`` rebuilds the same columns from a DataFrame; ``input.columns`` then lists the
-  columns the formula reads and ``input.target`` its response;
+  columns the formula reads and ``input.target`` its response (formulaic evaluates the
+  formula's terms as Python: load only model files you trust);
 - ``ngd_version``: the version that wrote it.
 
 A reader must refuse a ``format_version`` it does not know. Non-finite numbers are not
