@@ -30,13 +30,14 @@ def densify(dataset):
 
 
 def load_training(data, target, delimiter, features, weights, offset, trials, categorical,
-                  dropna, cache="never", dtype=None, keep_sparse=False):
+                  dropna, cache="never", dtype=None, keep_sparse=False, cluster=None):
     """The Dataset of ``ngd fit``; CSV-only options are refused for other file types.
     Sparse X (NPZ, svmlight) stays CSR with ``keep_sparse``, else it is densified.
 
     cache: "always" reads a CSV through its binary cache (``ngd.io.cache``; X memory-mapped,
     stored as ``dtype``, default float64), "auto" does so for CSVs of at least
     CACHE_AUTO_BYTES without categorical columns, "never" reads it into memory.
+    cluster: CSV column names of cluster labels (Dataset.cluster); read without the cache.
     """
     path = pathlib.Path(data)
     if path.suffix.lower() not in CSV_SUFFIXES:
@@ -44,6 +45,7 @@ def load_training(data, target, delimiter, features, weights, offset, trials, ca
                                           ("--weights", weights), ("--offset", offset),
                                           ("--trials", trials),
                                           ("--categorical", categorical), ("--dropna", dropna),
+                                          ("--cluster", cluster),
                                           ("--cache always", cache == "always"))
                  if value]
         if given:
@@ -53,6 +55,10 @@ def load_training(data, target, delimiter, features, weights, offset, trials, ca
         return dataset if keep_sparse else densify(dataset)
     options = dict(target=target, delimiter=delimiter, features=features, weights=weights,
                    offset=offset, trials=trials, categorical=categorical, dropna=dropna)
+    if cluster:
+        if cache == "always":
+            raise InputError("--cluster reads the CSV directly, not through --cache always")
+        return read_data(path, cluster=cluster, **options)
     if cache == "always" or (cache == "auto" and not categorical
                              and os.path.getsize(path) >= CACHE_AUTO_BYTES):
         return read_csv_cached(path, dtype=dtype or "float64", **options)

@@ -92,8 +92,13 @@ def _resolve_backend(backend, dataset, options):
               help="Curvature of NGD: exact Fisher (Fisher scoring), empirical (BHHH), observed "
                    "Hessian, kfac (softmax), the exact Fisher's diagonal, or Boehning's fixed "
                    "bound X'X/4 (logistic).")
-@click.option("--cov-type", type=click.Choice(["model", "robust"], case_sensitive=False),
-              default="model", help="Standard errors: inverse Fisher, or the sandwich.")
+@click.option("--cov-type", type=click.Choice(["model", "robust", "cluster"],
+                                              case_sensitive=False),
+              default="model", help="Standard errors: inverse Fisher, the sandwich, or "
+                                    "cluster-robust (CR1; needs --cluster).")
+@click.option("--cluster", "cluster_columns", multiple=True, metavar="COL",
+              help="CSV column of cluster labels for --cov-type cluster (not a feature); "
+                   "give it twice for two-way clustering.")
 @click.option("--l2", type=click.FloatRange(min=0), default=0.0,
               help="Ridge penalty: objective mean NLL + l2/2 ||coef||^2 (intercept unpenalised).")
 @click.option("--max-iter", type=click.IntRange(min=1), default=None,
@@ -156,9 +161,10 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
                 categorical, dropna, delimiter, method, fisher, l2, max_iter, tol, step,
                 kl_budget, damping, no_intercept, threads, seed, no_compare, output, history,
                 plot, quiet, as_json, cov_type, compare_methods, solver, subsample, dtype, cache,
-                backend, scheduler, formula, **penalty):
+                backend, scheduler, cluster_columns, formula, **penalty):
     """Fit a model to DATA (CSV with a header row, NPZ, or small svmlight files)."""
     outputs = _check_outputs(data, {"--output": output, "--history": history, "--plot": plot})
+    cluster_columns = _check_cluster(cluster_columns, cov_type, backend, penalty)
     _penalty.check(penalty, l2, outputs)
     l2 = _penalty.ridge_l2(penalty, l2)
     if plot is not None and not have_matplotlib():
@@ -188,7 +194,7 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
     if dataset is None:
         dataset = load_training(data, target, delimiter, features, weights, offset, trials,
                                 categorical, dropna, cache=cache, dtype=dtype,
-                                keep_sparse=not dense_only)
+                                keep_sparse=not dense_only, cluster=cluster_columns)
     if dtype is not None and dataset.X.dtype != dtype:
         dataset.X = dataset.X.astype(dtype)
     if grid:
@@ -203,6 +209,8 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
                    methods=methods, statistics="first", fisher=fisher, tol=tol,
                    max_iter=max_iter, step=step, kl=kl_budget, damping=damping, seed=seed,
                    callback=progress, cov_type=cov_type, solver=solver, subsample=subsample)
+    if cluster_columns:
+        options["cluster"] = dataset.cluster
     options = _penalty.single_fit_options(options, penalty)
     backend = _resolve_backend(backend, dataset, options)
     with warnings.catch_warnings(record=True) as caught:
@@ -264,6 +272,28 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
         click.echo(f"warning: the separation involves the features: {names}", err=True)
 
 
+def _check_cluster(columns, cov_type, backend, penalty):
+    """The --cluster column names (None when not given), checked against --cov-type,
+    --backend, --path and --cv before any work."""
+    if not columns:
+        if cov_type == "cluster":
+            raise InputError("--cov-type cluster needs --cluster COL (once, or twice for "
+                             "two-way clustering)")
+        return None
+    if cov_type != "cluster":
+        raise InputError("--cluster applies to --cov-type cluster")
+    if len(columns) > 2:
+        raise InputError(f"--cluster is given {len(columns)} times; clustering is one- or "
+                         "two-way")
+    if len(set(columns)) < len(columns):
+        raise InputError(f"--cluster {columns[0]} is given twice")
+    if backend in ("dask", "chunked"):
+        raise InputError(f"--cov-type cluster needs --backend numpy (or auto), not {backend}")
+    if penalty["path_mode"] or penalty["cv_folds"] is not None:
+        raise InputError("--cov-type cluster applies to single fits (not --path or --cv)")
+    return list(columns)
+
+
 def _check_outputs(data, paths):
     """Validate output paths before any work: writable, distinct, not the input."""
     given = {option: path for option, path in paths.items() if path is not None}
@@ -306,7 +336,7 @@ def build_report(dataset, model, l2, primary, results):
     """The content of ``ngd fit`` output as plain data (the JSON document, schema ngd.fit/1)."""
     finite = [r.loss for r in results.values() if math.isfinite(r.loss)]
     best = min(finite) if finite else math.nan
-    coefficients = [{key: _finite(row[key]) for key in ("name", "estimate", "stderr", "z")}
+    coefficients = [{key: _finite(value) for key, value in row.items()}
                     for row in primary.coefficient_rows(dataset.feature_names)]
     convergence = [{"method": r.method, "fisher": r.fisher, "step": r.step_rule,
                     "n_iter": r.n_iter, "time": r.time, "loss": r.loss,
@@ -331,6 +361,14 @@ def build_report(dataset, model, l2, primary, results):
             "message": primary.message, "coefficients": coefficients,
             "statistics": {key: _finite(primary.get(key)) for key in STATISTICS},
             "cov_type": primary.get("cov_type"),
+            "inference": {"statistic": "t" if primary.distribution == "t" else "z",
+                          "distribution": primary.distribution,
+                          "df": _finite(primary.get("df_inference"))
+                          if primary.distribution == "t" else None,
+                          "conf_level": 0.95,
+                          "cluster": dataset.cluster_names or None,
+                          "n_groups": None if primary.get("n_groups") is None
+                          else list(primary.n_groups)},
             "separation": None if primary.get("separation") is None else
             [dataset.feature_names[j] for j in primary.separation["columns"]],
             "convergence": convergence, "best_loss": best,
@@ -358,6 +396,23 @@ def _label(value):
     return value
 
 
+def _errors_phrase(report):
+    """How the standard errors were computed and the reference distribution (a head line)."""
+    inference = report["inference"]
+    cov_type = report["cov_type"]
+    if cov_type == "robust":
+        phrase = "robust (sandwich) standard errors"
+    elif cov_type == "cluster":
+        groups = " x ".join(f"{g} {name}" for g, name in zip(inference["n_groups"] or (),
+                                                             inference["cluster"] or ()))
+        phrase = f"cluster-robust (CR1) standard errors, clusters: {groups}"
+    else:
+        phrase = "standard errors from the inverse Fisher information"
+    if inference["distribution"] == "t":
+        return phrase + f"; t distribution, {inference['df']:.6g} df"
+    return phrase
+
+
 def render_report(report):
     """Human-readable tables of a report from :func:`build_report`."""
     data = report["data"]
@@ -372,12 +427,12 @@ def render_report(report):
             + "".join(f"{r}; " for r in roles) + f"l2 = {report['l2']:g}",
             f"coefficients from {report['method']}"
             + (f" ({report['fisher']} curvature)" if report["fisher"] else "")
-            + ("; robust (sandwich) standard errors" if report["cov_type"] == "robust"
-               else "; standard errors from the inverse Fisher information")
             + (f"; backend {report['backend']}, {report['n_passes']} passes over the data"
-               if report.get("n_passes") else ""), ""]
+               if report.get("n_passes") else ""), _errors_phrase(report), ""]
+    label = report["inference"]["statistic"]
     coef_rows = [[c["name"], fmt(c["estimate"], ".6g"), fmt(c["stderr"], ".4g"),
-                  fmt(c["z"], ".3f")] for c in report["coefficients"]]
+                  fmt(c[label], ".3f"), fmt(c["pvalue"], ".3g"), fmt(c["ci_low"], ".6g"),
+                  fmt(c["ci_high"], ".6g")] for c in report["coefficients"]]
     conv_rows = [[r["method"], r["fisher"] or "-", r["n_iter"], fmt(r["time"], ".4f"),
                   fmt(r["loss"], ".12g"), fmt(r["gap"], ".2e"), fmt(r["grad_norm"], ".2e"),
                   fmt(r["decrement"], ".2e"), "yes" if r["converged"] else "no"]
@@ -387,7 +442,8 @@ def render_report(report):
     stats = "; ".join(f"{STATISTIC_LABELS[key]} {value:.6g}"
                       for key, value in report["statistics"].items() if value is not None)
     return "\n".join(head + [
-        format_table(["feature", "estimate", "std.err", "z"], coef_rows, "lrrr")]
+        format_table(["feature", "estimate", "std.err", label, f"P>|{label}|", "[0.025",
+                      "0.975]"], coef_rows, "lrrrrrr")]
         + ([stats] if stats else []) + ["",
         "convergence on the same objective (gap = loss - best loss of this run)",
         format_table(["method", "curvature", "iter", "time [s]", "final loss", "gap",

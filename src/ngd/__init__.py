@@ -20,6 +20,7 @@ from ngd.estimators import GLMRegressor, LogisticRegression
 from ngd.path import PathResult, fit_path
 from ngd.cv import CVResult, cross_validate, fit_cv
 from ngd.estimators_cv import GLMRegressorCV, LogisticRegressionCV
+from ngd.inference import HypothesisTest, lr_test, wald_test
 
 try:
     __version__ = _metadata.version("ngd")
@@ -47,5 +48,5 @@ __all__ = [
     "DataError", "ConvergenceWarning", "DampingWarning", "__version__",
     "save_model", "load_model", "LogisticRegression", "GLMRegressor",
     "fit_path", "PathResult", "cross_validate", "fit_cv", "CVResult", "LogisticRegressionCV",
-    "GLMRegressorCV",
+    "GLMRegressorCV", "wald_test", "lr_test", "HypothesisTest",
 ]

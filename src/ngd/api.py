@@ -15,6 +15,7 @@ from ngd.optim import CurvatureStepper, SGDStepper, run
 from ngd.optim.adam import AdamStepper
 from ngd.optim.diagonal import DiagonalStepper
 from ngd.optim.sqn import SQNStepper
+from ngd.clusters import cluster_codes
 from ngd.statistics import COV_TYPES, attach_statistics
 
 METHODS = ("ngd", "newton", "sgd", "sqn", "adam", "rmsprop")
@@ -23,7 +24,7 @@ FISHERS = ("exact", "empirical", "observed", "kfac", "bohning",  # kfac: softmax
 STDERR_MAX_PARAMS = 4096       # above this, stderr="auto" skips the p x p inverse
 DEFAULT_MAX_ITER = {"ngd": 100, "newton": 100, "sgd": 30, "sqn": 30, "adam": 30, "rmsprop": 30}
 _DATA_KEYS = ("model", "link", "power", "trials", "sample_weight", "offset", "fit_intercept",
-              "l2", "n_threads", "backend")
+              "l2", "n_threads", "backend", "cluster")
 _SOLVER_DEFAULTS = dict(fisher="exact", tol=1e-8, max_iter=None, ftol=1e-12, damping=0.0,
                         step="armijo", kl=0.01, batch_size=256, learning_rate=None, seed=0,
                         callback=None, cov_type="model", solver="auto", subsample="auto",
@@ -36,7 +37,8 @@ def fit(X, y=None, model="logistic", method="ngd", fisher="exact", l2=0.0, link=
         max_iter=None, backend="numpy", *, ftol=1e-12, damping=0.0, step="armijo", kl=0.01,
         batch_size=256, learning_rate=None, seed=0, n_threads=None, callback=None,
         cov_type="model", solver="auto", subsample="auto", stderr="auto", alpha=None,
-        l1_ratio=0.0, penalty_factor=None, chunk_rows=None, data=None, dropna=False):
+        l1_ratio=0.0, penalty_factor=None, chunk_rows=None, cluster=None, data=None,
+        dropna=False):
     """Fit ``model`` to (X, y) by ``method`` on the objective
 
         L(theta) = (1/sum w) sum_i w_i nll_i(theta) + (l2/2) ||coef||^2   (intercept unpenalised)
@@ -64,7 +66,10 @@ def fit(X, y=None, model="logistic", method="ngd", fisher="exact", l2=0.0, link=
     in (0, 1] (fraction of the rows).
     Stops when max|g| or the Newton decrement sqrt(g^T C^{-1} g) is <= tol, or the loss
     changes by <= ftol * max(1, |L|).
-    cov_type: "model" (phi (sum w F)^{-1}) or "robust" (sandwich) standard errors.
+    cov_type: "model" (phi (sum w F)^{-1}), "robust" (sandwich) or "cluster" (cluster-robust
+    sandwich, CR1 as statsmodels; ngd.statistics) standard errors. cluster: the cluster labels
+    of cov_type="cluster": one array of n labels (one-way) or two (two-way: a pair of arrays
+    or an (n, 2) array); in-memory backend, unpenalised or ridge fits.
     stderr: "auto" (standard errors when there are at most 4096 parameters), True or False.
     alpha, l1_ratio, penalty_factor: elastic net, adding alpha sum_j f_j [(1 - l1_ratio)/2
     coef_j^2 + l1_ratio |coef_j|] (glum's convention; see ngd.elastic_net): l1_ratio = 0 without
@@ -108,7 +113,8 @@ def fit(X, y=None, model="logistic", method="ngd", fisher="exact", l2=0.0, link=
                       learning_rate=learning_rate, seed=seed, n_threads=n_threads,
                       callback=callback, cov_type=cov_type, solver=solver,
                       subsample=subsample, stderr=stderr, alpha=alpha, l1_ratio=l1_ratio,
-                      penalty_factor=penalty_factor, chunk_rows=chunk_rows)
+                      penalty_factor=penalty_factor, chunk_rows=chunk_rows,
+                      cluster=frames.as_array(cluster, "cluster"))
     attach_names(result, X, table)
     return result
 
@@ -133,12 +139,15 @@ def attach_names(result, X, table=None):
 def _fit_any(X, y, model, method, fisher, l2, link, power, trials, sample_weight, offset,
              fit_intercept, tol, max_iter, backend, *, ftol, damping, step, kl, batch_size,
              learning_rate, seed, n_threads, callback, cov_type, solver, subsample, stderr,
-             alpha, l1_ratio, penalty_factor, chunk_rows):
+             alpha, l1_ratio, penalty_factor, chunk_rows, cluster=None):
     """ngd.fit on arrays (a dense or sparse matrix or a Design): dispatch on the backend."""
     if is_design(X) and backend in ("dask", "chunked"):
         raise ValueError(f"backend={backend!r} does not take a Design (categorical blocks); "
                          "use backend='numpy'")
     if backend in ("dask", "chunked") or _is_dask(X):
+        if cluster is not None or cov_type == "cluster":
+            raise ValueError(f"cov_type='cluster' needs the in-memory backend (backend="
+                             f"'numpy'), not {'dask' if _is_dask(X) else backend!r}")
         if backend == "chunked":
             from ngd.chunked import fit as chunked_fit
         else:
@@ -156,6 +165,9 @@ def _fit_any(X, y, model, method, fisher, l2, link, power, trials, sample_weight
         from ngd.elastic_net import check_penalty, fit_elastic_net
         l2, penalty = check_penalty(l2, alpha, l1_ratio, penalty_factor)
         if penalty is not None:
+            if cluster is not None or cov_type == "cluster":
+                raise ValueError("cov_type='cluster' applies to unpenalised or ridge fits, "
+                                 "not the elastic net (alpha with l1_ratio > 0)")
             if is_design(X):        # the elastic net's CSR path on the one-hot design
                 X = X.to_csr()
             return fit_elastic_net(X, y, penalty, model=model, method=method, fisher=fisher,
@@ -166,6 +178,7 @@ def _fit_any(X, y, model, method, fisher, l2, link, power, trials, sample_weight
                                    callback=callback)
     prepared = _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_intercept,
                         l2, n_threads, backend)
+    prepared.cluster = _cluster_codes(cluster, cov_type, prepared.model)
     return _fit_prepared(prepared, method, fisher=fisher, tol=tol, max_iter=max_iter,
                          ftol=ftol, damping=damping, step=step, kl=kl, batch_size=batch_size,
                          learning_rate=learning_rate, seed=seed, callback=callback,
@@ -196,6 +209,7 @@ def compare(X, y, methods=("ngd", "newton", "sgd"), statistics="all", **options)
                         data.get("offset"), data.get("fit_intercept", True),
                         data.get("l2", 0.0), data.get("n_threads"), data.get("backend", "numpy"))
     solver = dict(_SOLVER_DEFAULTS, **options)
+    prepared.cluster = _cluster_codes(data.get("cluster"), solver["cov_type"], prepared.model)
     results = {method: _fit_prepared(prepared, method,
                                      statistics=(statistics == "all" or i == 0), **solver)
                for i, method in enumerate(methods)}
@@ -207,11 +221,28 @@ def compare(X, y, methods=("ngd", "newton", "sgd"), statistics="all", **options)
 class _Prepared:
     """Validated arrays and the model built on them (shared by the methods of a comparison)."""
 
-    def __init__(self, model, classes, n_threads, dtype):
+    def __init__(self, model, classes, n_threads, dtype, cluster=None):
         self.model = model
         self.classes = classes
         self.n_threads = n_threads
         self.dtype = dtype
+        self.cluster = cluster      # cluster codes of cov_type="cluster" (ngd.clusters)
+
+
+def _cluster_codes(cluster, cov_type, model):
+    """The code arrays of ``cluster`` (ngd.clusters.cluster_codes) on the rows of ``model``
+    when cov_type="cluster", None otherwise; cluster= and cov_type="cluster" go together."""
+    if cluster is None:
+        if cov_type == "cluster":
+            raise ValueError("cov_type='cluster' needs cluster= (one or two arrays of cluster "
+                             "labels)")
+        return None
+    if cov_type != "cluster":
+        raise ValueError(f"cluster= applies to cov_type='cluster', got cov_type={cov_type!r}")
+    if _sparse.is_sparse(model.X):
+        raise ValueError("cov_type='cluster' needs a dense X (or a Design), not a sparse "
+                         "matrix: pass X.toarray()")
+    return cluster_codes(cluster, model.n_samples)
 
 
 def model_kind(model, link, power, trials, fit_intercept, l2):
@@ -400,7 +431,8 @@ def _fit_prepared(prepared, method, *, fisher, tol, max_iter, ftol, damping, ste
             covariance = stderr is True or (stderr == "auto" and (
                 model.n_params <= STDERR_MAX_PARAMS
                 or getattr(model, "uses_block_covariance", False)))   # a Design: blocks
-            attach_statistics(result, model, cov_type, covariance=covariance)
+            attach_statistics(result, model, cov_type, covariance=covariance,
+                              cluster=prepared.cluster)
         else:
             coef, intercept = model.split(result.x)
             result.update(coef=coef, intercept=intercept, stderr=None, intercept_stderr=None,

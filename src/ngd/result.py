@@ -1,5 +1,8 @@
 """FitResult (a scipy OptimizeResult) and the per-iteration History of a fit."""
+import textwrap
+
 import numpy as np
+from scipy import stats as scipy_stats
 from scipy.optimize import OptimizeResult
 
 STATUS_MESSAGES = {
@@ -12,6 +15,7 @@ STATUS_MESSAGES = {
     6: "Stopped: the maximum-likelihood estimate does not exist (separation).",
 }
 CONVERGED_STATUSES = (0, 1)
+SUMMARY_WIDTH = 100             # characters per line of FitResult.summary()
 
 HISTORY_COLUMNS = ("iter", "loss", "grad_norm", "decrement", "step_size", "kl", "damping",
                    "dir_deriv", "n_linesearch", "n_updates", "fisher_rows", "solver_iter",
@@ -60,7 +64,14 @@ class FitResult(OptimizeResult):
 
     Keys: coef, intercept, stderr, loss, grad, grad_norm, n_iter, n_fev, converged, status,
     message, method, fisher, step_rule, damping, time, n_threads, dtype, classes, history; and
-    scipy's aliases x (coef then intercept), fun, jac, nit, nfev, success.
+    scipy's aliases x (coef then intercept), fun, jac, nit, nfev, success. Statistics
+    (ngd.statistics): cov (of x), cov_type, dispersion, deviance, llf, aic, bic, df_resid,
+    nobs, use_t and df_inference (the t / F degrees of freedom), n_groups (clusters).
+
+    Inference in the reported order (coefficient_names(): intercept first, as statsmodels'
+    add_constant; softmax class by class): params, bse, tvalues, pvalues, conf_int(alpha),
+    cov_params(); z statistics with normal p-values, or t(df_inference) where the dispersion
+    is estimated (:attr:`distribution`). Tests: ngd.wald_test, ngd.lr_test.
     """
 
     def attach_model(self, model):
@@ -77,12 +88,14 @@ class FitResult(OptimizeResult):
         from ngd.check import check_fit
         return check_fit(self, **options)
 
-    def coefficient_rows(self, feature_names=None):
-        """One dict per coefficient: name, estimate, stderr, z (softmax: 'class:feature')."""
-        coef = np.atleast_2d(self.coef) if np.ndim(self.coef) == 2 else self.coef[None, :]
-        se = self.get("stderr")
-        se = np.full(coef.shape, np.nan) if se is None else np.reshape(se, coef.shape)
+    def coefficient_names(self, feature_names=None):
+        """Names of the reported coefficients, in the order of :meth:`coefficient_rows`:
+        '(intercept)' then the features (softmax: 'class:name' for each class in turn);
+        feature_names defaults to ``result.feature_names``, else x0, x1, ..."""
+        coef = self.coef if np.ndim(self.coef) == 2 else np.reshape(self.coef, (1, -1))
         p = coef.shape[1]
+        if feature_names is None:
+            feature_names = self.get("feature_names")
         names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(p)]
         if len(names) != p:
             raise ValueError(f"feature_names has {len(names)} names for {p} coefficients")
@@ -90,50 +103,179 @@ class FitResult(OptimizeResult):
         classes = self.get("classes")
         labels = [_label(c) for c in classes] if multi and classes is not None else \
             [str(k) for k in range(coef.shape[0])]
-        rows = []
+        out = []
         for k in range(coef.shape[0]):
             prefix = f"{labels[k]}:" if multi else ""
-            if self.get("fit_intercept", True):
-                b = np.atleast_1d(self.intercept)[k]
-                b_se = self.get("intercept_stderr")
-                b_se = np.nan if b_se is None else np.atleast_1d(b_se)[k]
-                rows.append(_coef_row(prefix + "(intercept)", b, b_se))
-            for j in range(p):
-                rows.append(_coef_row(prefix + names[j], coef[k, j], se[k, j]))
-        return rows
+            out += [prefix + "(intercept)"] if self.get("fit_intercept", True) else []
+            out += [prefix + name for name in names]
+        return out
 
-    def summary(self, feature_names=None):
-        """An R-like text summary: model, coefficient table, fit statistics, convergence."""
+    @property
+    def params(self):
+        """Estimates in the order of :meth:`coefficient_names` (intercept first)."""
+        return self._layout(self.coef, self.intercept)
+
+    @property
+    def bse(self):
+        """Standard errors in the order of :meth:`coefficient_names` (nan where unavailable)."""
+        se = self.get("stderr")
+        if se is None:
+            return np.full(self.params.shape, np.nan)
+        b_se = self.get("intercept_stderr")
+        if b_se is None:
+            b_se = np.full(np.shape(self.intercept), np.nan)
+        return self._layout(np.reshape(se, np.shape(self.coef)), b_se)
+
+    @property
+    def distribution(self):
+        """Reference distribution of the z (or t) statistics: "t" for families with an
+        estimated dispersion (``use_t``; df = ``df_inference``), else "normal"."""
+        return "t" if self.get("use_t") else "normal"
+
+    def _critical(self, alpha):
+        """The two-sided critical value of level ``alpha``."""
+        if not 0 < alpha < 1:
+            raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+        if self.distribution == "t":
+            return float(scipy_stats.t.ppf(1 - alpha / 2, self.df_inference))
+        return float(scipy_stats.norm.ppf(1 - alpha / 2))
+
+    @property
+    def tvalues(self):
+        """estimate / stderr (z or t statistics) in the order of :meth:`coefficient_names`."""
+        se = self.bse
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(np.isfinite(se) & (se > 0), self.params / se, np.nan)
+
+    @property
+    def pvalues(self):
+        """Two-sided p-values 2 P(|Z| > |z|), Z normal or t(df_inference) (see
+        :attr:`distribution`), in the order of :meth:`coefficient_names`."""
+        stat = np.abs(self.tvalues)
+        if self.distribution == "t":
+            return 2 * scipy_stats.t.sf(stat, self.df_inference)
+        return 2 * scipy_stats.norm.sf(stat)
+
+    def conf_int(self, alpha=0.05):
+        """(m, 2) array of [lower, upper] = estimate -/+ q stderr with q the 1 - alpha/2
+        quantile of :attr:`distribution`, rows in the order of :meth:`coefficient_names`
+        (statsmodels' conf_int)."""
+        q = self._critical(alpha)
+        params, se = self.params, self.bse
+        return np.column_stack([params - q * se, params + q * se])
+
+    def cov_params(self):
+        """Covariance of :attr:`params` (the reported coefficients, intercept first; softmax:
+        in the reported gauge, pinned entries zero); None without standard errors."""
+        cov = self.get("cov")
+        if cov is None:
+            return None
+        if np.ndim(self.coef) == 2:
+            transform = vars(self).get("_report_matrix")
+            if transform is None:
+                raise ValueError("the covariance of the reported softmax coefficients is not "
+                                 "available for this result")
+            K, p = np.shape(self.coef)
+            rows = [[K * p + k] * bool(self.get("fit_intercept", True))
+                    + list(range(k * p, (k + 1) * p)) for k in range(K)]
+            transform = transform[np.concatenate(rows)]
+            return transform @ cov @ transform.T
+        p = np.size(self.coef)
+        order = ([p] if self.get("fit_intercept", True) else []) + list(range(p))
+        return cov[np.ix_(order, order)]
+
+    def _layout(self, coef, intercept):
+        """[intercept_k, coef_k] for each output k, flattened (the reported order)."""
+        coef = np.reshape(np.asarray(coef, dtype=float), (-1, np.shape(self.coef)[-1]))
+        blocks = []
+        for k in range(coef.shape[0]):
+            if self.get("fit_intercept", True):
+                blocks.append(np.atleast_1d(np.asarray(intercept, dtype=float))[k:k + 1])
+            blocks.append(coef[k])
+        return np.concatenate(blocks)
+
+    def coefficient_rows(self, feature_names=None, alpha=0.05):
+        """One dict per coefficient, intercept first (softmax: 'class:feature'): name,
+        estimate, stderr, the statistic estimate / stderr under the key "z" or "t" (see
+        :attr:`distribution`), pvalue, and the 1 - alpha confidence interval ci_low, ci_high."""
+        names = self.coefficient_names(feature_names)
+        label = "t" if self.distribution == "t" else "z"
+        columns = zip(names, self.params, self.bse, self.tvalues, self.pvalues,
+                      self.conf_int(alpha))
+        return [{"name": name, "estimate": float(est), "stderr": float(se), label: float(z),
+                 "pvalue": float(pv), "ci_low": float(ci[0]), "ci_high": float(ci[1])}
+                for name, est, se, z, pv, ci in columns]
+
+    def summary(self, feature_names=None, alpha=0.05):
+        """An R-like text summary (at most 100 columns): model, coefficient table (estimate,
+        std. error, z or t, p-value, 1 - alpha confidence interval), fit statistics,
+        convergence."""
         head = [f"{self.get('model')} model (family {self.get('family')}, link "
                 f"{self.get('link')}) fitted by {self.method}"
                 + (f" with {self.fisher} curvature" if self.get("fisher") else ""),
-                f"l2 = {self.get('l2', 0.0):g}; {self.message}", ""]
-        table = [f"{'':24s} {'estimate':>12s} {'std.err':>10s} {'z':>8s}"]
-        for row in self.coefficient_rows(feature_names):
+                f"l2 = {self.get('l2', 0.0):g}; {self.message}", self._inference_line()]
+        head = [wrapped for line in head for wrapped in textwrap.wrap(line, SUMMARY_WIDTH)]
+        head.append("")
+        label = "t" if self.distribution == "t" else "z"
+        low, high = f"[{alpha / 2:g}", f"{1 - alpha / 2:g}]"
+        table = [f"{'':24s} {'estimate':>12s} {'std.err':>10s} {label:>8s} "
+                 f"{f'P>|{label}|':>8s} {low:>11s} {high:>11s}"]
+        for row in self.coefficient_rows(feature_names, alpha):
             table.append(f"{row['name'][:24]:24s} {_num(row['estimate'], '.6g', 12)} "
-                         f"{_num(row['stderr'], '.4g', 10)} {_num(row['z'], '.3f', 8)}")
+                         f"{_num(row['stderr'], '.4g', 10)} {_num(row[label], '.3f', 8)} "
+                         f"{_num(row['pvalue'], '.3g', 8)} {_num(row['ci_low'], '.5g', 11)} "
+                         f"{_num(row['ci_high'], '.5g', 11)}")
         stats = []
-        for key, label in (("dispersion", "dispersion"), ("deviance", "deviance"),
-                           ("null_deviance", "null deviance"), ("df_resid", "df residual"),
-                           ("llf", "log-likelihood"), ("aic", "AIC"), ("bic", "BIC")):
+        for key, text in (("dispersion", "dispersion"), ("deviance", "deviance"),
+                          ("null_deviance", "null deviance"), ("df_resid", "df residual"),
+                          ("llf", "log-likelihood"), ("aic", "AIC"), ("bic", "BIC")):
             value = self.get(key)
             if value is not None and np.isfinite(value):
-                stats.append(f"{label}: {value:.6g}")
-        tail = ["", "; ".join(stats),
+                stats.append(f"{text}: {value:.6g}")
+        tail = [""] + _joined_lines(stats, "; ", SUMMARY_WIDTH) + [
                 f"iterations: {self.n_iter}; loss {self.loss:.12g}; max|gradient| "
                 f"{self.grad_norm:.2e}; time {self.get('time', 0.0):.3g} s"]
         return "\n".join(head + table + tail)
 
+    def _inference_line(self):
+        """Which covariance and reference distribution the table uses."""
+        cov_type = self.get("cov_type")
+        what = {"model": "standard errors from the inverse Fisher information",
+                "robust": "robust (sandwich) standard errors",
+                "cluster": "cluster-robust (CR1) standard errors, "
+                           + " x ".join(str(g) for g in self.get("n_groups", ()))
+                           + " clusters"}.get(cov_type, "no standard errors")
+        if self.distribution == "t":
+            return f"{what}; t distribution with {self.df_inference:.6g} df"
+        return f"{what}; normal distribution"
+
     def to_dict(self):
-        """Plain-Python summary for JSON (no history arrays, no aliases)."""
+        """Plain-Python summary for JSON (no history arrays, no aliases): the fit's keys, the
+        coefficient rows (p-values and 95% intervals), cov_type, distribution and df."""
         keys = ("method", "fisher", "step_rule", "loss", "grad_norm", "n_iter", "n_fev",
-                "converged", "status", "message", "damping", "time", "n_threads", "dtype")
+                "converged", "status", "message", "damping", "time", "n_threads", "dtype",
+                "cov_type", "df_inference", "n_groups")
         out = {key: _plain(self.get(key)) for key in keys}
         out["coef"] = _plain(self.coef)
         out["intercept"] = _plain(self.intercept)
         out["stderr"] = _plain(self.get("stderr"))
         out["classes"] = _plain(self.get("classes"))
+        out["distribution"] = self.distribution
+        out["coefficients"] = [{key: _plain(value) for key, value in row.items()}
+                               for row in self.coefficient_rows()]
         return out
+
+
+def _joined_lines(parts, separator, width):
+    """``parts`` joined by ``separator`` into lines of at most ``width`` characters (a part
+    longer than that gets a line of its own)."""
+    lines = []
+    for part in parts:
+        if lines and len(lines[-1]) + len(separator) + len(part) <= width:
+            lines[-1] += separator + part
+        else:
+            lines.append(part)
+    return lines
 
 
 def _label(value):
@@ -142,12 +284,6 @@ def _label(value):
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value)
-
-
-def _coef_row(name, estimate, stderr):
-    estimate, stderr = float(estimate), float(stderr)
-    z = estimate / stderr if np.isfinite(stderr) and stderr > 0 else float("nan")
-    return {"name": name, "estimate": estimate, "stderr": stderr, "z": z}
 
 
 def _num(value, spec, width):

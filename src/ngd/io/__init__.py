@@ -20,15 +20,15 @@ READERS = {".csv": read_csv, ".tsv": read_csv, ".txt": read_csv, ".npz": read_np
            ".npy": read_npy,
            ".svm": read_svmlight, ".svmlight": read_svmlight, ".libsvm": read_svmlight}
 CSV_OPTIONS = ("delimiter", "features", "weights", "offset", "trials", "categorical", "dropna",
-               "ignore")
+               "ignore", "cluster")
 
 
 def read_data(path, target=None, *, has_target=True, **options):
     """Read a CSV, NPZ or svmlight file into a :class:`Dataset`.
 
     ``options`` (CSV only): delimiter, features, weights, offset, trials, categorical, dropna,
-    ignore (see :func:`read_csv`). Passing one of them, other than as None/False/empty, for
-    another kind of file is a :class:`DataError`.
+    ignore, cluster (see :func:`read_csv`). Passing one of them, other than as
+    None/False/empty, for another kind of file is a :class:`DataError`.
     """
     path = Path(path)
     reader = READERS.get(path.suffix.lower())

@@ -15,6 +15,8 @@ class Dataset:
     source columns of ``sample_weight`` / ``offset`` / ``trials`` (None when absent).
     ``n_dropped`` rows with missing cells were dropped (``dropped_lines``: their line numbers,
     the first 10 at most). ``y`` is None when the reader was asked for no target.
+    ``cluster``: a tuple of one or two (n,) arrays of cluster labels (two-way clustering),
+    from the columns ``cluster_names``; None when no cluster column was asked for.
     """
 
     X: np.ndarray
@@ -32,6 +34,8 @@ class Dataset:
     trials_name: str | None = None
     n_dropped: int = 0
     dropped_lines: list = field(default_factory=list)
+    cluster: tuple | None = None
+    cluster_names: list = field(default_factory=list)
 
     def __post_init__(self):
         if not self.columns:
