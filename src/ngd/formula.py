@@ -34,11 +34,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ngd import _formula_state
+from ngd import _formula_state, _optional
 from ngd.design import Categorical, Design
 from ngd.exceptions import DataError
 
-EXTRA = "pip install 'ngd[formula]'"
 PER_ROW = ("sample_weight", "offset", "trials", "cluster")   # fit arguments with one value a row
 _C_CALL = re.compile(r"^C\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)$")
 _C_ANY = re.compile(r"^C\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*[,)]")
@@ -48,14 +47,10 @@ _SHOWN = 10                      # dropped row positions kept in ModelFrame.drop
 
 
 def require():
-    """formulaic and pandas, imported; an ImportError naming the extra when missing."""
-    try:
-        import formulaic
-        import pandas
-    except ImportError as exc:
-        raise ImportError(f"formulas need formulaic and pandas ({exc.name} is missing): "
-                          f"{EXTRA}") from None
-    return formulaic, pandas
+    """(formulaic, pandas), imported; a MissingDependencyError (an ImportError) naming the
+    extra when one is missing."""
+    return (_optional.require("formulaic", "formula", "a formula"),
+            _optional.require("pandas", "formula", "a formula"))
 
 
 @dataclass
