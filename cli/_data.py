@@ -1,11 +1,13 @@
-"""Load data files for the commands: CSV / NPZ / svmlight through ngd.io, sparse densified
-when small, large CSVs through their binary cache, and the column check of ``ngd predict``."""
+"""Load data files for the commands: CSV / NPZ / svmlight / Parquet / Arrow through ngd.io,
+sparse densified when small, large CSVs through their binary cache, large Parquet / Arrow
+files in row-group chunks, and the column check of ``ngd predict``."""
 import os
 import pathlib
 
 from ngd.cli._errors import InputError
 
 from ngd.io import read_data, read_header, read_svmlight
+from ngd.io.arrow import is_arrow_path
 from ngd.io.cache import read_csv_cached
 
 DENSIFY_LIMIT = 20_000_000          # cells (160 MB of float64)
@@ -30,7 +32,8 @@ def densify(dataset):
 
 
 def load_training(data, target, delimiter, features, weights, offset, trials, categorical,
-                  dropna, cache="never", dtype=None, keep_sparse=False, cluster=None):
+                  dropna, cache="never", dtype=None, keep_sparse=False, cluster=None,
+                  lazy_bytes=None):
     """The Dataset of ``ngd fit``; CSV-only options are refused for other file types.
     Sparse X (NPZ, svmlight) stays CSR with ``keep_sparse``, else it is densified.
 
@@ -38,8 +41,16 @@ def load_training(data, target, delimiter, features, weights, offset, trials, ca
     stored as ``dtype``, default float64), "auto" does so for CSVs of at least
     CACHE_AUTO_BYTES without categorical columns, "never" reads it into memory.
     cluster: CSV column names of cluster labels (Dataset.cluster); read without the cache.
+    Parquet / Arrow input takes the column options too; with ``lazy_bytes`` (not None) it is
+    read in chunks (X an ``ngd.io.arrow_chunks.ArrowChunks``) when its float64 X takes at
+    least lazy_bytes (0: always).
     """
     path = pathlib.Path(data)
+    if is_arrow_path(path):
+        return _load_arrow(path, dict(target=target, features=features, weights=weights,
+                                      offset=offset, trials=trials, categorical=categorical,
+                                      dropna=dropna),
+                           delimiter, cache, keep_sparse, cluster, lazy_bytes)
     if path.suffix.lower() not in CSV_SUFFIXES:
         given = [flag for flag, value in (("--delimiter", delimiter), ("--features", features),
                                           ("--weights", weights), ("--offset", offset),
@@ -65,18 +76,41 @@ def load_training(data, target, delimiter, features, weights, offset, trials, ca
     return read_data(path, **options)
 
 
+def _load_arrow(path, options, delimiter, cache, keep_sparse, cluster, lazy_bytes):
+    """The Dataset of a Parquet / Arrow input (see :func:`load_training`)."""
+    if delimiter is not None or cache == "always":
+        flag = "--delimiter" if delimiter is not None else "--cache always"
+        raise InputError(f"{flag} applies to CSV input only ({path.name} is read directly)")
+    try:
+        if lazy_bytes is not None and not cluster:
+            from ngd.io.arrow_chunks import read_arrow_chunks
+            dataset = read_arrow_chunks(path, min_bytes=lazy_bytes, **options)
+            if dataset is not None:
+                return dataset
+        dataset = read_data(path, cluster=cluster, **options)
+    except ImportError as exc:
+        raise InputError(exc) from None
+    return dataset if keep_sparse else densify(dataset)
+
+
 def load_for_model(model, data, delimiter):
     """(X, offset) of ``data`` laid out as the loaded ``model``'s features.
 
     A CSV must hold exactly the model's input columns (plus its offset column when it was
-    fitted with one); its target, weights and trials columns are ignored when present.
+    fitted with one); its target, weights, trials and cluster columns are ignored when
+    present.
+    Parquet / Arrow input: X is a pyarrow Table of the model's input columns, matched by name
+    (other columns are not read), for the model's ``predict``.
     """
     path = pathlib.Path(data)
+    if is_arrow_path(path):
+        return _arrow_for_model(model, path, delimiter)
     spec = model.input
     if path.suffix.lower() in CSV_SUFFIXES:
         names, delimiter = read_header(path, delimiter)
         expected = list(spec["columns"]) + ([spec["offset"]] if spec["offset"] else [])
         ignorable = {spec[key] for key in ("target", "weights", "trials") if spec[key]}
+        ignorable |= set(spec["cluster"]) - set(spec["columns"])
         missing = [c for c in expected if c not in names]
         extra = [c for c in names if c not in expected and c not in ignorable]
         if missing or extra:
@@ -117,6 +151,25 @@ def load_for_model(model, data, delimiter):
             raise InputError(f"{path}: the model was fitted with an offset; the file has no "
                              "'offset' array")
     return dataset.X, dataset.offset
+
+
+def _arrow_for_model(model, path, delimiter):
+    """(pyarrow Table of the model's input columns, offset or None) of a Parquet / Arrow
+    input; a missing column or cell is one error line."""
+    from ngd.frames import column_values
+    from ngd.io.arrow import read_arrow_table, screen
+    if delimiter is not None:
+        raise InputError(f"--delimiter applies to CSV input only ({path.name} is read "
+                         "directly)")
+    columns = list(model.table_spec.columns)
+    offset = model.input["offset"]
+    try:
+        table = read_arrow_table(path, columns + ([offset] if offset else []))
+    except ImportError as exc:
+        raise InputError(exc) from None
+    screen(table, table.column_names, dropna=False, where=f"{path}: ", hint="")
+    offsets = column_values(table, offset, what="offset") if offset else None
+    return table.select(columns), offsets
 
 
 def data_options(dataset, model, l2, link, power, no_intercept, threads):

@@ -1,5 +1,6 @@
 """``ngd fit DATA``: fit, print the coefficient table and the convergence comparison; write
 the model, the per-iteration history and a convergence plot on request."""
+import functools
 import io
 import importlib.util
 import math
@@ -21,6 +22,7 @@ from ngd.cli._output import (check_writable, csv_text, emit_json, fmt, format_ta
 from ngd.cli._plot import convergence_png, have_matplotlib
 from ngd.cli._progress import Progress
 from ngd.io import write_files_atomic
+from ngd.io.chunks import ChunkSource
 
 EPILOG = """\b
 Examples:
@@ -55,16 +57,49 @@ def _subsample(ctx, param, value):
     return int(number) if number > 1 or "." not in text else number
 
 
+def _nb_alpha_value(ctx, param, value):
+    """--nb-alpha: None (not given), "estimate", or a number > 0."""
+    if value is None or value.strip().lower() == "estimate":
+        return None if value is None else "estimate"
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        raise click.BadParameter(f"expected 'estimate' or a number > 0, got {value!r}")
+    return number
+
+
+def _is_negative_binomial(model):
+    try:
+        return ngd.models.normalise_model_name(model) == "negative_binomial"
+    except (ValueError, TypeError):
+        return False        # the library reports an unknown model
+
+
+def _nb_alpha_option(model, nb_alpha):
+    """ngd.fit's nb_alpha= of --nb-alpha ({} to estimate it); --nb-alpha needs
+    --model negative_binomial."""
+    if nb_alpha is None:
+        return {}
+    if not _is_negative_binomial(model):
+        raise InputError(f"--nb-alpha applies to --model negative_binomial, not {model!r}")
+    return {} if nb_alpha == "estimate" else {"nb_alpha": nb_alpha}
+
+
 CHUNKED_AUTO_BYTES = 1 << 30        # --backend auto: chunked for a memory-mapped X this large
 
 
 def _resolve_backend(backend, dataset, options):
     """The backend of --backend auto: "chunked" for a memory-mapped X of at least
-    CHUNKED_AUTO_BYTES when the chunked backend runs this fit, else "numpy"."""
+    CHUNKED_AUTO_BYTES, or the chunks of a Parquet / Arrow file (``load_training`` reads
+    those in chunks from that size on), when the chunked backend runs this fit, else
+    "numpy"."""
     if backend != "auto":
         return backend
     X = dataset.X
-    if not isinstance(X, np.memmap) or X.nbytes < CHUNKED_AUTO_BYTES:
+    if not isinstance(X, ChunkSource) and (not isinstance(X, np.memmap)
+                                           or X.nbytes < CHUNKED_AUTO_BYTES):
         return "numpy"
     try:
         model_spec("chunked", options["model"], options["methods"][0], options["fisher"],
@@ -77,13 +112,17 @@ def _resolve_backend(backend, dataset, options):
 
 
 @click.command("fit", epilog=EPILOG)
-@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
+@click.argument("data", type=click.Path(exists=True, path_type=pathlib.Path))
 @model_data_options
 @click.option("--formula", default=None, metavar='"Y ~ TERMS"',
               help="A formulaic formula such as 'y ~ x1 + np.log(x2) + C(region) + x1:x3' "
                    "(pip install 'ngd[formula]'): replaces --target, --features and "
                    "--categorical; its 0 / - 1 removes the intercept, offset(...) terms add "
                    "an offset.")
+@click.option("--nb-alpha", default=None, callback=_nb_alpha_value, metavar="estimate|A",
+              help="Negative binomial (--model negative_binomial): its alpha (Var = mu + "
+                   "alpha mu^2), a number > 0, or 'estimate' (maximum likelihood, methods ngd "
+                   "and newton)  [default: estimate]")
 @click.option("--method", type=click.Choice(ngd.METHODS, case_sensitive=False), default="ngd",
               help="Method whose coefficients are reported.")
 @click.option("--fisher", type=click.Choice(["exact", "empirical", "observed", "kfac",
@@ -138,7 +177,8 @@ def _resolve_backend(backend, dataset, options):
                    "evaluation, memory bounded by a chunk; dask: the same on Dask workers "
                    "(pip install 'ngd[dask]'); both fit logistic, softmax and GLM models by ngd "
                    "and newton, L2 or elastic net (no --path, --cv). auto: chunked for a "
-                   "memory-mapped X (.npy, CSV cache) of at "
+                   "memory-mapped X (.npy, CSV cache) or numeric Parquet / Arrow features "
+                   "(read by row groups) of at "
                    "least 1 GiB when the fit allows it, else numpy (in memory).")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="Dask scheduler of --backend dask  [default: a LocalCluster on loopback]")
@@ -161,8 +201,9 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
                 categorical, dropna, delimiter, method, fisher, l2, max_iter, tol, step,
                 kl_budget, damping, no_intercept, threads, seed, no_compare, output, history,
                 plot, quiet, as_json, cov_type, compare_methods, solver, subsample, dtype, cache,
-                backend, scheduler, cluster_columns, formula, **penalty):
-    """Fit a model to DATA (CSV with a header row, NPZ, or small svmlight files)."""
+                backend, scheduler, cluster_columns, formula, nb_alpha, **penalty):
+    """Fit a model to DATA (CSV with a header row, NPZ, small svmlight files, or Parquet /
+    Feather / Arrow IPC files; a directory is a Parquet dataset)."""
     outputs = _check_outputs(data, {"--output": output, "--history": history, "--plot": plot})
     cluster_columns = _check_cluster(cluster_columns, cov_type, backend, penalty)
     _penalty.check(penalty, l2, outputs)
@@ -176,6 +217,8 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
     if backend == "dask" and importlib.util.find_spec("distributed") is None:
         raise InputError("--backend dask needs dask.distributed: pip install 'ngd[dask]'")
     grid = penalty["path_mode"] or penalty["cv_folds"] is not None
+    if grid and _is_negative_binomial(model):
+        raise InputError("--path and --cv are not available for the negative_binomial model")
     if backend in ("dask", "chunked") and grid:
         raise InputError(f"--backend {backend} fits one model (no --path or --cv)")
     dataset = frame = None
@@ -184,7 +227,7 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
                                 "--categorical": categorical}, backend, cache, dtype)
         if grid:
             raise InputError("--formula fits a single model (no --path or --cv)")
-        dataset, frame = _formula.load(data, formula, weights, offset, trials, None,
+        dataset, frame = _formula.load(data, formula, weights, offset, trials, cluster_columns,
                                        dropna, delimiter)
         no_intercept = _formula.no_intercept_flag(frame, no_intercept)
     if backend == "dask":       # .npy / CSV: the workers read their chunks of the file
@@ -192,9 +235,11 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
         dataset = file_dataset(data, target, delimiter, features, weights, offset, trials,
                                categorical, dropna)
     if dataset is None:
-        dataset = load_training(data, target, delimiter, features, weights, offset, trials,
-                                categorical, dropna, cache=cache, dtype=dtype,
-                                keep_sparse=not dense_only, cluster=cluster_columns)
+        load = functools.partial(load_training, data, target, delimiter, features, weights,
+                                 offset, trials, categorical, dropna, cache=cache, dtype=dtype,
+                                 keep_sparse=not dense_only, cluster=cluster_columns)
+        # Parquet / Arrow input: in chunks with --backend chunked, or auto from 1 GiB of X
+        dataset = load(lazy_bytes={"chunked": 0, "auto": CHUNKED_AUTO_BYTES}.get(backend))
     if dtype is not None and dataset.X.dtype != dtype:
         dataset.X = dataset.X.astype(dtype)
     if grid:
@@ -211,8 +256,16 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
                    callback=progress, cov_type=cov_type, solver=solver, subsample=subsample)
     if cluster_columns:
         options["cluster"] = dataset.cluster
+    options.update(_nb_alpha_option(model, nb_alpha))
     options = _penalty.single_fit_options(options, penalty)
     backend = _resolve_backend(backend, dataset, options)
+    if backend != "chunked" and isinstance(dataset.X, ChunkSource):    # auto: not chunkable
+        dataset = load()
+        if dtype is not None and dataset.X.dtype != dtype:
+            dataset.X = dataset.X.astype(dtype)
+        options.update((key, value) for key, value in (
+            ("sample_weight", dataset.sample_weight), ("offset", dataset.offset),
+            ("trials", dataset.trials)) if value is not None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -253,8 +306,10 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
     if dataset.n_dropped and not quiet:
         lines = ", ".join(str(n) for n in dataset.dropped_lines)
         more = ", ..." if dataset.n_dropped > len(dataset.dropped_lines) else ""
-        click.echo(f"note: dropped {dataset.n_dropped} row(s) with missing cells (line(s) "
-                   f"{lines}{more}); {dataset.n_samples} row(s) left", err=True)
+        csv = pathlib.Path(data).suffix.lower() in (".csv", ".tsv", ".txt")
+        where = f"line(s) {lines}{more}" if csv else f"row(s) {lines}{more}, counted from 0"
+        click.echo(f"note: dropped {dataset.n_dropped} row(s) with missing cells ({where}); "
+                   f"{dataset.n_samples} row(s) left", err=True)
     report["outputs"] = {key: str(path) if path is not None else None
                          for key, path in outputs.items()}
     if as_json:
@@ -315,7 +370,7 @@ def _model_json(result, dataset):
     ngd.save_model(result, buffer, dataset.feature_names, columns=dataset.columns,
                    categories=dataset.categories, target=dataset.target_name,
                    weights=dataset.weights_name, offset=dataset.offset_name,
-                   trials=dataset.trials_name)
+                   trials=dataset.trials_name, cluster=dataset.cluster_names)
     return buffer.getvalue()
 
 
@@ -373,7 +428,23 @@ def build_report(dataset, model, l2, primary, results):
             [dataset.feature_names[j] for j in primary.separation["columns"]],
             "convergence": convergence, "best_loss": best,
             "backend": primary.get("backend") or "numpy",
-            "n_passes": primary.get("n_passes")}
+            "n_passes": primary.get("n_passes"),
+            "nb_alpha": None if primary.get("nb_alpha") is None else {
+                "value": primary.nb_alpha, "stderr": primary.get("nb_alpha_stderr"),
+                "estimated": bool(primary.get("nb_alpha_estimated"))}}
+
+
+def _nb_alpha_line(report):
+    """The negative binomial's alpha line of the text report (None for other models)."""
+    nb = report.get("nb_alpha")
+    if nb is None:
+        return None
+    if not nb["estimated"]:
+        return f"NB2 alpha {nb['value']:.6g} (fixed; Var = mu + alpha mu^2)"
+    stderr = "" if nb["stderr"] is None else f", std. err. {nb['stderr']:.4g}"
+    return (f"NB2 alpha {nb['value']:.6g}{stderr} (maximum likelihood; Var = mu + alpha mu^2; "
+            "standard errors from the joint observed information of the coefficients and "
+            "alpha)")
 
 
 STATISTICS = ("dispersion", "deviance", "null_deviance", "df_resid", "llf", "aic", "bic")
@@ -444,7 +515,8 @@ def render_report(report):
     return "\n".join(head + [
         format_table(["feature", "estimate", "std.err", label, f"P>|{label}|", "[0.025",
                       "0.975]"], coef_rows, "lrrrrrr")]
-        + ([stats] if stats else []) + ["",
+        + ([stats] if stats else [])
+        + ([_nb_alpha_line(report)] if report.get("nb_alpha") else []) + ["",
         "convergence on the same objective (gap = loss - best loss of this run)",
         format_table(["method", "curvature", "iter", "time [s]", "final loss", "gap",
                       "grad norm", "decrement", "converged"], conv_rows, "llrrrrrrl")]

@@ -11,6 +11,7 @@ from ngd.exceptions import DataError
 from ngd.fisher import SOLVERS, auto_subsample_size
 from ngd.models import get_model, normalise_model_name
 from ngd.models.categorical import CategoricalModel, dense_part
+from ngd.models.families import check_nb_alpha
 from ngd.optim import CurvatureStepper, SGDStepper, run
 from ngd.optim.adam import AdamStepper
 from ngd.optim.diagonal import DiagonalStepper
@@ -22,9 +23,10 @@ METHODS = ("ngd", "newton", "sgd", "sqn", "adam", "rmsprop")
 FISHERS = ("exact", "empirical", "observed", "kfac", "bohning",  # kfac: softmax; bohning: logistic
            "diagonal")
 STDERR_MAX_PARAMS = 4096       # above this, stderr="auto" skips the p x p inverse
+NB_START_ALPHA = 1.0           # negative binomial: alpha of the data-carrier model
 DEFAULT_MAX_ITER = {"ngd": 100, "newton": 100, "sgd": 30, "sqn": 30, "adam": 30, "rmsprop": 30}
 _DATA_KEYS = ("model", "link", "power", "trials", "sample_weight", "offset", "fit_intercept",
-              "l2", "n_threads", "backend", "cluster")
+              "l2", "n_threads", "backend", "cluster", "nb_alpha")
 _SOLVER_DEFAULTS = dict(fisher="exact", tol=1e-8, max_iter=None, ftol=1e-12, damping=0.0,
                         step="armijo", kl=0.01, batch_size=256, learning_rate=None, seed=0,
                         callback=None, cov_type="model", solver="auto", subsample="auto",
@@ -38,7 +40,7 @@ def fit(X, y=None, model="logistic", method="ngd", fisher="exact", l2=0.0, link=
         batch_size=256, learning_rate=None, seed=0, n_threads=None, callback=None,
         cov_type="model", solver="auto", subsample="auto", stderr="auto", alpha=None,
         l1_ratio=0.0, penalty_factor=None, chunk_rows=None, cluster=None, data=None,
-        dropna=False):
+        dropna=False, nb_alpha=None):
     """Fit ``model`` to (X, y) by ``method`` on the objective
 
         L(theta) = (1/sum w) sum_i w_i nll_i(theta) + (l2/2) ||coef||^2   (intercept unpenalised)
@@ -88,6 +90,10 @@ def fit(X, y=None, model="logistic", method="ngd", fisher="exact", l2=0.0, link=
     models by methods "ngd" and "newton" with L2 or the elastic net; chunk_rows: their rows
     per chunk (default about 64 MB of X and at most 262 144 rows locally, 16 MB for numpy
     inputs sent to Dask; dask arrays keep theirs).
+    nb_alpha (model "negative_binomial", aliases "negbin", "nb2": NB2 counts with
+    Var = mu + alpha mu^2, default link log): None estimates alpha by maximum likelihood
+    (methods "ngd" and "newton"; ngd.models.negbin), a number > 0 fixes it; the result
+    carries nb_alpha and, when estimated, nb_alpha_stderr.
     Formulas (ngd.formula; pip install 'ngd[formula]'): ``fit("y ~ x1 + C(g)", data=df)``
     without y; the formula sets the intercept, sample_weight / offset / trials / cluster may
     name columns of data, and dropna=True drops rows with missing values (else an error).
@@ -114,7 +120,7 @@ def fit(X, y=None, model="logistic", method="ngd", fisher="exact", l2=0.0, link=
                       callback=callback, cov_type=cov_type, solver=solver,
                       subsample=subsample, stderr=stderr, alpha=alpha, l1_ratio=l1_ratio,
                       penalty_factor=penalty_factor, chunk_rows=chunk_rows,
-                      cluster=frames.as_array(cluster, "cluster"))
+                      cluster=frames.as_array(cluster, "cluster"), nb_alpha=nb_alpha)
     attach_names(result, X, table)
     return result
 
@@ -139,8 +145,14 @@ def attach_names(result, X, table=None):
 def _fit_any(X, y, model, method, fisher, l2, link, power, trials, sample_weight, offset,
              fit_intercept, tol, max_iter, backend, *, ftol, damping, step, kl, batch_size,
              learning_rate, seed, n_threads, callback, cov_type, solver, subsample, stderr,
-             alpha, l1_ratio, penalty_factor, chunk_rows, cluster=None):
+             alpha, l1_ratio, penalty_factor, chunk_rows, cluster=None, nb_alpha=None):
     """ngd.fit on arrays (a dense or sparse matrix or a Design): dispatch on the backend."""
+    if normalise_model_name(model) == "negative_binomial" and (
+            backend in ("dask", "chunked") or _is_dask(X) or
+            (alpha is not None and (l1_ratio != 0 or penalty_factor is not None))):
+        raise ValueError("model 'negative_binomial' is fitted in memory (backend='numpy') "
+                         "with l2 or alpha alone, not the chunked or Dask backends or the "
+                         "elastic net")
     if is_design(X) and backend in ("dask", "chunked"):
         raise ValueError(f"backend={backend!r} does not take a Design (categorical blocks); "
                          "use backend='numpy'")
@@ -177,7 +189,7 @@ def _fit_any(X, y, model, method, fisher, l2, link, power, trials, sample_weight
                                    ftol=ftol, backend=backend, n_threads=n_threads,
                                    callback=callback)
     prepared = _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_intercept,
-                        l2, n_threads, backend)
+                        l2, n_threads, backend, nb_alpha=nb_alpha)
     prepared.cluster = _cluster_codes(cluster, cov_type, prepared.model)
     return _fit_prepared(prepared, method, fisher=fisher, tol=tol, max_iter=max_iter,
                          ftol=ftol, damping=damping, step=step, kl=kl, batch_size=batch_size,
@@ -207,7 +219,8 @@ def compare(X, y, methods=("ngd", "newton", "sgd"), statistics="all", **options)
     prepared = _prepare(X, y, data.get("model", "logistic"), data.get("link"),
                         data.get("power"), data.get("trials"), data.get("sample_weight"),
                         data.get("offset"), data.get("fit_intercept", True),
-                        data.get("l2", 0.0), data.get("n_threads"), data.get("backend", "numpy"))
+                        data.get("l2", 0.0), data.get("n_threads"), data.get("backend", "numpy"),
+                        nb_alpha=data.get("nb_alpha"))
     solver = dict(_SOLVER_DEFAULTS, **options)
     prepared.cluster = _cluster_codes(data.get("cluster"), solver["cov_type"], prepared.model)
     results = {method: _fit_prepared(prepared, method,
@@ -227,6 +240,8 @@ class _Prepared:
         self.n_threads = n_threads
         self.dtype = dtype
         self.cluster = cluster      # cluster codes of cov_type="cluster" (ngd.clusters)
+        self.negative_binomial = False  # model "negative_binomial": fitted by ngd.models.negbin
+        self.nb_alpha = None            # its fixed alpha (None: estimated)
 
 
 def _cluster_codes(cluster, cov_type, model):
@@ -267,12 +282,18 @@ def model_kind(model, link, power, trials, fit_intercept, l2):
 
 
 def _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_intercept, l2,
-             n_threads, backend):
+             n_threads, backend, nb_alpha=None):
     if backend != "numpy":
         raise ValueError(f"backend={backend!r} is for ngd.fit (one method per call), not "
                          "compare()" if backend in ("dask", "chunked") else
                          f"backend must be 'numpy', 'chunked' or 'dask', got {backend!r}")
     kind, family = model_kind(model, link, power, trials, fit_intercept, l2)
+    negative_binomial = family == "negative_binomial"
+    if nb_alpha is not None:
+        if not negative_binomial:
+            raise ValueError(f"nb_alpha= applies to the negative_binomial model only, not "
+                             f"{normalise_model_name(model)!r}")
+        nb_alpha = check_nb_alpha(nb_alpha)
     design = X if is_design(X) else None
     if design is not None:      # softmax: the one-hot CSR path; else the dense part + codes
         X = design.to_csr() if kind == "softmax" else dense_part(design)
@@ -301,12 +322,16 @@ def _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_interc
     else:
         y = _validation.as_vector(y, n, "y")
         t = None if trials is None else _validation.as_vector(trials, n, "trials")
+        # alpha to estimate: the model at NB_START_ALPHA carries the validated data only
         built = get_model(family)(X, y, family=family, link=link, power=power, trials=t,
-                                  **common)
+                                  nb_alpha=(NB_START_ALPHA if nb_alpha is None else nb_alpha)
+                                  if negative_binomial else None, **common)
         classes = None
     if design is not None and kind != "softmax":
         built = CategoricalModel(design, built)
-    return _Prepared(built, classes, threads, X.dtype.name)
+    prepared = _Prepared(built, classes, threads, X.dtype.name)
+    prepared.negative_binomial, prepared.nb_alpha = negative_binomial, nb_alpha
+    return prepared
 
 
 def _is_dask(X):
@@ -376,9 +401,18 @@ def _subsample_size(subsample, method, model, curvature):
     return max(1, int(round(subsample * n)))
 
 
-def _fit_prepared(prepared, method, *, fisher, tol, max_iter, ftol, damping, step, kl,
-                  batch_size, learning_rate, seed, callback, cov_type, solver="auto",
-                  subsample="auto", stderr="auto", statistics=True):
+def _fit_prepared(prepared, method, statistics=True, **options):
+    """One method on a prepared problem: the negative-binomial model through
+    ngd.models.negbin (alpha estimated or fixed), every other model by _fit_single."""
+    if prepared.negative_binomial:
+        from ngd.models import negbin
+        return negbin.fit(prepared, method, _fit_single, statistics=statistics, **options)
+    return _fit_single(prepared, method, statistics=statistics, **options)
+
+
+def _fit_single(prepared, method, *, fisher, tol, max_iter, ftol, damping, step, kl,
+                batch_size, learning_rate, seed, callback, cov_type, solver="auto",
+                subsample="auto", stderr="auto", statistics=True, theta0=None):
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if fisher not in FISHERS:
@@ -423,7 +457,8 @@ def _fit_prepared(prepared, method, *, fisher, tol, max_iter, ftol, damping, ste
                                                                  curvature),
                                        seed=seed)
             step_rule = step
-        result = run(stepper, model.initial_theta(), tol=float(tol), ftol=float(ftol),
+        start = model.initial_theta() if theta0 is None else theta0
+        result = run(stepper, start, tol=float(tol), ftol=float(ftol),
                      max_iter=int(max_iter), method=method, callback=callback)
         result.attach_model(model)
         result.solver = getattr(stepper, "solver_name", None)

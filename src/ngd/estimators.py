@@ -240,7 +240,8 @@ class GLMRegressor(_Base):
     gradient descent (Fisher scoring) or Newton / SGD.
 
     Parameters as :class:`LogisticRegression`, plus ``model``, ``link`` (default: the family's
-    canonical link; tweedie: log) and ``power``. Attributes: coef_ (n_features,),
+    canonical link; tweedie: log), ``power`` and ``nb_alpha`` (model negative_binomial: None
+    estimates it, a number fixes it). Attributes: coef_ (n_features,),
     intercept_ (float), n_iter_, history_, result_ (stderr, dispersion, deviance, aic, ...),
     n_features_in_. ``score`` is D^2 = 1 - deviance / null deviance.
     """
@@ -249,10 +250,11 @@ class GLMRegressor(_Base):
 
     def __init__(self, model="gaussian", link=None, power=None, l2=0.0, method="ngd",
                  fisher="exact", fit_intercept=True, tol=1e-8, max_iter=None, step="armijo",
-                 damping=0.0, random_state=None, n_threads=None):
+                 damping=0.0, random_state=None, n_threads=None, nb_alpha=None):
         self.model = model
         self.link = link
         self.power = power
+        self.nb_alpha = nb_alpha
         self.l2 = l2
         self.method = method
         self.fisher = fisher
@@ -277,6 +279,7 @@ class GLMRegressor(_Base):
         y = np.asarray(_check_y(frames.as_array(y, "y"), X.shape[0]), dtype=np.float64)
         w = _check_weights(sample_weight, X.shape[0])
         result = _fit(X, y, model=self.model, link=self.link, power=self.power,
+                      nb_alpha=self.nb_alpha,
                       method=self.method, fisher=self.fisher, l2=self.l2, sample_weight=w,
                       offset=offset, fit_intercept=self.fit_intercept, tol=self.tol,
                       max_iter=self.max_iter, step=self.step, damping=self.damping,
@@ -306,7 +309,9 @@ class GLMRegressor(_Base):
         """D^2: 1 - deviance(y, predict(X)) / deviance(y, weighted mean of y)."""
         from ngd.models import get_family, get_link
 
-        family = get_family(self.model, self.power)
+        alpha = self.result_.get("nb_alpha")     # negative binomial: fixed or estimated
+        family = get_family("poisson") if alpha == 0 else \
+            get_family(self.model, self.power, alpha)
         link = get_link(self.result_.link)
         y = np.asarray(_check_y(y, None), dtype=np.float64)
         w = np.ones_like(y) if sample_weight is None else np.asarray(sample_weight, float)

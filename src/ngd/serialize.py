@@ -9,6 +9,8 @@ The document (``"format": "ngd.model"``, ``"format_version": 1``) holds:
 
 - ``model``, ``family``, ``link``, ``power``: as in the fit result (null when the result has
   none; logistic results carry no link: it is the logit);
+- ``nb_alpha`` (negative-binomial models only; optional, absent from other documents):
+  ``{"value": alpha, "stderr": its standard error or null, "estimated": true | false}``;
 - ``feature_names`` (one per column of X) and ``coef`` (a list, or a list of lists for
   models with a coefficient row per class), ``intercept`` (a number or a list), ``classes``
   (the labels in the order the fit used them, or null);
@@ -17,7 +19,8 @@ The document (``"format": "ngd.model"``, ``"format_version": 1``) holds:
   ``fisher`` of the fit that produced the coefficients;
 - ``input``: how a table becomes X: ``columns`` (input columns, in order), ``categories``
   ({column: levels}, first level dropped, one-hot columns named ``column=level``), and the
-  names of the ``target``, ``weights``, ``offset`` and ``trials`` columns (or null); for fits
+  names of the ``target``, ``weights``, ``offset`` and ``trials`` columns (or null) and of
+  the ``cluster`` columns of clustered standard errors (a list, maybe empty); for fits
   on DataFrames also ``table`` (optional: ngd.frames.TableSpec.to_dict(): columns, kinds,
   levels, drop_first), so ``predict`` takes a DataFrame and matches columns by name;
 - ``formula`` (optional, fits of ``ngd.fit("y ~ ...", data=df)``): ngd.formula's spec (the
@@ -47,7 +50,7 @@ FORMAT_VERSION = 1
 
 
 def save_model(result, path, feature_names=None, *, columns=None, categories=None,
-               target=None, weights=None, offset=None, trials=None):
+               target=None, weights=None, offset=None, trials=None, cluster=None):
     """Write the fitted ``result`` (a :class:`ngd.FitResult`) as JSON to ``path``.
 
     path: a file name (written atomically: a temporary file in the same folder, then a
@@ -57,7 +60,7 @@ def save_model(result, path, feature_names=None, *, columns=None, categories=Non
     """
     text = json.dumps(model_document(result, feature_names, columns=columns,
                                      categories=categories, target=target, weights=weights,
-                                     offset=offset, trials=trials),
+                                     offset=offset, trials=trials, cluster=cluster),
                       indent=2, allow_nan=False) + "\n"
     if hasattr(path, "write"):
         path.write(text)
@@ -66,7 +69,7 @@ def save_model(result, path, feature_names=None, *, columns=None, categories=Non
 
 
 def model_document(result, feature_names=None, *, columns=None, categories=None, target=None,
-                   weights=None, offset=None, trials=None):
+                   weights=None, offset=None, trials=None, cluster=None):
     """The JSON-ready dict that :func:`save_model` writes."""
     for key in ("coef", "intercept", "model"):
         if key not in result:
@@ -97,10 +100,13 @@ def model_document(result, feature_names=None, *, columns=None, categories=None,
     classes = result.get("classes")
     from ngd import __version__
 
+    nb_alpha = {} if result.get("nb_alpha") is None else {"nb_alpha": {
+        "value": _number(result["nb_alpha"]), "stderr": _number(result.get("nb_alpha_stderr")),
+        "estimated": bool(result.get("nb_alpha_estimated", False))}}
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "model": result["model"], "family": result.get("family"), "link": result.get("link"),
-        "power": _number(result.get("power")),
+        "power": _number(result.get("power")), **nb_alpha,
         "feature_names": feature_names, "coef": coef.tolist(), "intercept": intercept.tolist(),
         "classes": None if classes is None else [_python(c) for c in np.asarray(classes)],
         "objective": {"l2": float(result.get("l2", 0.0)),
@@ -113,6 +119,7 @@ def model_document(result, feature_names=None, *, columns=None, categories=None,
                   "categories": {str(k): [str(v) for v in levels]
                                  for k, levels in (categories or {}).items()},
                   "target": target, "weights": weights, "offset": offset, "trials": trials,
+                  "cluster": list(cluster or ()),
                   **({"table": spec} if spec is not None else {})},
         **({"formula": formula} if formula is not None else {}),
         "ngd_version": __version__,
@@ -142,7 +149,8 @@ def load_model(path):
 class LoadedModel:
     """A fitted model read from a file: coefficients, names, and ``predict``.
 
-    Attributes: model, family, link, power, feature_names, coef (ndarray), intercept,
+    Attributes: model, family, link, power, nb_alpha (negative binomial, else None),
+    feature_names, coef (ndarray), intercept,
     classes (list or None), l2, fit_intercept, fit (dict), input (dict), document (the raw
     dict).
     """
@@ -182,6 +190,11 @@ class LoadedModel:
         self.family = document.get("family")
         self.link = document.get("link")
         self.power = document.get("power")
+        nb_alpha = document.get("nb_alpha")
+        if nb_alpha is not None and not (isinstance(nb_alpha, dict) and _is_number(
+                nb_alpha.get("value")) and nb_alpha["value"] >= 0):
+            raise bad("'nb_alpha' must be an object with a number 'value' >= 0")
+        self.nb_alpha = None if nb_alpha is None else float(nb_alpha["value"])
         self.feature_names = list(names)
         self.coef = coef
         self.intercept = float(intercept) if intercept.ndim == 0 else intercept
@@ -194,7 +207,8 @@ class LoadedModel:
         self.input = {"columns": list(raw_input.get("columns") or names),
                       "categories": dict(raw_input.get("categories") or {}),
                       **{key: raw_input.get(key)
-                         for key in ("target", "weights", "offset", "trials")}}
+                         for key in ("target", "weights", "offset", "trials")},
+                      "cluster": list(raw_input.get("cluster") or ())}
         self.table_spec = self._table_spec(raw_input, bad)
         self.formula_spec = document.get("formula")
         if self.formula_spec is not None and not isinstance(self.formula_spec, dict):
@@ -298,6 +312,11 @@ def _python(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
+        math.isfinite(value)
 
 
 def _number(value):

@@ -27,6 +27,9 @@ def model_spec(backend, model, method, fisher, l2, link, power, trials, fit_inte
         raise ValueError(f"backend={backend!r} forms the p x p curvature in each pass: solver "
                          f"must be 'auto' or 'cholesky', got {solver!r}")
     kind, family = model_kind(model, link, power, trials, fit_intercept, l2)
+    if family == "negative_binomial":
+        raise ValueError(f"backend={backend!r} does not fit the negative_binomial model; use "
+                         "backend='numpy'")
     spec = {"name": kind} if family is None else {"name": family, "link": link, "power": power}
     spec["fit_intercept"] = bool(fit_intercept)
     return spec, l2, penalty
