@@ -185,3 +185,41 @@ def test_estimators_take_tables():
     np.testing.assert_array_equal(clf.predict(pl.from_pandas(df)), ref.predict(df.to_numpy()))
     with pytest.raises(ValueError, match="feature names should match"):
         clf.predict(df[["v", "u"]])
+
+
+def test_categorical_table_inference_matches_statsmodels_on_insurance():
+    """MASS Insurance (bundled): Poisson claims with an exposure offset and three categorical
+    columns, fitted from the Parquet copy (dictionary columns): coefficients, standard errors,
+    the Wald test of Age's three levels and the likelihood-ratio test against the fit without
+    Age, all as statsmodels computes them."""
+    sm = pytest.importorskip("statsmodels.api")
+    from pathlib import Path
+    df = pd.read_parquet(Path(__file__).parent.parent / "examples" / "insurance.parquet")
+    full = ngd.fit(df[["District", "Group", "Age"]], df.Claims, model="poisson",
+                   offset=df.LogHolders, tol=1e-12)
+    small = ngd.fit(df[["District", "Group"]], df.Claims, model="poisson",
+                    offset=df.LogHolders, tol=1e-12)
+
+    def dummies(columns):
+        parts = [pd.get_dummies(df[c], prefix=c, prefix_sep="=", drop_first=True, dtype=float)
+                 for c in columns]
+        return sm.add_constant(pd.concat(parts, axis=1))
+    reference = sm.GLM(df.Claims, dummies(["District", "Group", "Age"]),
+                       family=sm.families.Poisson(), offset=df.LogHolders).fit(tol=1e-12)
+    reference_small = sm.GLM(df.Claims, dummies(["District", "Group"]),
+                             family=sm.families.Poisson(), offset=df.LogHolders).fit(tol=1e-12)
+    assert full.feature_names == list(reference.params.index[1:])
+    np.testing.assert_allclose(full.coef, reference.params.to_numpy()[1:], rtol=1e-8)
+    np.testing.assert_allclose(full.stderr, reference.bse.to_numpy()[1:], rtol=1e-8)
+    wald = ngd.wald_test(full, ["Age"])
+    names = list(reference.params.index)
+    R = np.zeros((3, len(names)))
+    for row, name in enumerate(n for n in names if n.startswith("Age=")):
+        R[row, names.index(name)] = 1.0
+    expected = reference.wald_test(R, scalar=True)
+    np.testing.assert_allclose(wald.statistic, expected.statistic, rtol=1e-8)
+    np.testing.assert_allclose(wald.pvalue, expected.pvalue, rtol=1e-6)
+    lr = ngd.lr_test(full, small)
+    np.testing.assert_allclose(lr.statistic, 2 * (reference.llf - reference_small.llf),
+                               rtol=1e-8)
+    assert lr.df == 3
