@@ -38,6 +38,7 @@ import numpy as np
 
 from ngd.models._linear import rmatvec
 from ngd.models._nb_special import digamma_gap, log1pmx, trigamma_gap
+from ngd.models.categorical import CategoricalModel
 from ngd.models.families import NegativeBinomial, Poisson
 from ngd.models.glm import GLM
 from ngd.result import History
@@ -132,7 +133,10 @@ def maximise_alpha(y, mu, w, alpha):
 
 # --- models at a given alpha ------------------------------------------------------------------
 def model_at(base, alpha):
-    """A GLM on ``base``'s data with the NB2 family at ``alpha`` (Poisson for alpha = 0)."""
+    """A GLM on ``base``'s data with the NB2 family at ``alpha`` (Poisson for alpha = 0); for
+    a CategoricalModel (a Design's categorical blocks) the same blocks on that GLM."""
+    if isinstance(base, CategoricalModel):
+        return CategoricalModel(base.design, model_at(base.inner, alpha))
     family = Poisson() if alpha == 0 else NegativeBinomial(alpha)
     return GLM(base.X, base.y, family=family, link=base.link, sample_weight=base.sample_weight,
                offset=base.offset, fit_intercept=base.fit_intercept, l2=base.l2,
@@ -147,8 +151,16 @@ def _row_pieces(model, theta):
 
 
 def _with_intercept(model, v):
-    """[X, 1]^T v (X^T v without an intercept)."""
-    head = rmatvec(model.X, v, model.n_threads)
+    """[X, 1]^T v (X^T v without an intercept); on a Design: the dense part's X^T v, then
+    each categorical's per-level sums of v (code -1, the reference level, has no column)."""
+    if isinstance(model, CategoricalModel):
+        parts = [rmatvec(model.dense, v, model.n_threads)]
+        for codes, n_levels in zip(model.codes, model.n_levels):
+            kept = codes >= 0
+            parts.append(np.bincount(codes[kept], weights=v[kept], minlength=n_levels))
+        head = np.concatenate(parts)
+    else:
+        head = rmatvec(model.X, v, model.n_threads)
     return np.r_[head, v.sum()] if model.fit_intercept else head
 
 
@@ -270,10 +282,6 @@ def _estimate(prepared, method, fit_fixed, statistics, options):
         raise ValueError(f"estimating nb_alpha needs method 'ngd' or 'newton', got "
                          f"{method!r}; pass a fixed nb_alpha= for other methods")
     base = prepared.model
-    if not isinstance(base, GLM):
-        raise ValueError("estimating nb_alpha on categorical blocks (a Design or a table with "
-                         "string columns) is not supported; pass a fixed nb_alpha= or "
-                         "one-hot encoded columns")
     y, w = base.y, base.sample_weight
     at = copy.copy(prepared)
     at.model = model_at(base, 0.0)
