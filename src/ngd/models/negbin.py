@@ -16,7 +16,7 @@ Fisher-scoring pass like any other family. With alpha unknown, the fit alternate
    O(n) per iteration without a pass over X;
 
 until an alpha update changes log alpha by at most ``tol`` (and the last beta fit
-converged). The alternation rather than a joint Newton step is chosen because NB2's expected
+converged; ``tol`` and ``max_iter`` apply to each beta fit, MAX_ROUNDS bounds the rounds). The alternation rather than a joint Newton step is chosen because NB2's expected
 information is block diagonal (beta and alpha are orthogonal): the alternation then
 contracts at the rate of the observed cross-information, which is O(n^-1/2) relative, and
 needs no curvature code beyond the GLM's. The start is the Poisson fit (alpha -> 0) and the
@@ -36,6 +36,7 @@ import copy
 
 import numpy as np
 
+from ngd.exceptions import DataError
 from ngd.models._linear import rmatvec
 from ngd.models._nb_special import digamma_gap, log1pmx, trigamma_gap
 from ngd.models.categorical import CategoricalModel
@@ -285,7 +286,11 @@ def _estimate(prepared, method, fit_fixed, statistics, options):
     y, w = base.y, base.sample_weight
     at = copy.copy(prepared)
     at.model = model_at(base, 0.0)
-    fits = [fit_fixed(at, method, statistics=False, **options)]
+    try:
+        fits = [fit_fixed(at, method, statistics=False, **options)]
+    except DataError as exc:
+        raise DataError(f"negative_binomial: the Poisson fit that starts the estimate of "
+                        f"alpha failed: {exc}") from None
     theta = start = fits[0].x
     mu = at.model.mean(theta, offset=base.offset)
     alphas = []
