@@ -16,7 +16,8 @@ Fisher-scoring pass like any other family. With alpha unknown, the fit alternate
    O(n) per iteration without a pass over X;
 
 until an alpha update changes log alpha by at most ``tol`` (and the last beta fit
-converged; ``tol`` and ``max_iter`` apply to each beta fit, MAX_ROUNDS bounds the rounds). The alternation rather than a joint Newton step is chosen because NB2's expected
+converged; ``tol`` and ``max_iter`` apply to each beta fit, MAX_ROUNDS bounds the
+rounds). The alternation rather than a joint Newton step is chosen because NB2's expected
 information is block diagonal (beta and alpha are orthogonal): the alternation then
 contracts at the rate of the observed cross-information, which is O(n^-1/2) relative, and
 needs no curvature code beyond the GLM's. The start is the Poisson fit (alpha -> 0) and the
