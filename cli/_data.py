@@ -81,15 +81,12 @@ def _load_arrow(path, options, delimiter, cache, keep_sparse, cluster, lazy_byte
     if delimiter is not None or cache == "always":
         flag = "--delimiter" if delimiter is not None else "--cache always"
         raise InputError(f"{flag} applies to CSV input only ({path.name} is read directly)")
-    try:
-        if lazy_bytes is not None and not cluster:
-            from ngd.io.arrow_chunks import read_arrow_chunks
-            dataset = read_arrow_chunks(path, min_bytes=lazy_bytes, **options)
-            if dataset is not None:
-                return dataset
-        dataset = read_data(path, cluster=cluster, **options)
-    except ImportError as exc:
-        raise InputError(exc) from None
+    if lazy_bytes is not None and not cluster:
+        from ngd.io.arrow_chunks import read_arrow_chunks
+        dataset = read_arrow_chunks(path, min_bytes=lazy_bytes, **options)
+        if dataset is not None:
+            return dataset
+    dataset = read_data(path, cluster=cluster, **options)
     return dataset if keep_sparse else densify(dataset)
 
 
@@ -163,10 +160,7 @@ def _arrow_for_model(model, path, delimiter):
                          "directly)")
     columns = list(model.table_spec.columns)
     offset = model.input["offset"]
-    try:
-        table = read_arrow_table(path, columns + ([offset] if offset else []))
-    except ImportError as exc:
-        raise InputError(exc) from None
+    table = read_arrow_table(path, columns + ([offset] if offset else []))
     screen(table, table.column_names, dropna=False, where=f"{path}: ", hint="")
     offsets = column_values(table, offset, what="offset") if offset else None
     return table.select(columns), offsets

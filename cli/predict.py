@@ -25,7 +25,7 @@ _existing_file = click.Path(exists=True, dir_okay=False, path_type=pathlib.Path)
 
 @click.command("predict", epilog=EPILOG)
 @click.argument("model_file", metavar="MODEL", type=_existing_file)
-@click.argument("data", type=_existing_file)
+@click.argument("data", type=click.Path(exists=True, path_type=pathlib.Path))
 @click.option("--proba", is_flag=True,
               help="Class probabilities (one column per class) instead of labels "
                    "(classification models only).")
@@ -34,10 +34,12 @@ _existing_file = click.Path(exists=True, dir_okay=False, path_type=pathlib.Path)
 @delimiter_option
 @json_option
 def predict_command(model_file, data, proba, output, delimiter, as_json):
-    """Predict with MODEL (JSON from 'ngd fit --output') on DATA (CSV, NPZ or svmlight).
+    """Predict with MODEL (JSON from 'ngd fit --output') on DATA (CSV, NPZ, svmlight, or
+    Parquet / Feather / Arrow IPC; a directory is a Parquet dataset).
 
     The columns of DATA must be the model's input columns (its target, weights and trials
-    columns are ignored when present). Prints CSV: a 'prediction' column (the class label for
+    columns are ignored when present); Parquet / Arrow columns are matched by name, others
+    are not read. Prints CSV: a 'prediction' column (the class label for
     classifiers, the mean response otherwise), or with --proba one 'p_<class>' column per
     class.
     """
@@ -51,20 +53,10 @@ def predict_command(model_file, data, proba, output, delimiter, as_json):
         X, offset = model_table(model, data, delimiter), None
     else:
         X, offset = load_for_model(model, data, delimiter)
-    if model.classes:
-        if proba:
-            values = model.predict_proba(X, offset)
-            columns = [f"p_{_text(c)}" for c in model.classes]
-            kind = "proba"
-        else:
-            values = model.predict_class(X, offset)
-            columns, kind = ["prediction"], "class"
-    else:
-        if proba:
-            raise InputError(f"--proba applies to classification models; {model.model!r} "
-                             "predicts a mean response (drop --proba)")
-        values = model.predict(X, offset)
-        columns, kind = ["prediction"], "mean"
+    try:
+        values, columns, kind = _predictions(model, X, offset, proba)
+    except ngd.DataError as exc:            # e.g. a level the fit did not see
+        raise ngd.DataError(f"{data}: {exc}") from None
     values = np.asarray(values)
     rows = values.tolist() if values.ndim == 2 else [[v] for v in values.tolist()]
     if output is not None:
@@ -77,6 +69,19 @@ def predict_command(model_file, data, proba, output, delimiter, as_json):
                    "output": str(output) if output is not None else None})
     elif output is None:
         click.echo(csv_text(columns, rows), nl=False)
+
+
+def _predictions(model, X, offset, proba):
+    """(values, column names, kind) of the predictions of ``model`` at X."""
+    if model.classes:
+        if proba:
+            return (model.predict_proba(X, offset), [f"p_{_text(c)}" for c in model.classes],
+                    "proba")
+        return model.predict_class(X, offset), ["prediction"], "class"
+    if proba:
+        raise InputError(f"--proba applies to classification models; {model.model!r} "
+                         "predicts a mean response (drop --proba)")
+    return model.predict(X, offset), ["prediction"], "mean"
 
 
 def _text(value):

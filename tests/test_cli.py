@@ -163,7 +163,7 @@ def test_unreadable_and_unknown_files(tmp_path):
     binary.write_bytes(b"\xff\xfe\x00\x81garbage")
     result = invoke("fit", binary)
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
-    other = write(tmp_path, "data.parquet", "x")
+    other = write(tmp_path, "data.xlsx", "x")
     result = invoke("fit", other)
     assert result.exit_code == 2 and "unsupported file type" in result.stderr
 

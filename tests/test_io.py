@@ -165,7 +165,7 @@ def test_read_header_and_read_data_dispatch(tmp_path):
     with pytest.raises(ngd.DataError, match="features apply to CSV files only"):
         read_data(npz, features=["a"])
     with pytest.raises(ngd.DataError, match="unsupported file type"):
-        read_data(tmp_path / "x.parquet")
+        read_data(tmp_path / "x.xlsx")
 
 
 def test_npz_offset_trials_and_feature_names(tmp_path):

@@ -9,6 +9,7 @@ from ngd._threads import effective_n_threads, fit_threads
 from ngd.design import is_design
 from ngd.exceptions import DataError
 from ngd.fisher import SOLVERS, auto_subsample_size
+from ngd.io.chunks import ChunkSource
 from ngd.models import get_model, normalise_model_name
 from ngd.models.categorical import CategoricalModel, dense_part
 from ngd.models.families import check_nb_alpha
@@ -105,7 +106,7 @@ def fit(X, y=None, model="logistic", method="ngd", fisher="exact", l2=0.0, link=
                            options.pop("dropna"), options)
     if data is not None or dropna:
         raise TypeError("data= and dropna= go with a formula: fit('y ~ x1 + x2', data=df)")
-    if y is None:
+    if y is None and not isinstance(X, ChunkSource):    # a chunk source reads its own y
         raise TypeError("y is required (or pass a formula 'y ~ ...' as X with data=)")
     table = None
     if frames.is_frame(X):

@@ -105,6 +105,15 @@ class Design:
                 self.dense.shape[1] + sum(b.n_columns for b in self.categoricals))
 
     @property
+    def dtype(self):
+        """The float type of the dense part (the one-hot part is exact in any)."""
+        return self.dense.dtype
+
+    def astype(self, dtype):
+        """The design with its dense part as ``dtype`` (codes unchanged)."""
+        return Design(self.dense.astype(dtype), self.categoricals, self.dense_names)
+
+    @property
     def n_dense(self):
         return self.dense.shape[1]
 

@@ -12,6 +12,7 @@ from ngd.chunked import tasks
 from ngd.chunked.fit import construction_l2, model_spec, run_fit
 from ngd.chunked.model import ChunkedModel
 from ngd.exceptions import DataError
+from ngd.io.chunks import ChunkSource
 
 CHUNK_BYTES = 64 << 20          # default chunk: about 64 MB of X ...
 MAX_CHUNK_ROWS = 1 << 18        # ... and at most this many rows (each per-row temporary of a
@@ -53,13 +54,15 @@ class LocalChunkedModel(ChunkedModel):
             part = part.astype(np.float64)
         return part
 
+    def _run_chunk(self, task, args, use_X, bounds):
+        """task(spec, args, a, X[a:b], y[a:b], ...) on the chunk [a, b) (X None unless use_X)."""
+        a, b = bounds
+        return task(self.spec, args, a, *[self._chunk(key, a, b) if key != "X" or use_X
+                                          else None for key in ARRAYS])
+
     def _map_reduce(self, task, args, label="pass", use_X=True):
-        """sum over chunks of task(spec, args, a, X[a:b], y[a:b], ...) (X None unless use_X),
-        added in chunk order."""
-        def run(bounds):
-            a, b = bounds
-            return task(self.spec, args, a, *[self._chunk(key, a, b) if key != "X" or use_X
-                                              else None for key in ARRAYS])
+        """sum over chunks of :meth:`_run_chunk`, added in chunk order."""
+        run = functools.partial(self._run_chunk, task, args, use_X)
         self.n_passes += 1
         if self._workers == 1:
             return functools.reduce(tasks.add, map(run, self._bounds))
@@ -68,6 +71,35 @@ class LocalChunkedModel(ChunkedModel):
             return functools.reduce(tasks.add, pool.map(run, self._bounds))
         finally:                        # a chunk's error stops the chunks not yet started
             pool.shutdown(cancel_futures=True)
+
+
+class SourceChunkedModel(LocalChunkedModel):
+    """A :class:`LocalChunkedModel` over the chunks of a :class:`ngd.io.chunks.ChunkSource`
+    (e.g. the row groups of a Parquet file): each chunk is read when its task runs, piece by
+    piece, and the task's sums over its pieces are added; nothing outside the chunks in flight
+    is held, not even y."""
+
+    def __init__(self, source, spec, l2=0.0, n_threads=1):
+        self._source = source
+        self._bounds = list(range(len(source.chunk_rows)))
+        self.chunk_rows = list(source.chunk_rows)
+        self._workers = min(n_threads, len(self._bounds))
+        ChunkedModel.__init__(self, dict(spec, n_threads=1 if self._workers > 1 else n_threads),
+                              source.n_samples, source.n_features, "offset" in source.present,
+                              l2)
+
+    def _run_chunk(self, task, args, use_X, k):
+        return functools.reduce(tasks.add, (task(self.spec, args, *piece)
+                                             for piece in self._source.read_chunk(k, use_X)))
+
+
+def _check_source_arguments(y, sample_weight, offset, trials, chunk_rows):
+    given = [name for name, value in (("y", y), ("sample_weight", sample_weight),
+                                      ("offset", offset), ("trials", trials),
+                                      ("chunk_rows", chunk_rows)) if value is not None]
+    if given:
+        raise ValueError(f"X is a chunk source, which reads y and the per-row columns with its "
+                         f"own chunks: pass {', '.join(given)} as None")
 
 
 def _matrix(X):
@@ -108,25 +140,37 @@ def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
     evaluation is one pass over the row chunks of X, y, sample_weight, offset, trials (numpy
     arrays, memory-mapped ones included, never copied whole), the curvature's Gram formed in
     the same pass (on a seeded row subsample with ``subsample``), the p x p solve after it.
-    chunk_rows: rows per chunk (default: about 64 MB of X, at most 262 144 rows). Same
-    optimum, standard errors and deviances as the in-memory fit; ``result.n_passes`` counts
-    the passes."""
+    chunk_rows: rows per chunk (default: about 64 MB of X, at most 262 144 rows). X may also
+    be a :class:`ngd.io.chunks.ChunkSource` (e.g. ``ngd.io.arrow.read_parquet_chunks``: the row
+    groups of a Parquet file), which reads y and its per-row columns with its own chunks (y,
+    sample_weight, offset, trials and chunk_rows are then None). Same optimum, standard
+    errors and deviances as the in-memory fit; ``result.n_passes`` counts the passes."""
+    source = X if isinstance(X, ChunkSource) else None
+    if source is not None:              # its per-row columns come with its chunks
+        _check_source_arguments(y, sample_weight, offset, trials, chunk_rows)
+        trials = "trials" if "trials" in source.present else None
     spec, l2, penalty = model_spec("chunked", model, method, fisher, l2, link, power, trials,
                                    fit_intercept, solver, alpha, l1_ratio, penalty_factor)
     if chunk_rows is not None and (isinstance(chunk_rows, bool) or
                                    not isinstance(chunk_rows, numbers.Integral)
                                    or chunk_rows < 1):
         raise ValueError(f"chunk_rows must be an integer >= 1, got {chunk_rows!r}")
-    X = _matrix(X)
-    n = X.shape[0]
     threads = effective_n_threads(n_threads)
-    chunked = LocalChunkedModel(X, _vector(y, n, "y"), spec,
-                                sample_weight=_vector(sample_weight, n, "sample_weight"),
-                                offset=_vector(offset, n, "offset"),
-                                trials=_vector(trials, n, "trials"),
-                                l2=construction_l2(spec, l2, penalty), chunk_rows=chunk_rows,
-                                n_threads=threads)
-    dtype = X.dtype.name if X.dtype in (np.float32, np.float64) else "float64"
+    l2_model = construction_l2(spec, l2, penalty)
+    if source is not None:
+        if not (source.n_samples and source.n_features):
+            raise DataError(f"X must have at least one row and one column, got {source.shape}")
+        chunked = SourceChunkedModel(source, spec, l2=l2_model, n_threads=threads)
+        dtype = source.dtype.name
+    else:
+        X = _matrix(X)
+        n = X.shape[0]
+        chunked = LocalChunkedModel(X, _vector(y, n, "y"), spec,
+                                    sample_weight=_vector(sample_weight, n, "sample_weight"),
+                                    offset=_vector(offset, n, "offset"),
+                                    trials=_vector(trials, n, "trials"), l2=l2_model,
+                                    chunk_rows=chunk_rows, n_threads=threads)
+        dtype = X.dtype.name if X.dtype in (np.float32, np.float64) else "float64"
     return run_fit(chunked, method, "chunked", dtype, threads, statistics=statistics,
                    penalty=penalty, fisher=fisher, tol=tol, max_iter=max_iter, ftol=ftol,
                    damping=damping, step=step, kl=kl, batch_size=256, learning_rate=None,
