@@ -477,6 +477,9 @@ def _errors_phrase(report):
         groups = " x ".join(f"{g} {name}" for g, name in zip(inference["n_groups"] or (),
                                                              inference["cluster"] or ()))
         phrase = f"cluster-robust (CR1) standard errors, clusters: {groups}"
+    elif (report.get("nb_alpha") or {}).get("estimated"):
+        phrase = ("standard errors from the inverse joint observed information (coefficients "
+                  "and alpha)")
     else:
         phrase = "standard errors from the inverse Fisher information"
     if inference["distribution"] == "t":

@@ -240,7 +240,9 @@ class FitResult(OptimizeResult):
     def _inference_line(self):
         """Which covariance and reference distribution the table uses."""
         cov_type = self.get("cov_type")
-        what = {"model": "standard errors from the inverse Fisher information",
+        fisher = "the inverse joint observed information (coefficients and alpha)" \
+            if self.get("nb_alpha_estimated") else "the inverse Fisher information"
+        what = {"model": f"standard errors from {fisher}",
                 "robust": "robust (sandwich) standard errors",
                 "cluster": "cluster-robust (CR1) standard errors, "
                            + " x ".join(str(g) for g in self.get("n_groups", ()))
