@@ -177,8 +177,8 @@ def _resolve_backend(backend, dataset, options):
                    "evaluation, memory bounded by a chunk; dask: the same on Dask workers "
                    "(pip install 'ngd[dask]'); both fit logistic, softmax and GLM models by ngd "
                    "and newton, L2 or elastic net (no --path, --cv). auto: chunked for a "
-                   "memory-mapped X (.npy, CSV cache) or numeric Parquet / Arrow features "
-                   "(read by row groups) of at "
+                   "memory-mapped X (.npy, CSV cache) or Parquet / Arrow features (read by "
+                   "row groups) of at "
                    "least 1 GiB when the fit allows it, else numpy (in memory).")
 @click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
               help="Dask scheduler of --backend dask  [default: a LocalCluster on loopback]")

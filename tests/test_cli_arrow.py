@@ -121,20 +121,23 @@ def test_backend_auto_chunks_large_arrow_input_and_falls_back_when_it_cannot(fil
     assert fit_json(root / "data.parquet", *options)["backend"] == "numpy"     # small
     monkeypatch.setattr(fit_module, "CHUNKED_AUTO_BYTES", 1)
     assert fit_json(root / "data.parquet", *options)["backend"] == "chunked"
-    # a fit the chunked backend does not run (sgd), or categorical features: in memory
+    # a fit the chunked backend does not run (sgd): in memory
     result = invoke("fit", root / "data.parquet", *options, "--method", "sgd", "--no-compare",
                     "--json")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["backend"] == "numpy" and report["data"]["weights"] == "w"
-    assert fit_json(root / "data.parquet", *ROLES)["backend"] == "numpy"
+    assert fit_json(root / "data.parquet", *ROLES)["backend"] == "chunked"    # categorical
 
 
-def test_backend_chunked_refuses_categorical_features_in_one_line(files):
+def test_backend_chunked_with_categorical_features_equals_the_in_memory_fit(files):
     root, _ = files
-    one_line_error(invoke("fit", root / "data.parquet", *ROLES, "--backend", "chunked"),
-                   r"data.parquet: a chunked fit takes numeric or boolean features; 'region' "
-                   r"is categorical \(fit in memory: --backend numpy\)")
+    options = (*ROLES, "--categorical", "region", "--subsample", "none")
+    in_memory = fit_json(root / "folder", *options, "--backend", "numpy")
+    chunked = fit_json(root / "folder", *options, "--backend", "chunked")
+    assert chunked["backend"] == "chunked"
+    assert chunked["data"]["categorical"] == {"region": ["east", "north", "south"]}
+    _assert_same_fit(chunked, in_memory)
 
 
 def test_dropna_note_counts_rows_from_zero(files, tmp_path):

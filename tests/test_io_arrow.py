@@ -394,14 +394,50 @@ def test_chunks_with_dropna_drop_the_rows_the_in_memory_read_drops(data, tmp_pat
         ngd.fit(undropped.X, None, model="poisson", backend="chunked")
 
 
-def test_categorical_features_are_refused_on_the_chunked_path(data):
+@pytest.mark.parametrize("kind", ["parquet", "feather", "folder"])
+def test_categorical_chunks_equal_the_in_memory_design(data, tmp_path, kind):
+    """String, dictionary and numeric-as-categorical columns: the survey pass finds the
+    levels the in-memory read finds (sorted, the dictionary's order, numeric order), and
+    each piece's X is the in-memory Design's rows, one-hot columns dense."""
+    cols, table, paths = data
+    rng = np.random.default_rng(8)
+    zone = pa.array(rng.choice(["q", "b", "m", "a"], size=N)).dictionary_encode()
+    table = table.append_column("zone", zone)
+    if kind == "folder":
+        path = tmp_path / "folder"
+        path.mkdir()
+        pq.write_table(table.slice(0, 300), path / "0.parquet", row_group_size=120)
+        pq.write_table(table.slice(300), path / "1.parquet", row_group_size=120)
+    else:
+        path = _write(table, tmp_path / f"cat.{kind}")
+    options = dict(features=["x", "region", "k", "zone", "flag"], categorical=["k"],
+                   **OPTIONS)
+    dataset = read_data(path, **options)
+    chunked = read_arrow_chunks(path, piece_rows=50, **options)
+    assert chunked.feature_names == dataset.feature_names
+    assert chunked.categories == dataset.categories and chunked.columns == dataset.columns
+    assert chunked.categories["k"] == [str(v) for v in range(-3, 4)]
+    _, (X, y, w, offset, _) = _concatenated(chunked.X)
+    np.testing.assert_array_equal(X, dataset.X.toarray())
+    np.testing.assert_array_equal(y, dataset.y)
+    expected = ngd.fit(dataset.X, dataset.y, model="poisson", sample_weight=dataset.sample_weight,
+                       offset=dataset.offset, tol=1e-12)
+    result = ngd.fit(chunked.X, None, model="poisson", backend="chunked", tol=1e-12)
+    np.testing.assert_allclose(result.coef, expected.coef, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(result.stderr, expected.stderr, rtol=1e-10)
+
+
+def test_categorical_chunks_with_fixed_levels_and_unseen_levels(data):
     _, _, paths = data
-    with pytest.raises(ngd.DataError, match=r"a chunked fit takes numeric or boolean "
-                                            r"features; 'region' is categorical"):
-        read_arrow_chunks(paths["parquet"], **OPTIONS)
-    with pytest.raises(ngd.DataError, match=r"'k' is categorical"):
-        read_arrow_chunks(paths["parquet"], features=["x", "k"], categorical=["k"], **OPTIONS)
-    assert read_arrow_chunks(paths["parquet"], min_bytes=1, **OPTIONS) is None  # in memory
+    options = dict(features=["x", "region"], **OPTIONS)
+    fixed = read_arrow_chunks(paths["parquet"], categorical={"region": ["south", "north",
+                                                                        "east"]}, **options)
+    assert fixed.feature_names == ["x", "region=north", "region=east"]
+    short = read_arrow_chunks(paths["parquet"], categorical={"region": ["south", "north"]},
+                              **options)
+    with pytest.raises(ngd.DataError, match=r"column 'region' has level\(s\) not seen when "
+                                            r"the model was fitted: 'east'"):
+        ngd.fit(short.X, None, model="poisson", backend="chunked")
 
 
 @pytest.mark.parametrize("kind", ["parquet", "feather", "folder"])
