@@ -130,12 +130,23 @@ class ArrowChunks(ChunkSource):
         """The piece's X as the in-memory read builds it, one-hot columns dense."""
         from ngd import frames
         design = frames.design_from_frame(table.select(self.columns.features), spec=self.spec)
-        dense = design.X.dense if hasattr(design.X, "dense") else design.X
+        if not hasattr(design.X, "dense"):
+            dense, blocks = design.X, []
+        else:
+            dense, blocks = design.X.dense, design.X.categoricals
         numeric = [c for c in self.spec.columns if self.spec.kinds[c] == frames.NUMERIC]
         for j, name in enumerate(numeric):
             check_magnitude(name, dense[:, j], where)
-        X = design.X.toarray() if hasattr(design.X, "dense") else design.X
-        return np.ascontiguousarray(X, dtype=self.dtype)
+        if not blocks:
+            return np.ascontiguousarray(dense, dtype=self.dtype)
+        X = np.zeros((table.num_rows, self.n_features), dtype=self.dtype)
+        X[:, :dense.shape[1]] = dense
+        start = dense.shape[1]
+        for block in blocks:                    # code -1: the reference level, no column
+            rows = np.flatnonzero(block.codes >= 0)
+            X[rows, start + block.codes[rows]] = 1.0
+            start += block.n_columns
+        return X
 
 
 def _names(spec):
