@@ -135,6 +135,10 @@ def attach_names(result, X, table=None):
         names = X.feature_names
         terms = {t: list(range(s.start, s.stop)) for t, s in X.column_slices.items()}
         spec = None
+    elif getattr(X, "feature_names", None) is not None:       # a named chunk source
+        names = list(X.feature_names)
+        terms = {name: [j] for j, name in enumerate(names)}
+        spec = None
     else:
         names = [f"x{j}" for j in range(X.shape[1])] if hasattr(X, "shape") and \
             len(X.shape) == 2 else None
@@ -178,11 +182,11 @@ def _fit_any(X, y, model, method, fisher, l2, link, power, trials, sample_weight
         from ngd.elastic_net import check_penalty, fit_elastic_net
         l2, penalty = check_penalty(l2, alpha, l1_ratio, penalty_factor)
         if penalty is not None:
+            if is_design(X):        # the elastic net's CSR path on the one-hot design
+                X = X.to_csr()
             if cluster is not None or cov_type == "cluster":
                 raise ValueError("cov_type='cluster' applies to unpenalised or ridge fits, "
                                  "not the elastic net (alpha with l1_ratio > 0)")
-            if is_design(X):        # the elastic net's CSR path on the one-hot design
-                X = X.to_csr()
             return fit_elastic_net(X, y, penalty, model=model, method=method, fisher=fisher,
                                    link=link, power=power, trials=trials,
                                    sample_weight=sample_weight, offset=offset,
