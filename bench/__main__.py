@@ -24,7 +24,7 @@ SUITES = {"kernels": "bench.bench_kernels", "solvers": "bench.bench_solvers",
           "curvature": "bench.bench_curvature", "sqn": "bench.bench_sqn",
           "diagonal": "bench.bench_diagonal", "path": "bench.bench_path",
           "dask": "bench.bench_dask", "chunked": "bench.bench_chunked",
-          "sparse_enet": "bench.bench_sparse_enet"}
+          "sparse_enet": "bench.bench_sparse_enet", "categorical": "bench.bench_categorical"}
 
 
 def discover(module):

@@ -102,3 +102,10 @@ def test_quick_run_compares_peers(quick_run, monkeypatch):
     assert all(r["rss_peak"] >= r["rss_before"] > 0 for r in memory)
     threads = [r for r in records if r["benchmark"] == "peers-threads"]
     assert [r["n_threads"] for r in threads][0] == 1 and threads[0]["speedup"] == 1.0
+
+
+def test_quick_run_includes_categorical_suite(quick_run):
+    proc, _ = quick_run
+    for model in ("poisson", "gamma"):
+        assert f"Categorical: {model} (log link)" in proc.stdout, proc.stdout
+    assert "\nngd-onehot " in proc.stdout and "ngd-dense-onehot: infeasible" in proc.stdout

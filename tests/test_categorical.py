@@ -51,6 +51,23 @@ def test_level_cross_sums_match_onehot_product(coded, dtype, order, intercept):
     assert np.array_equal(one, two)
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_slot_accumulators_are_thread_independent(order):
+    """Enough rows for several row-block slots: 1 and 2 threads bit-identical, = numpy."""
+    rng = np.random.default_rng(21)
+    n, L = 70_000, 5
+    X = np.asarray(rng.standard_normal((n, 3)), order=order)
+    codes = rng.integers(-1, L, n).astype(np.int32)
+    v = rng.random(n)
+    one = kernels.level_cross_sums(X, codes, L, v, intercept=True, n_threads=1)
+    two = kernels.level_cross_sums(X, codes, L, v, intercept=True, n_threads=2)
+    assert np.array_equal(one, two)
+    expected = _onehot(codes, L).T @ (v[:, None] * np.column_stack([X, np.ones(n)]))
+    np.testing.assert_allclose(two, expected, rtol=1e-12)
+    assert np.array_equal(kernels.level_sums(codes, L, v, n_threads=1),
+                          kernels.level_sums(codes, L, v, n_threads=2))
+
+
 def test_level_cross_sums_without_dense_columns(coded):
     X, codes, v, L = coded
     out = kernels.level_cross_sums(np.empty((len(v), 0)), codes, L, v, intercept=True)
@@ -421,3 +438,24 @@ def test_bad_design_input_is_one_clear_error():
     with pytest.raises(ValueError, match="solver='schur' needs"):
         ngd.fit(design.toarray(), rng.poisson(1.0, 200).astype(float), model="poisson",
                 solver="schur")
+
+
+# ------------------------------------------------------------------------- benchmark --
+
+@pytest.mark.parametrize("model", ["poisson", "gamma"])
+def test_bench_objective_and_glum_translation(model, monkeypatch):
+    """bench_categorical's numpy objective is ngd's loss, and glum on the tabmat SplitMatrix
+    (drop_first, alpha = 0) fits the same coefficients in the same order."""
+    import pathlib
+    monkeypatch.syspath_prepend(str(pathlib.Path(__file__).resolve().parent.parent))
+    bench = pytest.importorskip("bench.bench_categorical")
+    problem = bench.Problem(model, quick=True)
+    fit = ngd.fit(problem.design(), problem.y, model=model, link="log", tol=1e-10,
+                  stderr=False)
+    assert abs(bench.objective(problem, fit.coef, fit.intercept) - fit.loss) <= \
+        1e-12 * abs(fit.loss)
+    pytest.importorskip("glum")
+    pytest.importorskip("pandas")
+    coef, intercept, _, _ = bench.glum_split(problem)(1e-10)
+    np.testing.assert_allclose(coef, fit.coef, atol=1e-6)
+    assert abs(intercept - fit.intercept) < 1e-6

@@ -8,10 +8,10 @@
 #     gather_add:        eta_i += sum_k gamma_k[c_ki]  over K blocks (c_ki = -1 adds nothing)
 #
 # X is float or double (fused), C or F order (ldx, row_major as in ngd/kernels.pxd); sums are
-# float64. The sums are parallel over ranges of levels: each thread scans the codes and adds
-# the rows of its own levels in row order, so every result equals the serial one bit for bit
-# whatever n_threads. gather_add is parallel over rows. Nothing is validated: codes must lie
-# in [-1, L) (every gamma_k long enough for its codes). Return 0 (-1: out of memory).
+# float64. The sums are parallel over fixed row blocks with per-slot accumulators reduced in
+# slot order (the slot count set by n and L only), so results do not depend on n_threads.
+# gather_add is parallel over rows. Nothing is validated: codes must lie in [-1, L) (every
+# gamma_k long enough for its codes). Return 0 (-1: out of memory).
 from libc.stdint cimport int32_t
 from cython cimport floating
 

@@ -24,7 +24,6 @@ import math
 
 import numpy as np
 import scipy.linalg
-import scipy.sparse as sp
 
 from ngd.fisher.dense import Solve, same_weights
 from ngd.fisher.matrix_free import MAX_ESCALATIONS
@@ -82,15 +81,13 @@ class BlockSystem:
             block = np.asarray(table.T @ scaled)           # (L_k, q)
             S[self.group[i], self.group[0]] -= block
             S[self.group[0], self.group[i]] -= block.T
-            weighted = sp.diags(inverse_d) @ table
-            for j, m in enumerate(self.kept[i - 1:], start=i):
-                product = (table.T @ weighted if m == k else
-                           self.tables_e[m].T @ weighted).toarray()
-                if m == k:
-                    S[self.group[i], self.group[i]] -= product
-                else:                                       # product = Z_m^T ... Z_k
-                    S[self.group[j], self.group[i]] -= product
-                    S[self.group[i], self.group[j]] -= product.T
+            weighted = table.copy()                         # diag(inverse_d) @ table
+            weighted.data *= np.repeat(inverse_d, np.diff(table.indptr))
+            S[self.group[i], self.group[i]] -= (table.T @ weighted).toarray()   # T^T D^-1 T
+            for j, m in enumerate(self.kept[i:], start=i + 1):
+                product = (self.tables_e[m].T @ weighted).toarray()   # Z_m^T ... Z_k
+                S[self.group[j], self.group[i]] -= product
+                S[self.group[i], self.group[j]] -= product.T
         return S
 
     def b_times(self, x):

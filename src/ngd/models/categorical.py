@@ -20,12 +20,13 @@ can leave levels without rows).
 import copy
 
 import numpy as np
+import scipy.sparse as sp
 
 from ngd import _sparse
 from ngd._kernels import categorical as _categorical
 from ngd.design import is_design
 from ngd.exceptions import DataError
-from ngd.kernels import _contingency, fisher_diagonal
+from ngd.kernels import fisher_diagonal
 from ngd.models._common import augmented_gram
 from ngd.models._linear import matvec, rmatvec
 from ngd.models.glm import GLM
@@ -92,6 +93,27 @@ class CurvatureBlocks:
                 out[rows] += table @ u[other]
                 out[other] += table.T @ u[rows]
         return out
+
+
+class PairPattern:
+    """The level pairs (l, m) that occur in the rows of two categoricals, as a CSR pattern
+    (n_a, n_b) with each row's position in it, so that Z_a^T diag(v) Z_b costs one bincount:
+    the pattern does not depend on v (formed once per fit, O(n log n))."""
+
+    def __init__(self, codes_a, n_a, codes_b, n_b):
+        self.rows = np.flatnonzero((codes_a >= 0) & (codes_b >= 0))
+        keys = codes_a[self.rows].astype(np.int64) * n_b + codes_b[self.rows]
+        unique, self.position = np.unique(keys, return_inverse=True)
+        index = np.int32 if unique.size < 2**31 else np.int64   # one type (sparse kernels)
+        self.indices = (unique % n_b).astype(index)
+        counts = np.bincount(unique // n_b, minlength=n_a)
+        self.indptr = np.concatenate([[0], np.cumsum(counts)]).astype(index)
+        self.shape = (n_a, n_b)
+
+    def table(self, v):
+        """Z_a^T diag(v) Z_b as CSR (canonical: sorted indices, no duplicates)."""
+        data = np.bincount(self.position, weights=v[self.rows], minlength=self.indices.size)
+        return sp.csr_matrix((data, self.indices, self.indptr), shape=self.shape)
 
 
 def _as_dense_part(X):
@@ -279,11 +301,18 @@ class CategoricalModel:
                 _categorical._level_sums(code, v, counts, self.n_threads)
             diagonals.append(counts + self.l2)
             cross.append(sums)
-        pairs = {(k, m): _contingency(self.codes[k], self.n_levels[k], self.codes[m],
-                                      self.n_levels[m], v)
+        pairs = {(k, m): self._pair_pattern(k, m).table(v)
                  for k in range(len(self.codes)) for m in range(k + 1, len(self.codes))}
         return CurvatureBlocks(gram, diagonals, cross, pairs, self.dense_index,
                                self.level_slices, self.n_params)
+
+    def _pair_pattern(self, k, m):
+        """The (cached) sparsity pattern of Z_k^T Z_m."""
+        cache = vars(self).setdefault("_patterns", {})
+        if (k, m) not in cache:
+            cache[(k, m)] = PairPattern(self.codes[k], self.n_levels[k], self.codes[m],
+                                        self.n_levels[m])
+        return cache[(k, m)]
 
     def curvature_matrix(self, weights, rows=None):
         """The dense C, assembled from the blocks; only for n_params <= 8192."""
