@@ -412,3 +412,20 @@ def test_cli_missing_formulaic_is_one_line_exit_2(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
         "Error: a formula needs formulaic: pip install 'ngd[formula]'"]
+
+
+def test_levels_match_by_text_across_file_types():
+    """Fitted on the CSV (District read as the integers 1..4), predicted on the Parquet copy
+    (District a dictionary of the strings '1'..'4'): the levels match by their text."""
+    pytest.importorskip("pyarrow")
+    csv = pd.read_csv(INSURANCE)
+    parquet = pd.read_parquet(INSURANCE.with_suffix(".parquet"))
+    fit = ngd.fit("Claims ~ C(District) + C(Age) + offset(LogHolders)", data=csv,
+                  model="poisson")
+    buffer = io.StringIO()
+    ngd.save_model(fit, buffer)
+    buffer.seek(0)
+    model = ngd.load_model(buffer)
+    np.testing.assert_allclose(model.predict(parquet), model.predict(csv), rtol=1e-13)
+    with pytest.raises(ValueError, match="C\(District\) has level.*not seen.*: 5"):
+        model.predict(csv.assign(District=5))

@@ -346,6 +346,44 @@ def _native_codes(native, frame, pandas, fitted):
     return codes
 
 
+def _categorical_columns(natives, encoder_state, frame):
+    """(column, fitted levels) of every categorical factor of a single column."""
+    for native in natives:
+        yield native.variable, native.levels
+    for expr, (kind, state) in encoder_state.items():
+        if kind.value != "categorical" or "categories" not in state:
+            continue
+        match = _C_ANY.match(expr)
+        column = expr if expr in frame.columns else match.group(1) if match else None
+        if column is not None and column in frame.columns:
+            yield column, state["categories"]
+
+
+def _align_levels(frame, natives, encoder_state, pandas):
+    """``frame`` with categorical columns whose values equal the fitted levels only as text
+    (a CSV's integers 1, 2 against a Parquet file's strings '1', '2') mapped onto the fitted
+    levels; other columns untouched (the caller's frame is not modified)."""
+    replaced = {}
+    for column, levels in _categorical_columns(natives, encoder_state, frame):
+        series = replaced.get(column, frame[column])
+        index = pandas.Index(levels)
+        if ((index.get_indexer(series) >= 0) | np.asarray(series.isna())).all():
+            continue
+        by_text = {_level_text(level): level for level in levels}
+        values = series.astype(object)
+        replaced[column] = values.map(lambda v: v if pandas.isna(v)
+                                      else by_text.get(_level_text(v), v))
+    return frame.assign(**replaced) if replaced else frame
+
+
+def _level_text(value):
+    """A level as text, integral floats without the decimal point (2.0 -> '2')."""
+    value = value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
 def _check_levels(encoder_state, frame, pandas):
     """Named unseen-level errors for formulaic-coded categoricals of a column (``col``,
     ``C(col, ...)``); others are caught by formulaic's mismatch warning."""
@@ -564,6 +602,7 @@ def design_matrix(spec, data):
     if missing:
         raise DataError(f"the data lack column(s) used by the formula: {', '.join(missing)}")
     _settle_roles(parsed, natives)
+    frame = _align_levels(frame, natives, encoder, pandas)
     _check_levels(encoder, frame, pandas)
     parsed.lhs = None                           # predictions need no response
     built = _build(parsed, frame, natives, {}, fitted=True, states=(transform, encoder))
