@@ -427,5 +427,5 @@ def test_levels_match_by_text_across_file_types():
     buffer.seek(0)
     model = ngd.load_model(buffer)
     np.testing.assert_allclose(model.predict(parquet), model.predict(csv), rtol=1e-13)
-    with pytest.raises(ValueError, match="C\(District\) has level.*not seen.*: 5"):
+    with pytest.raises(ValueError, match=r"C\(District\) has level.*not seen.*: 5"):
         model.predict(csv.assign(District=5))
