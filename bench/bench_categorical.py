@@ -25,7 +25,8 @@ warm-up fit on a corner of the data; conversions are made before the timer):
                  infeasible with its size
     glum         GeneralizedLinearRegressor(family, link="log", alpha=0) on the SplitMatrix
                  (its default solver, irls-ls: a dense 21 049 x 21 049 Hessian, 3.3 GiB, per
-                 iteration; a child killed for memory is reported as failed)
+                 iteration: skipped above 5 000 parameters as in bench_peers; run at full
+                 size it was killed by the OOM killer at 23 GiB RSS)
     glum-lbfgs   the same with solver="lbfgs" (no Hessian)
 
 Stopping point: relative gap (L - L*) / max(1, |L*|) <= 1e-8, L* the best objective of the
@@ -49,7 +50,8 @@ import warnings
 
 import numpy as np
 
-from bench.bench_peers import LADDER, QUICK_THREADS, TARGET, rel_gap, select, time_limit
+from bench.bench_peers import (HESSIAN_MAX_DIM, LADDER, QUICK_THREADS, TARGET, rel_gap,
+                               select, time_limit)
 from bench.common import format_table, format_time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -83,9 +85,11 @@ class Problem:
         self.y = rng.poisson(mu).astype(np.float64) if model == "poisson" else \
             rng.gamma(GAMMA_SHAPE, mu / GAMMA_SHAPE)
 
-    @property
-    def n_params(self):
-        return self.X.shape[1] + sum(L - 1 for L in self.levels) + 1
+    @staticmethod
+    def size_params(quick):
+        """Parameters of the problem at this size (dense, levels - 1 each, intercept)."""
+        size = SIZES[quick]
+        return size["p"] + sum(L - 1 for L in size["levels"]) + 1
 
     def rows(self, count):
         """The first ``count`` rows (warm-up data)."""
@@ -255,13 +259,22 @@ def run_suite(quick, log, problems=None, solvers=None):
             failures.append(error)
             continue
         reference = ref["reference"]
-        ladders, crashed = {}, {}
+        ladders, not_run = {}, {}
+        n_params = Problem.size_params(quick)
         for name in solvers or SOLVERS:
+            if name == "glum" and n_params > HESSIAN_MAX_DIM:
+                not_run[name] = (f"forms and factors the dense {n_params} x {n_params} "
+                                 f"Hessian ({8 * n_params ** 2 / 2**30:.1f} GiB) every "
+                                 f"iteration: skipped above {HESSIAN_MAX_DIM} parameters, as "
+                                 "in bench_peers (measured: killed by the OOM killer at 23 GiB "
+                                 "RSS on the 24 GiB development machine)")
+                continue
             got, error = _spawn(name, model, quick, reference)
             if error:
                 failures.append(error)
                 log(f"  FAILED {error}")
-                crashed[name] = error + (" (SIGKILL: out of memory?)" if "-9" in error else "")
+                not_run[name] = "child process failed: " + error + (
+                    " (SIGKILL: out of memory?)" if "-9" in error else "")
                 continue
             ladders[name] = got["runs"]
         values = [r["objective"] for runs in ladders.values() for r in runs]
@@ -269,7 +282,7 @@ def run_suite(quick, log, problems=None, solvers=None):
         size = SIZES[quick]
         base = dict(benchmark="categorical", kind="solver", problem=model, n=size["n"],
                     p=size["p"], levels=list(size["levels"]),
-                    n_params=size["p"] + sum(L - 1 for L in size["levels"]) + 1,
+                    n_params=Problem.size_params(quick),
                     best_objective=best, reference_objective=reference, target=TARGET)
         for name, runs in ladders.items():
             runs = [dict(r, gap=rel_gap(r["objective"], best)) for r in runs]
@@ -278,8 +291,7 @@ def run_suite(quick, log, problems=None, solvers=None):
                                 n_iter=run["n_iter"], gap=run["gap"],
                                 converged=run["converged"], target_met=met,
                                 error=run.get("error"), runs=runs))
-        records.extend(dict(base, solver=name, skipped=f"child process failed: {error}")
-                       for name, error in crashed.items())
+        records.extend(dict(base, solver=name, skipped=error) for name, error in not_run.items())
         records.append(dict(base, solver="ngd-dense-onehot",
                             skipped=f"infeasible: the dense one-hot X is "
                                     f"{dense_onehot_bytes(quick) / 2**30:.1f} GiB"))
