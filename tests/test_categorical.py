@@ -151,13 +151,12 @@ def test_fused_residual_output_is_the_gradient_term(coded, pass_name):
 # ------------------------------------------------------------------- Design vs one-hot --
 
 import scipy.optimize  # noqa: E402
-import scipy.sparse as sp  # noqa: E402
 
 import ngd  # noqa: E402
 from ngd.design import Categorical, Design  # noqa: E402
 from ngd.fisher import schur  # noqa: E402
 from ngd.fisher.schur import SchurSolver, inverse_diagonal  # noqa: E402
-from ngd.models import GLM, LogisticModel  # noqa: E402
+from ngd.models import GLM  # noqa: E402
 from ngd.models.categorical import CategoricalModel, dense_part  # noqa: E402
 
 

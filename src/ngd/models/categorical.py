@@ -22,7 +22,6 @@ import copy
 import numpy as np
 import scipy.sparse as sp
 
-from ngd import _sparse
 from ngd._kernels import categorical as _categorical
 from ngd.design import is_design
 from ngd.exceptions import DataError
