@@ -458,3 +458,28 @@ def test_bench_objective_and_glum_translation(model, monkeypatch):
     coef, intercept, _, _ = bench.glum_split(problem)(1e-10)
     np.testing.assert_allclose(coef, fit.coef, atol=1e-6)
     assert abs(intercept - fit.intercept) < 1e-6
+
+
+def test_a_level_of_only_zeros_is_separation_as_in_the_onehot_fit():
+    """A level whose rows all have y = 0 has no MLE (its coefficient runs to -infinity): the
+    Design fit stops with status 6 and the same rows and column as the one-hot fit, for
+    logistic and for binomial probit; without that level the fit converges."""
+    rng = np.random.default_rng(11)
+    n = 2000
+    x = rng.normal(size=n)
+    codes = rng.integers(0, 8, n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(0.5 * x + 0.8 * (codes == 2))))).astype(float)
+    design = Design(x[:, None], [Categorical("g", codes - 1, [str(k) for k in range(8)])],
+                    ["x"])
+    clean = ngd.fit(design, y)
+    assert clean.converged and clean.get("separation") is None
+    y[codes == 4] = 0.0
+    onehot = ngd.fit(design.toarray(), y)
+    assert onehot.status == 6
+    for model, link in (("logistic", None), ("binomial", "probit")):
+        fit = ngd.fit(design, y, model=model, link=link)
+        assert fit.status == 6, fit.message
+        np.testing.assert_array_equal(fit.separation["rows"], np.flatnonzero(codes == 4))
+        assert fit.separation["columns"] == [1 + 3]          # x, then g=1, g=2, g=3, g=4
+    np.testing.assert_array_equal(onehot.separation["rows"], np.flatnonzero(codes == 4))
+    assert ngd.fit(design, y, l2=1e-3).converged             # a penalty has an optimum

@@ -30,6 +30,7 @@ from ngd.models._common import augmented_gram
 from ngd.models._linear import matvec, rmatvec
 from ngd.models.glm import GLM
 from ngd.models.logistic import Evaluation
+from ngd.models.separation import columns_by_movement, design_certificate
 
 DENSE_MATRIX_MAX_PARAMS = 8192      # curvature_matrix refuses more (use the blocks)
 FULL_COVARIANCE_MAX_PARAMS = 4096   # above: standard errors from the block inverse
@@ -498,5 +499,30 @@ class CategoricalModel:
         result.cov_partial = (index, scale * a_inverse)
 
     def separation(self, delta):
-        """Not checked on a Design (no certificate): None."""
-        return None
+        """(rows, columns) when moving along delta separates the 0/1 responses of a binary
+        model (logistic; binomial with logit, probit or cloglog) at l2 = 0: the MLE does not
+        exist (e.g. a level whose rows are all 0 or all 1); else None. The margins are
+        X~ delta on the design; the columns are named by their standardised movement."""
+        binary = self.name == "logistic" or (
+            getattr(self.inner, "family", None) is not None and self.inner.family.name ==
+            "binomial" and self.inner.link.name in ("logit", "probit", "cloglog"))
+        if self.l2 > 0 or not binary:
+            return None
+        margin = self.linear_predictor(delta)
+        ones = sum((codes >= 0).astype(np.float64) for codes in self.codes)
+        norms = np.sqrt(np.einsum("ij,ij->i", self.dense, self.dense, dtype=np.float64)
+                        + ones + float(self.fit_intercept))
+        w = np.ones(self.n_samples) if self.sample_weight is None else self.sample_weight
+        rows = design_certificate(margin, norms, self.y, delta, w)
+        if rows is None:
+            return None
+        return rows, columns_by_movement(self._column_std(), delta[:self.n_features])
+
+    def _column_std(self):
+        """Standard deviations of X's columns: the dense part's, and sqrt(f (1 - f)) for a
+        level column with row share f."""
+        parts = [np.std(self.dense, axis=0, dtype=np.float64)]
+        for codes, n_columns in zip(self.codes, self.n_levels):
+            share = np.bincount(codes[codes >= 0], minlength=n_columns) / self.n_samples
+            parts.append(np.sqrt(share * (1.0 - share)))
+        return np.concatenate(parts)

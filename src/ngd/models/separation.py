@@ -35,7 +35,11 @@ def binary_margins(X, y, delta, fit_intercept, weights):
     if scale == 0 or not np.isfinite(scale):
         return False, np.empty(0, dtype=np.intp)
     margin = (matvec(X, coef) + shift)
-    slack = _SLACK * scale * _row_norms(X, fit_intercept)
+    return margin_condition(y, margin, _SLACK * scale * _row_norms(X, fit_intercept), weights)
+
+
+def margin_condition(y, margin, slack, weights):
+    """:func:`binary_margins` from the margins x~_i . d and their slacks."""
     active = weights > 0
     sign = np.where(y >= 1, 1.0, np.where(y <= 0, -1.0, 0.0))
     signed = sign * margin
@@ -49,6 +53,16 @@ def binary_certificate(X, y, delta, fit_intercept, weights):
     """Rows strictly separated along delta, or None when delta does not separate the data
     (:func:`binary_margins` consistent with at least one strict row)."""
     consistent, strict = binary_margins(X, y, delta, fit_intercept, weights)
+    return strict if consistent and strict.size else None
+
+
+def design_certificate(margin, row_norms, y, delta, weights):
+    """:func:`binary_certificate` from precomputed margins x~_i . d and row norms |x~_i|
+    (designs whose X is not a matrix)."""
+    scale = float(np.max(np.abs(delta)))
+    if scale == 0 or not np.isfinite(scale):
+        return None
+    consistent, strict = margin_condition(y, margin, _SLACK * scale * row_norms, weights)
     return strict if consistent and strict.size else None
 
 
