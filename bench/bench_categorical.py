@@ -131,35 +131,26 @@ def objective(problem, coef, intercept):
 
 # ------------------------------------------------------------------------------ solvers --
 
-def ngd_design(problem):
+def _ngd_on(problem, X):
+    """ngd.fit on ``X`` (the Design or one of its one-hot forms) at a given tol."""
     import ngd
-    design = problem.design()
 
     def fit(tol):
-        res = ngd.fit(design, problem.y, model=problem.model, link="log", tol=tol,
-                      stderr=False)
+        res = ngd.fit(X, problem.y, model=problem.model, link="log", tol=tol, stderr=False)
         return res.coef, res.intercept, res.n_iter, bool(res.converged)
     return fit
+
+
+def ngd_design(problem):
+    return _ngd_on(problem, problem.design())
 
 
 def ngd_onehot(problem):
-    import ngd
-    X = problem.design().to_csr()
-
-    def fit(tol):
-        res = ngd.fit(X, problem.y, model=problem.model, link="log", tol=tol, stderr=False)
-        return res.coef, res.intercept, res.n_iter, bool(res.converged)
-    return fit
+    return _ngd_on(problem, problem.design().to_csr())
 
 
 def ngd_dense_onehot(problem):
-    import ngd
-    X = problem.design().toarray()
-
-    def fit(tol):
-        res = ngd.fit(X, problem.y, model=problem.model, link="log", tol=tol, stderr=False)
-        return res.coef, res.intercept, res.n_iter, bool(res.converged)
-    return fit
+    return _ngd_on(problem, problem.design().toarray())
 
 
 def glum_split(problem, solver="auto"):

@@ -346,17 +346,24 @@ def _native_codes(native, frame, pandas, fitted):
     return codes
 
 
-def _categorical_columns(natives, encoder_state, frame):
-    """(column, fitted levels) of every categorical factor of a single column."""
-    for native in natives:
-        yield native.variable, native.levels
+def _encoded_columns(encoder_state, frame):
+    """(factor, column, fitted levels) of each formulaic-coded categorical of one column of
+    ``frame`` (``col`` or ``C(col, ...)``)."""
     for expr, (kind, state) in encoder_state.items():
         if kind.value != "categorical" or "categories" not in state:
             continue
         match = _C_ANY.match(expr)
         column = expr if expr in frame.columns else match.group(1) if match else None
         if column is not None and column in frame.columns:
-            yield column, state["categories"]
+            yield expr, column, state["categories"]
+
+
+def _categorical_columns(natives, encoder_state, frame):
+    """(column, fitted levels) of every categorical factor of a single column."""
+    for native in natives:
+        yield native.variable, native.levels
+    for _, column, levels in _encoded_columns(encoder_state, frame):
+        yield column, levels
 
 
 def _align_levels(frame, natives, encoder_state, pandas):
@@ -387,16 +394,9 @@ def _level_text(value):
 def _check_levels(encoder_state, frame, pandas):
     """Named unseen-level errors for formulaic-coded categoricals of a column (``col``,
     ``C(col, ...)``); others are caught by formulaic's mismatch warning."""
-    for expr, (kind, state) in encoder_state.items():
-        if kind.value != "categorical" or "categories" not in state:
-            continue
-        match = _C_ANY.match(expr)
-        column = expr if expr in frame.columns else match.group(1) if match else None
-        if column is None or column not in frame.columns:
-            continue
+    for expr, column, levels in _encoded_columns(encoder_state, frame):
         series = frame[column]
-        unseen = (pandas.Index(state["categories"]).get_indexer(series) < 0) \
-            & ~np.asarray(series.isna())
+        unseen = (pandas.Index(levels).get_indexer(series) < 0) & ~np.asarray(series.isna())
         if unseen.any():
             values = list(dict.fromkeys(series[unseen].tolist()))
             raise DataError(f"factor {expr} has level(s) not seen when the model was fitted: "

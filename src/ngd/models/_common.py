@@ -36,11 +36,10 @@ class RowSample:
         self.scale = model.weight_sum / rows_sum
 
 
-class SingleOutputModel:
-    """Loss, gradient and curvature accessors of a model with theta = [coef, intercept] and
-    per-row curvature weights (subclasses define ``evaluate``). Every curvature accessor takes
-    the ``weights`` of an evaluation and optionally a :class:`RowSample` ``rows``: then the
-    curvature is estimated from those rows alone."""
+class EvaluatedModel:
+    """What every single-output model derives from ``evaluate`` (loss, gradient, per-row
+    curvature weights) and ``curvature_matrix``: theta = [coef, intercept] split, L, grad L,
+    and the dense exact Fisher, empirical Fisher and observed Hessian."""
 
     def split(self, theta):
         """(coef, intercept) from theta = [coef, intercept]."""
@@ -53,6 +52,25 @@ class SingleOutputModel:
     def gradient(self, theta):
         """grad L(theta)."""
         return self.evaluate(theta).grad
+
+    def exact_fisher(self, theta):
+        """Exact (expected) Fisher of the objective, (1/sum w) sum_i w_i W_i x~_i x~_i^T."""
+        return self.curvature_matrix(self.evaluate(theta, "exact").weights)
+
+    def empirical_fisher(self, theta):
+        """(1/sum w) sum_i w_i s_i s_i^T with s_i the per-row gradient (+ l2 on coef)."""
+        return self.curvature_matrix(self.evaluate(theta, "empirical").weights)
+
+    def hessian(self, theta):
+        """Observed Hessian of L (equal to the exact Fisher for canonical links)."""
+        return self.curvature_matrix(self.evaluate(theta, "observed").weights)
+
+
+class SingleOutputModel(EvaluatedModel):
+    """Loss, gradient and curvature accessors of a model with theta = [coef, intercept] and
+    per-row curvature weights (subclasses define ``evaluate``). Every curvature accessor takes
+    the ``weights`` of an evaluation and optionally a :class:`RowSample` ``rows``: then the
+    curvature is estimated from those rows alone."""
 
     def curvature_data(self, weights, rows=None):
         """(X, v) with curvature = [X, 1]^T diag(v) [X, 1] + l2 on the coef diagonal."""
@@ -89,15 +107,3 @@ class SingleOutputModel:
                                   check_finite=False)
         out[:self.n_features] += self.l2
         return out
-
-    def exact_fisher(self, theta):
-        """Exact (expected) Fisher of the objective, (1/sum w) sum_i w_i W_i x~_i x~_i^T."""
-        return self.curvature_matrix(self.evaluate(theta, "exact").weights)
-
-    def empirical_fisher(self, theta):
-        """(1/sum w) sum_i w_i s_i s_i^T with s_i the per-row gradient (+ l2 on coef)."""
-        return self.curvature_matrix(self.evaluate(theta, "empirical").weights)
-
-    def hessian(self, theta):
-        """Observed Hessian of L (equal to the exact Fisher for canonical links)."""
-        return self.curvature_matrix(self.evaluate(theta, "observed").weights)

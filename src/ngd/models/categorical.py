@@ -26,7 +26,7 @@ from ngd._kernels import categorical as _categorical
 from ngd.design import is_design
 from ngd.exceptions import DataError
 from ngd.kernels import fisher_diagonal
-from ngd.models._common import augmented_gram
+from ngd.models._common import EvaluatedModel, augmented_gram
 from ngd.models._linear import matvec, rmatvec
 from ngd.models.glm import GLM
 from ngd.models.logistic import Evaluation
@@ -140,9 +140,11 @@ def dense_part(design):
     return _as_dense_part(design.dense)
 
 
-class CategoricalModel:
+class CategoricalModel(EvaluatedModel):
     """``inner`` (a LogisticModel or GLM built on ``dense_part(design)`` with the fit's y,
-    weights, offset, trials, intercept and l2) extended by the design's categorical blocks."""
+    weights, offset, trials, intercept and l2) extended by the design's categorical blocks.
+    coef (``split``) is every non-intercept coefficient in theta order; the dense Fisher
+    accessors (exact_fisher, ...) are for small parameter counts."""
 
     def __init__(self, design, inner):
         self.design = design
@@ -176,10 +178,6 @@ class CategoricalModel:
         self._glm = None
 
     # --- parameters -------------------------------------------------------------------
-    def split(self, theta):
-        """(coef, intercept): coef = every non-intercept coefficient, in theta order."""
-        return theta[:self.n_features], (float(theta[-1]) if self.fit_intercept else 0.0)
-
     def _inner_theta(self, theta):
         return np.ascontiguousarray(theta[self.dense_index], dtype=np.float64)
 
@@ -258,12 +256,6 @@ class CategoricalModel:
             grad[block] = sums / w_sum + self.l2 * gamma
             loss += 0.5 * self.l2 * float(gamma @ gamma)
         return Evaluation(loss, grad, ev.weights, curvature)
-
-    def loss(self, theta):
-        return self.evaluate(theta).loss
-
-    def gradient(self, theta):
-        return self.evaluate(theta).grad
 
     # --- curvature ----------------------------------------------------------------------
     @staticmethod
@@ -362,18 +354,6 @@ class CategoricalModel:
             out[block] = sums
         out[:self.n_features] += self.l2
         return out
-
-    def exact_fisher(self, theta):
-        """Exact Fisher of the objective (dense; small parameter counts)."""
-        return self.curvature_matrix(self.evaluate(theta, "exact").weights)
-
-    def empirical_fisher(self, theta):
-        """(1/sum w) sum_i w_i s_i s_i^T + l2 on the coefficients (dense; small counts)."""
-        return self.curvature_matrix(self.evaluate(theta, "empirical").weights)
-
-    def hessian(self, theta):
-        """Observed Hessian of L (dense; small parameter counts)."""
-        return self.curvature_matrix(self.evaluate(theta, "observed").weights)
 
     def gradient_lipschitz(self):
         """lambda_max of the curvature at the start (logistic: Boehning's bound, GLM: the
