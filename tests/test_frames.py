@@ -223,3 +223,23 @@ def test_categorical_table_inference_matches_statsmodels_on_insurance():
     np.testing.assert_allclose(lr.statistic, 2 * (reference.llf - reference_small.llf),
                                rtol=1e-8)
     assert lr.df == 3
+
+
+def test_estimator_on_a_table_with_categorical_columns():
+    """GLMRegressor on a table with string and categorical columns equals the fit on the
+    one-hot array; predictions take a table (rows in another order, a subset of levels) and
+    refuse a bare array."""
+    df = _table(300, seed=5)
+    rng = np.random.default_rng(6)
+    y = rng.poisson(np.exp(0.3 * df["a"] + (df["shop"] == "q") * 0.5))
+    reg = ngd.GLMRegressor(model="poisson").fit(df, y)
+    table = frames.design_from_frame(df)
+    ref = ngd.GLMRegressor(model="poisson").fit(table.X.toarray(), y)
+    np.testing.assert_allclose(reg.coef_, ref.coef_, rtol=1e-10, atol=1e-12)
+    assert reg.feature_names_out_ == table.feature_names and reg.n_features_in_ == 5
+    rows = [7, 3, 11]
+    np.testing.assert_allclose(reg.predict(df.iloc[rows]),
+                               ref.predict(table.X.toarray()[rows]), rtol=1e-12)
+    with pytest.warns(UserWarning, match="valid feature names"), \
+            pytest.raises(ValueError, match="fitted on a table with categorical columns"):
+        reg.predict(table.X.toarray()[:, :5])
