@@ -10,7 +10,9 @@ from ngd.cli._output import emit_json, format_table
 
 
 OPTIONAL = {"dask": "--backend dask", "distributed": "--backend dask",
-            "matplotlib": "--plot", "scikit-learn": "estimator checks, bench"}
+            "matplotlib": "--plot", "scikit-learn": "estimator checks, bench",
+            "pyarrow": "Parquet, Feather, Arrow", "polars": "polars DataFrames",
+            "pandas": "pandas DataFrames, --formula", "formulaic": "--formula"}
 
 
 def _version(package):
