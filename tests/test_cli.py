@@ -113,7 +113,8 @@ def test_info_json():
     assert info["schema"] == "ngd.info/1"
     assert isinstance(info["openmp"], bool)
     assert any(pool["user_api"] == "blas" for pool in info["threadpools"])
-    assert set(info["optional"]) == {"dask", "distributed", "matplotlib", "scikit-learn"}
+    assert set(info["optional"]) == {"dask", "distributed", "matplotlib", "scikit-learn",
+                                     "pyarrow", "polars", "pandas", "formulaic"}
     text = invoke("info").stdout
     assert "optional: dask" in text and "(--backend dask)" in text
 
