@@ -73,7 +73,8 @@ def _column(frame, name):
 # ------------------------------------------------------------------ one column -> values --
 @dataclass
 class RawColumn:
-    """A column read from a table: float64 ``values`` (numeric), or a categorical as integer
+    """A column read from a table: ``values`` (numeric: float64, or the integers themselves
+    for an integer column, so labels above 2**53 stay exact), or a categorical as integer
     ``codes`` into its distinct labels ``uniques`` (text), with the declared order of its
     categories in ``categories`` (None: sorted)."""
 
@@ -127,6 +128,9 @@ def _read_pandas(series, name, as_categorical):
                          uniques=texts, categories=texts)
     if pd.api.types.is_complex_dtype(dtype):
         raise _unsupported(name, dtype)
+    if pd.api.types.is_integer_dtype(dtype):
+        native = np.dtype(getattr(dtype, "numpy_dtype", dtype))
+        return _numeric_or_labels(name, series.to_numpy(dtype=native), as_categorical)
     if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
         return _numeric_or_labels(name, series.to_numpy(dtype=np.float64), as_categorical)
     if pd.api.types.is_string_dtype(dtype) or getattr(dtype, "kind", None) == "O":
@@ -146,6 +150,8 @@ def _read_polars(series, name, as_categorical):
     dtype = series.dtype
     if series.null_count():
         raise _missing(name, int(series.null_count()))
+    if dtype.is_integer() and str(dtype) not in ("Int128", "UInt128"):    # numpy's widths
+        return _numeric_or_labels(name, series.to_numpy(), as_categorical)
     if dtype == pl.Boolean or dtype.is_numeric():
         values = np.asarray(series.cast(pl.Float64).to_numpy(), dtype=np.float64)
         return _numeric_or_labels(name, values, as_categorical)
@@ -166,8 +172,9 @@ def _read_arrow(column, name, as_categorical):
     kind = column.type
     if column.null_count:
         raise _missing(name, int(column.null_count))
-    if pa.types.is_boolean(kind) or pa.types.is_integer(kind) or pa.types.is_floating(kind) \
-            or pa.types.is_decimal(kind):
+    if pa.types.is_integer(kind):
+        return _numeric_or_labels(name, column.to_numpy(), as_categorical)
+    if pa.types.is_boolean(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
         values = np.asarray(pc.cast(column, pa.float64()).to_numpy(), dtype=np.float64)
         return _numeric_or_labels(name, values, as_categorical)
     textual = pa.types.is_string(kind) or pa.types.is_large_string(kind) or \
@@ -185,7 +192,11 @@ def _read_arrow(column, name, as_categorical):
     dictionary = encoded.chunk(0).dictionary
     codes = np.concatenate([np.asarray(chunk.indices.to_numpy(zero_copy_only=False),
                                        dtype=np.int64) for chunk in encoded.chunks])
-    uniques = [_text(v) for v in dictionary.to_pylist()]
+    entries = dictionary.to_pylist()
+    null_entries = [k for k, value in enumerate(entries) if value is None]
+    if null_entries and np.isin(codes, null_entries).any():
+        raise _missing(name, int(np.isin(codes, null_entries).sum()))
+    uniques = [_text(v) for v in entries]
     return RawColumn(name, CATEGORICAL, codes=codes, uniques=uniques,
                      categories=uniques if declared else None)
 
@@ -230,17 +241,17 @@ def column_values(data, name=None, what="column"):
         raw = _series_column(data, what)
     if raw.kind != NUMERIC:
         raise TypeError(f"{what} {raw.name!r} must be numeric")
-    return raw.values
+    return np.asarray(raw.values, dtype=np.float64)
 
 
 def column_labels(data, name=None, what="column"):
-    """A per-row column as a numpy array: numbers as float64, other labels as str."""
-    raw = read_column(data, name) if name is not None else _series_column(data, what,
-                                                                             labels=True)
+    """A per-row column as a numpy array: integers as themselves (exact, as in the numpy
+    array of the column), other numbers as float64, other labels as str."""
+    raw = read_column(data, name) if name is not None else _series_column(data, what)
     return raw.values if raw.kind == NUMERIC else raw.labels
 
 
-def _series_column(series, what, labels=False):
+def _series_column(series, what):
     module = (type(series).__module__ or "").split(".")[0]
     name = str(getattr(series, "name", None) or what)
     if module == "pandas":
@@ -386,6 +397,11 @@ def _levels(raw):
     ones dropped), else its distinct labels sorted."""
     used = np.bincount(raw.codes, minlength=len(raw.uniques)) > 0
     present = [u for u, hit in zip(raw.uniques, used) if hit]
+    alike = sorted({u for u in present if present.count(u) > 1})
+    if alike:
+        raise DataError(f"column {raw.name!r} has different values written alike "
+                        f"({', '.join(map(repr, alike[:5]))}), e.g. 1 and '1': give the "
+                        "column one type")
     if raw.categories is None:
         return sorted(present)
     present = set(present)
