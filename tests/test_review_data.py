@@ -59,3 +59,14 @@ def test_null_inside_an_arrow_dictionary_is_missing():
                                             pa.array(["a", None]))
     with pytest.raises(ValueError, match="column 'g' has 1 missing value"):
         frames.design_from_frame(pa.table({"g": column}))
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_feather_v1_file_is_one_clear_error(tmp_path):
+    feather = pytest.importorskip("pyarrow.feather")
+    from ngd.io import read_feather
+    path = tmp_path / "old.feather"
+    feather.write_feather(pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]}), path,
+                          version=1)
+    with pytest.raises(ValueError, match="is a Feather V1 file, which is not read"):
+        read_feather(path, "y")

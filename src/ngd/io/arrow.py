@@ -34,6 +34,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 IPC_SUFFIXES = (".feather", ".arrow", ".ipc")
 SUFFIXES = PARQUET_SUFFIXES + IPC_SUFFIXES
 NUMERIC, TEXT = "numeric", "text"
+FEATHER_V1_MAGIC = b"FEA1"          # Feather V1 (not IPC); V2 files start with b"ARROW1"
 
 
 def is_arrow_path(path):
@@ -95,6 +96,11 @@ class ArrowInput:
     def _open_ipc(self):
         pa = self.pa
         with pa.memory_map(self.path) as source:
+            if source.read(4) == FEATHER_V1_MAGIC:
+                raise DataError(f"{self.path}: is a Feather V1 file, which is not read (pyarrow "
+                                "deprecates it); rewrite it as Feather V2: pyarrow.feather."
+                                "write_feather(pyarrow.feather.read_table(path), new_path)")
+            source.seek(0)
             try:
                 reader = pa.ipc.open_file(source)
             except pa.ArrowInvalid:
