@@ -70,3 +70,34 @@ def test_feather_v1_file_is_one_clear_error(tmp_path):
                           version=1)
     with pytest.raises(ValueError, match="is a Feather V1 file, which is not read"):
         read_feather(path, "y")
+
+
+def _formula_frame(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"x": rng.normal(size=n), "g": rng.choice(["a", "b", "c"], n),
+                          "h": rng.choice(["u", "v"], n)})
+    frame["y"] = rng.poisson(np.exp(0.3 * frame.x + 0.3 * (frame.g == "b")))
+    return frame
+
+
+@pytest.mark.parametrize("dtype", ["string[python]", "string[pyarrow]"])
+def test_formula_on_extension_string_columns_equals_object_columns(dtype, tmp_path):
+    pytest.importorskip("formulaic")
+    if dtype.endswith("[pyarrow]"):
+        pytest.importorskip("pyarrow")
+    frame = _formula_frame()
+    typed = frame.assign(g=frame.g.astype(dtype), h=frame.h.astype(dtype))
+    formula = "y ~ x + g + g:h"
+    expected = ngd.fit(formula, data=frame, model="poisson")
+    result = ngd.fit(formula, data=typed, model="poisson")
+    assert result.feature_names == expected.feature_names
+    np.testing.assert_allclose(result.coef, expected.coef, rtol=1e-12, atol=1e-14)
+    ngd.save_model(expected, tmp_path / "m.json")
+    np.testing.assert_allclose(ngd.load_model(tmp_path / "m.json").predict(typed),
+                               ngd.load_model(tmp_path / "m.json").predict(frame), rtol=1e-14)
+    typed.loc[4, "g"] = pd.NA
+    with pytest.raises(ValueError, match=r"row 4, column\(s\) g"):
+        ngd.fit("y ~ x + g", data=typed, model="poisson")
+    dropped = ngd.fit("y ~ x + g", data=typed, model="poisson", dropna=True)
+    kept = ngd.fit("y ~ x + g", data=frame.drop(index=4), model="poisson")
+    np.testing.assert_allclose(dropped.coef, kept.coef, rtol=1e-12, atol=1e-14)

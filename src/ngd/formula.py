@@ -186,9 +186,25 @@ def as_pandas(data):
                         f"of columns, got {type(data).__name__}")
     if not frame.columns.is_unique:
         raise DataError("data: column names must be distinct")
+    frame = _plain_strings(frame, pandas)
     if not isinstance(frame.index, pandas.RangeIndex) or frame.index.start != 0 \
             or frame.index.step != 1:
         frame = frame.reset_index(drop=True)
+    return frame
+
+
+def _plain_strings(frame, pandas):
+    """``frame`` with extension string columns (``string[python]``, ``string[pyarrow]``,
+    Arrow strings) as object columns, missing cells NaN: formulaic takes only object and
+    ``str`` columns for categorical (it would read the others as numbers)."""
+    extension = [name for name, dtype in frame.dtypes.items()
+                 if pandas.api.types.is_string_dtype(dtype) and dtype not in ("object", "str")
+                 and not isinstance(dtype, pandas.CategoricalDtype)]
+    if not extension:
+        return frame
+    frame = frame.copy(deep=False)           # the caller's frame is not modified
+    for name in extension:
+        frame[name] = frame[name].astype(object).where(frame[name].notna(), np.nan)
     return frame
 
 
