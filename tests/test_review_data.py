@@ -101,3 +101,18 @@ def test_formula_on_extension_string_columns_equals_object_columns(dtype, tmp_pa
     dropped = ngd.fit("y ~ x + g", data=typed, model="poisson", dropna=True)
     kept = ngd.fit("y ~ x + g", data=frame.drop(index=4), model="poisson")
     np.testing.assert_allclose(dropped.coef, kept.coef, rtol=1e-12, atol=1e-14)
+
+
+def test_formula_on_a_subset_drops_the_unused_categories():
+    pytest.importorskip("formulaic")
+    frame = _formula_frame()
+    frame = frame.assign(g=pd.Categorical(frame.g, categories=["a", "b", "c", "d"]),
+                         h=pd.Categorical(frame.h, categories=["u", "v", "w"]))
+    as_text = frame.assign(g=frame.g.astype(str), h=frame.h.astype(str))
+    for formula in ("y ~ x + C(g)", "y ~ x + g + g:h"):
+        expected = ngd.fit(formula, data=as_text, model="poisson")
+        result = ngd.fit(formula, data=frame, model="poisson")
+        assert result.feature_names == expected.feature_names
+        assert result.stderr is not None
+        np.testing.assert_allclose(result.coef, expected.coef, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(result.stderr, expected.stderr, rtol=1e-10)

@@ -208,6 +208,20 @@ def _plain_strings(frame, pandas):
     return frame
 
 
+def _used_categories(frame, pandas):
+    """``frame`` with the unused categories of its categorical columns removed (a subset of a
+    table keeps them; each would be an all-zero column and make the fit singular)."""
+    unused = [name for name, dtype in frame.dtypes.items()
+              if isinstance(dtype, pandas.CategoricalDtype)
+              and len(frame[name].cat.categories) > frame[name].nunique()]
+    if not unused:
+        return frame
+    frame = frame.copy(deep=False)           # the caller's frame is not modified
+    for name in unused:
+        frame[name] = frame[name].cat.remove_unused_categories()
+    return frame
+
+
 def _is_table(data):
     from ngd import frames
     return frames.is_frame(data) or isinstance(data, dict)
@@ -546,7 +560,7 @@ def model_frame(formula, data, *, dropna=False, **per_row):
     parsed = _parse(formula)
     if parsed.lhs is None:
         raise DataError(f"formula {formula!r} has no response: write 'y ~ {formula.strip()}'")
-    frame = as_pandas(data)
+    frame = _used_categories(as_pandas(data), pandas)
     named = {name: value for name, value in per_row.items() if isinstance(value, str)}
     per_row = {name: _row_values(value, name, frame) for name, value in per_row.items()
                if value is not None}
@@ -562,7 +576,7 @@ def model_frame(formula, data, *, dropna=False, **per_row):
         if not dropna:
             raise _missing_error(rows, frame, parsed, per_row, built.model_spec, natives)
         kept = np.setdiff1d(np.arange(len(frame)), rows)
-        frame = frame.take(kept).reset_index(drop=True)
+        frame = _used_categories(frame.take(kept).reset_index(drop=True), pandas)
         per_row = {name: _take_rows(values, kept) for name, values in per_row.items()}
         built = _build(parsed, frame, natives, per_row, fitted=False)
         if built.dropped:
