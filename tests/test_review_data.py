@@ -116,3 +116,13 @@ def test_formula_on_a_subset_drops_the_unused_categories():
         assert result.stderr is not None
         np.testing.assert_allclose(result.coef, expected.coef, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(result.stderr, expected.stderr, rtol=1e-10)
+
+
+@pytest.mark.parametrize("formula, message", [
+    ("y ~ .", r"'\.' \(every other column\) is not supported"),
+    ("y ~ x + C(g, levels=['c', 'b'])", r"value\(s\) outside a factor's levels=: \{'a'\}"),
+])
+def test_formula_errors_at_fit_time_say_what_is_wrong(formula, message):
+    pytest.importorskip("formulaic")
+    with pytest.raises(ValueError, match=message):
+        ngd.fit(formula, data=_formula_frame(), model="poisson")

@@ -113,6 +113,9 @@ def _parse(formula):
     try:
         parsed = formulaic.Formula(formula)
     except formulaic.errors.FormulaicError as exc:
+        if "`.` operator" in str(exc):
+            raise DataError(f"formula {formula!r}: '.' (every other column) is not supported; "
+                            "name the columns: 'y ~ x1 + x2'") from None
         raise DataError(f"formula {formula!r}: {_one_line(exc)}") from None
     lhs, rhs = (parsed.lhs, parsed.rhs) if hasattr(parsed, "rhs") else (None, parsed)
     if not isinstance(rhs, formulaic.SimpleFormula) or \
@@ -327,8 +330,12 @@ def _materialise(parsed, frame, natives, drop_rows, transform_state=None, encode
             matrix = spec.get_model_matrix(frame, context=context, drop_rows=drop_rows)
         except DataMismatchWarning as exc:
             found = re.search(r"\{.*\}", str(exc))
+            found = found.group(0) if found else exc
+            if not rebuilding:                 # at fit time: C(x, levels=[...]) misses some
+                raise DataError(f"formula {parsed.text!r}: the data have value(s) outside a "
+                                f"factor's levels=: {found}") from None
             raise DataError(f"data: a categorical factor has level(s) not seen when the model "
-                            f"was fitted: {found.group(0) if found else exc}") from None
+                            f"was fitted: {found}") from None
         except (FormulaicError, ValueError, TypeError, NameError) as exc:
             raise DataError(f"formula {parsed.text!r}: {_one_line(exc)}") from None
     return np.asarray(matrix, dtype=np.float64), matrix.model_spec
