@@ -126,3 +126,18 @@ def test_formula_errors_at_fit_time_say_what_is_wrong(formula, message):
     pytest.importorskip("formulaic")
     with pytest.raises(ValueError, match=message):
         ngd.fit(formula, data=_formula_frame(), model="poisson")
+
+
+def test_formula_refuses_a_column_it_would_read_as_the_intercept():
+    pytest.importorskip("formulaic")
+    frame = pd.DataFrame({"0": [1.0, 0.0, 1.0, 2.0], "1": [2.0, 3.0, 1.0, 1.0],
+                          "y": [1.0, 2.0, 3.0, 4.0]})
+    with pytest.raises(ValueError, match="a column named '1' cannot be used"):
+        ngd.fit("y ~ `0` + `1`", data=frame, model="poisson")
+
+
+def test_formula_on_a_table_without_rows_is_one_line():
+    pytest.importorskip("formulaic")
+    empty = pd.DataFrame({"a": pd.Series([], dtype=object), "y": pd.Series([], dtype=float)})
+    with pytest.raises(ValueError, match="^the data have no rows$"):
+        ngd.fit("y ~ a", data=empty, model="poisson")

@@ -110,6 +110,9 @@ def _parse(formula):
     if not isinstance(formula, str):
         raise TypeError(f"formula must be a string such as 'y ~ x1 + x2', got "
                         f"{type(formula).__name__}")
+    if "1" in re.findall(r"`([^`]*)`", formula):
+        raise DataError(f"formula {formula!r}: a column named '1' cannot be used (formulaic "
+                        "reads `1` as the intercept); rename the column")
     try:
         parsed = formulaic.Formula(formula)
     except formulaic.errors.FormulaicError as exc:
@@ -568,6 +571,8 @@ def model_frame(formula, data, *, dropna=False, **per_row):
     if parsed.lhs is None:
         raise DataError(f"formula {formula!r} has no response: write 'y ~ {formula.strip()}'")
     frame = _used_categories(as_pandas(data), pandas)
+    if len(frame) == 0:
+        raise DataError("the data have no rows")
     named = {name: value for name, value in per_row.items() if isinstance(value, str)}
     per_row = {name: _row_values(value, name, frame) for name, value in per_row.items()
                if value is not None}
