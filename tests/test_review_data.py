@@ -141,3 +141,12 @@ def test_formula_on_a_table_without_rows_is_one_line():
     empty = pd.DataFrame({"a": pd.Series([], dtype=object), "y": pd.Series([], dtype=float)})
     with pytest.raises(ValueError, match="^the data have no rows$"):
         ngd.fit("y ~ a", data=empty, model="poisson")
+
+
+@pytest.mark.parametrize("as_frame", [False, True])
+def test_huge_feature_value_is_named_not_a_non_finite_fisher(as_frame):
+    X = np.array([[1.0], [1e200], [2.0], [3.0]])
+    data = pd.DataFrame({"g": X[:, 0]}) if as_frame else X
+    with pytest.raises(ValueError, match=r"X has a value too large in magnitude .* at row 1, "
+                                         r"column 0"):
+        ngd.fit(data, np.array([0, 1, 0, 1]))

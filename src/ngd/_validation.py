@@ -4,10 +4,13 @@ import numpy as np
 from ngd.exceptions import DataError
 
 _BLAS_INT_MAX = 2**31 - 1
+MAX_ABS = 1e150        # larger values: their squares overflow the Fisher information
 
 
-def as_matrix(X, name="X", check_finite=True):
+def as_matrix(X, name="X", check_finite=True, max_abs=None):
     """X as a 2-D float32/float64 array with unit stride along one axis (C or F order).
+    With check_finite, a non-finite value is an error, and so is one above ``max_abs`` in
+    magnitude when given (the fit's data: MAX_ABS).
 
     float32 is kept (float64 accumulation happens in the kernels); other numeric types become
     float64. Raises TypeError for non-numeric data, DataError for bad shape or values.
@@ -28,21 +31,25 @@ def as_matrix(X, name="X", check_finite=True):
     if not (X.flags.c_contiguous or X.flags.f_contiguous):
         X = np.ascontiguousarray(X)
     if check_finite:
-        _check_finite_rows(X, name)
+        _check_finite_rows(X, name, max_abs)
     return X
 
 
-def _check_finite_rows(X, name, block_bytes=16 << 20):
-    """Raise DataError at the first non-finite (row, column) of X, scanning row blocks of
-    about ``block_bytes`` so that no temporary the size of X (which may be memory-mapped) is
-    made."""
+def _check_finite_rows(X, name, max_abs=None, block_bytes=16 << 20):
+    """Raise DataError at the first non-finite (row, column) of X, or value above ``max_abs``
+    in magnitude, scanning row blocks of about ``block_bytes`` so that no temporary the size of
+    X (which may be memory-mapped) is made."""
     step = max(1, block_bytes // (X.shape[1] * X.itemsize))
+    limit = X.dtype.type(min(max_abs or np.inf, float(np.finfo(X.dtype).max)))
     for start in range(0, X.shape[0], step):
         block = X[start:start + step]
-        if not np.isfinite(block).all():
-            row, col = np.argwhere(~np.isfinite(block))[0]
-            raise DataError(f"{name} has a non-finite value ({block[row, col]}) at row "
-                            f"{start + row}, column {col}")
+        if not (-limit <= block.min() and block.max() <= limit):     # also False for NaN
+            row, col = np.argwhere(~(np.abs(block) <= limit))[0]
+            value = block[row, col]
+            problem = "a non-finite value" if not np.isfinite(value) else \
+                f"a value too large in magnitude (> {max_abs:g}; its square would overflow " \
+                "the Fisher information)"
+            raise DataError(f"{name} has {problem} ({value}) at row {start + row}, column {col}")
 
 
 def as_vector(v, n, name, check_finite=True):

@@ -305,7 +305,7 @@ def _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_interc
     elif _sparse.is_sparse(X):
         X = _sparse.as_csr(X, "X")
     else:
-        X = _validation.as_matrix(X, "X")
+        X = _validation.as_matrix(X, "X", max_abs=_validation.MAX_ABS)
     n = X.shape[0]
     w = None
     if sample_weight is not None:

@@ -29,13 +29,13 @@ import warnings
 
 import numpy as np
 
+from ngd._validation import MAX_ABS
 from ngd.design import Categorical, Design
 from ngd.exceptions import DataError
 from ngd.io.dataset import Dataset
 
 DELIMITERS = ",;\t|"
 MISSING = ("", "na", "n/a", "nan", "-nan", "null", "none", "?", "#n/a")
-MAX_ABS = 1e150
 CHUNK_ROWS = 1 << 16
 _MISSING = np.array(MISSING)
 
