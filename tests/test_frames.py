@@ -243,3 +243,16 @@ def test_estimator_on_a_table_with_categorical_columns():
     with pytest.warns(UserWarning, match="valid feature names"), \
             pytest.raises(ValueError, match="fitted on a table with categorical columns"):
         reg.predict(table.X.toarray()[:, :5])
+
+
+def test_a_huge_value_next_to_a_categorical_is_named():
+    """A value whose square overflows the Fisher information is one error naming the table's
+    column (and, for a Design built directly, its row and column), not a failed solve."""
+    df = pd.DataFrame({"a": [1.0, 2.0, 1e200, 3.0], "g": list("xyxy")})
+    with pytest.raises(ValueError, match="row 2, column 'a': value 1e\\+200 is too large"):
+        ngd.fit(df, [0, 1, 0, 1])
+    from ngd.design import Categorical
+    design = Design(np.array([[1.0], [1e200]]), [Categorical("g", np.array([-1, 0]),
+                                                             ["p", "q"])])
+    with pytest.raises(ValueError, match="too large.*row 1, column 0"):
+        ngd.fit(design, [0, 1])

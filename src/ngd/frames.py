@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ngd._validation import MAX_ABS
 from ngd.design import Categorical, Design
 from ngd.exceptions import DataError
 
@@ -207,6 +208,12 @@ def _numeric_or_labels(name, values, as_categorical):
         if bad.any():
             raise DataError(f"column {name!r} has a non-finite value at row "
                             f"{int(np.flatnonzero(bad)[0])}")
+        huge = np.abs(values) > MAX_ABS
+        if huge.any():
+            row = int(np.flatnonzero(huge)[0])
+            raise DataError(f"row {row}, column {name!r}: value {values[row]:g} is too large in "
+                            f"magnitude (> {MAX_ABS:g}; its square would overflow the Fisher "
+                            "information)")
         return RawColumn(name, NUMERIC, values=values)
     raw = _labels_column(name, values)
     raw.categories = list(raw.uniques)           # numeric order, not text order

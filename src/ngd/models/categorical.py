@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ngd._kernels import categorical as _categorical
+from ngd._validation import MAX_ABS, _check_finite_rows
 from ngd.design import is_design
 from ngd.exceptions import DataError
 from ngd.kernels import fisher_diagonal
@@ -117,7 +118,9 @@ class PairPattern:
 
 
 def _as_dense_part(X):
-    """The dense part as a float32/float64 array with a unit stride (0 columns allowed)."""
+    """The dense part as a float32/float64 array with a unit stride (0 columns allowed);
+    a non-finite value or one above MAX_ABS in magnitude is an error naming its row and
+    column."""
     X = np.asarray(X)
     if X.dtype.kind not in "biuf":
         raise TypeError(f"the dense part of the design must be numeric, got dtype {X.dtype}")
@@ -125,9 +128,8 @@ def _as_dense_part(X):
         X = X.astype(np.float64)
     if not (X.flags.c_contiguous or X.flags.f_contiguous):
         X = np.ascontiguousarray(X)
-    if X.size and not np.isfinite(X).all():
-        row, col = np.argwhere(~np.isfinite(X))[0]
-        raise DataError(f"the design's dense column {col} has a non-finite value at row {row}")
+    if X.size:
+        _check_finite_rows(X, "the design's dense part", MAX_ABS)
     return X
 
 
