@@ -80,6 +80,14 @@ def kernel_codes(family, link):
 STATISTICS_BLOCK_ROWS = 65_536
 
 
+def _zero_mean_at_infinity(family):
+    """True for the families whose responses may be 0 and whose likelihood of a 0 keeps
+    rising as the mean falls to 0 (Poisson, negative binomial, Tweedie 1 <= power < 2)."""
+    if family.name == "tweedie":
+        return 1 <= family.power < 2
+    return family.name in ("poisson", "negative_binomial")
+
+
 def _as_f64(a):
     return None if a is None else np.ascontiguousarray(a, dtype=np.float64)
 
@@ -268,12 +276,19 @@ class GLM(SingleOutputModel):
 
     def separation(self, delta):
         """(rows, columns) if moving along delta separates 0/1 responses of a binomial model
-        with an increasing link (no MLE), else None."""
-        if self.l2 > 0 or self.family.name != "binomial" or \
-                self.link.name not in ("logit", "probit", "cloglog"):
+        with an increasing link, or drives to 0 the log-link mean of count responses that
+        are 0 (Poisson, negative binomial, Tweedie with 1 <= power < 2: x~_i . d <= 0 where
+        y_i = 0, = 0 where y_i > 0, < 0 for some row; e.g. a level whose responses are all 0):
+        no MLE. Else None."""
+        if self.l2 > 0:
             return None
-        rows = binary_certificate(self.X, self.y, delta, self.fit_intercept,
-                                  self.sample_weight)
+        if self.family.name == "binomial" and self.link.name in ("logit", "probit", "cloglog"):
+            y = self.y
+        elif self.link.name == "log" and _zero_mean_at_infinity(self.family):
+            y = np.where(self.y > 0, 0.5, 0.0)   # the margin condition's "must be 0" rows
+        else:
+            return None
+        rows = binary_certificate(self.X, y, delta, self.fit_intercept, self.sample_weight)
         if rows is None:
             return None
         return rows, involved_columns(self.X, delta[:self.n_features])

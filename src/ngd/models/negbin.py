@@ -308,7 +308,7 @@ def _estimate(prepared, method, fit_fixed, statistics, options):
             alphas.append(new)
             theta = fits[-1].x
             mu = at.model.mean(theta, offset=base.offset)
-            if not np.all(np.isfinite(mu)):
+            if not np.all(np.isfinite(mu)) or fits[-1].status == 6:
                 break
             if abs(np.log(new / alpha)) <= options["tol"] and fits[-1].converged:
                 converged = True
@@ -320,6 +320,10 @@ def _estimate(prepared, method, fit_fixed, statistics, options):
     at.model = model_at(base, alpha)
     final = fit_fixed(at, method, statistics=statistics, theta0=start if boundary else theta,
                       **options)
+    separated = next((fit for fit in fits if fit.status == 6), None)
+    if separated is not None and final.status != 6:   # the warm start hides the divergence
+        final.update(status=6, message=separated.message, separation=separated.separation,
+                     converged=False, success=False)
     history, n_iter, n_fev, elapsed = _chain(fits + [final])
     final.update(history=history, n_iter=n_iter, nit=n_iter, n_fev=n_fev, nfev=n_fev,
                  time=elapsed, nb_alpha_path=alphas)

@@ -111,7 +111,7 @@ def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
         rows, columns = separation
         message += (f" Moving the coefficients of columns {', '.join(map(str, columns))} "
                     f"along a fixed direction drives the fitted probabilities of {len(rows)} "
-                    "rows to 0 or 1 while the loss keeps falling; remove or merge those "
+                    "rows to 0 or 1 (or their fitted means to 0) while the loss keeps falling; remove or merge those "
                     "columns, or use l2 > 0.")
     if damping_raised:
         first_iter, _ = damping_raised[0]
