@@ -483,3 +483,24 @@ def test_a_level_of_only_zeros_is_separation_as_in_the_onehot_fit():
         assert fit.separation["columns"] == [1 + 3]          # x, then g=1, g=2, g=3, g=4
     np.testing.assert_array_equal(onehot.separation["rows"], np.flatnonzero(codes == 4))
     assert ngd.fit(design, y, l2=1e-3).converged             # a penalty has an optimum
+
+
+@pytest.mark.parametrize("model", ["poisson", "negative_binomial"])
+def test_a_count_level_of_only_zeros_is_separation_as_in_the_onehot_fit(model):
+    """Poisson / NB with a log link: a level whose counts are all 0 has its MLE at -infinity;
+    the Design fit stops with status 6 naming that level's column, as the one-hot fit does."""
+    rng = np.random.default_rng(12)
+    n = 2000
+    x = rng.normal(size=n)
+    codes = rng.integers(0, 20, n)
+    y = rng.poisson(np.exp(0.3 * x + 0.5 * rng.normal(size=20)[codes])).astype(float)
+    y[codes == 5] = 0.0
+    design = Design(x[:, None], [Categorical("g", codes - 1, [str(k) for k in range(20)])],
+                    ["x"])
+    options = dict(model=model, nb_alpha=0.5) if model == "negative_binomial" else \
+        dict(model=model)
+    fit = ngd.fit(design, y, **options)
+    onehot = ngd.fit(design.toarray(), y, **options)
+    assert fit.status == 6 and onehot.status == 6, fit.message
+    assert fit.separation["columns"] == onehot.separation["columns"] == [5]
+    assert "g=5" in fit.message

@@ -145,6 +145,10 @@ def attach_names(result, X, table=None):
         terms = None if names is None else {name: [j] for j, name in enumerate(names)}
         spec = None
     result.update(feature_names=names, terms=terms, input_spec=spec)
+    separation = result.get("separation")
+    if separation and names and separation.get("columns"):
+        result.message += " The columns: " + ", ".join(
+            names[j] for j in separation["columns"] if j < len(names)) + "."
 
 
 def _fit_any(X, y, model, method, fisher, l2, link, power, trials, sample_weight, offset,

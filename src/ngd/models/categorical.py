@@ -481,21 +481,23 @@ class CategoricalModel(EvaluatedModel):
         result.cov_partial = (index, scale * a_inverse)
 
     def separation(self, delta):
-        """(rows, columns) when moving along delta separates the 0/1 responses of a binary
-        model (logistic; binomial with logit, probit or cloglog) at l2 = 0: the MLE does not
-        exist (e.g. a level whose rows are all 0 or all 1); else None. The margins are
-        X~ delta on the design; the columns are named by their standardised movement."""
-        binary = self.name == "logistic" or (
-            getattr(self.inner, "family", None) is not None and self.inner.family.name ==
-            "binomial" and self.inner.link.name in ("logit", "probit", "cloglog"))
-        if self.l2 > 0 or not binary:
+        """(rows, columns) when moving along delta shows that the MLE does not exist, as the
+        dense models check it (ngd.models.separation): binary responses driven to 0/1
+        (logistic; binomial logit/probit/cloglog), or log-link count means of zero responses
+        driven to 0 (Poisson, negative binomial, Tweedie 1 <= p < 2) — e.g. a level whose rows
+        are all 0 (or all 1); else None. The margins are X~ delta on the design; the columns
+        are named by their standardised movement."""
+        if self.l2 > 0:
+            return None
+        y = self.y if self.name == "logistic" else self.inner.separation_response()
+        if y is None:
             return None
         margin = self.linear_predictor(delta)
         ones = sum((codes >= 0).astype(np.float64) for codes in self.codes)
         norms = np.sqrt(np.einsum("ij,ij->i", self.dense, self.dense, dtype=np.float64)
                         + ones + float(self.fit_intercept))
         w = np.ones(self.n_samples) if self.sample_weight is None else self.sample_weight
-        rows = design_certificate(margin, norms, self.y, delta, w)
+        rows = design_certificate(margin, norms, y, delta, w)
         if rows is None:
             return None
         return rows, columns_by_movement(self._column_std(), delta[:self.n_features])

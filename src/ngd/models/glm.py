@@ -280,18 +280,26 @@ class GLM(SingleOutputModel):
         are 0 (Poisson, negative binomial, Tweedie with 1 <= power < 2: x~_i . d <= 0 where
         y_i = 0, = 0 where y_i > 0, < 0 for some row; e.g. a level whose responses are all 0):
         no MLE. Else None."""
-        if self.l2 > 0:
-            return None
-        if self.family.name == "binomial" and self.link.name in ("logit", "probit", "cloglog"):
-            y = self.y
-        elif self.link.name == "log" and _zero_mean_at_infinity(self.family):
-            y = np.where(self.y > 0, 0.5, 0.0)   # the margin condition's "must be 0" rows
-        else:
+        y = self.separation_response()
+        if y is None:
             return None
         rows = binary_certificate(self.X, y, delta, self.fit_intercept, self.sample_weight)
         if rows is None:
             return None
         return rows, involved_columns(self.X, delta[:self.n_features])
+
+    def separation_response(self):
+        """The responses of the separation check (None: no check): y for a binomial model
+        with an increasing link; for counts with a log link whose likelihood of a 0 rises as
+        the mean falls to 0, 0 where y = 0 and 0.5 (the "margin must be 0" rows) where y > 0;
+        None with l2 > 0 (a penalised fit has an optimum)."""
+        if self.l2 > 0:
+            return None
+        if self.family.name == "binomial" and self.link.name in ("logit", "probit", "cloglog"):
+            return self.y
+        if self.link.name == "log" and _zero_mean_at_infinity(self.family):
+            return np.where(self.y > 0, 0.5, 0.0)
+        return None
 
     def as_glm(self):
         """This model (statistics helpers accept any model with ``as_glm``)."""
