@@ -42,10 +42,12 @@ def is_frame(obj):
 
 
 def _is_series(obj):
+    """True for a pandas or polars Series or a pyarrow (chunked) array."""
     module = (type(obj).__module__ or "").split(".")[0]
-    return module in _FRAME_MODULES and type(obj).__name__ in (
-        "Series", "Array", "ChunkedArray") or (module == "pyarrow"
-                                               and type(obj).__name__.endswith("Array"))
+    name = type(obj).__name__
+    if module == "pyarrow":
+        return name.endswith("Array")
+    return module in ("pandas", "polars") and name == "Series"
 
 
 def frame_names(frame):
