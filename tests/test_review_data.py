@@ -151,3 +151,16 @@ def test_huge_feature_value_is_named_not_a_non_finite_fisher(as_frame):
         r"X has a value too large in magnitude .* at row 1, column 0"
     with pytest.raises(ValueError, match=where):
         ngd.fit(data, np.array([0, 1, 0, 1]))
+
+
+def test_huge_value_after_dropped_rows_keeps_the_file_row(tmp_path):
+    """The readers number rows of the file, also after --dropna removed some: the table
+    layer's own magnitude check (for DataFrames given to ngd.fit) must not pre-empt them."""
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+    from ngd.io import read_data
+    path = tmp_path / "h.parquet"
+    pq.write_table(pa.table({"x": [1.0, None, 2.0, 1e200], "g": ["a", "b", "a", "b"],
+                             "y": [0, 1, 0, 1]}), path)
+    with pytest.raises(ValueError, match="row 3, column 'x': value 1e\\+200 is too large"):
+        read_data(path, target="y", dropna=True)

@@ -111,6 +111,7 @@ def fit(X, y=None, model="logistic", method="ngd", fisher="exact", l2=0.0, link=
     table = None
     if frames.is_frame(X):
         table = frames.design_from_frame(X, fit_intercept=fit_intercept)
+        frames.check_magnitudes(table)
         X = table.X
     y, trials, sample_weight, offset = (frames.as_array(value, what) for value, what in (
         (y, "y"), (trials, "trials"), (sample_weight, "sample_weight"), (offset, "offset")))
@@ -219,6 +220,7 @@ def compare(X, y, methods=("ngd", "newton", "sgd"), statistics="all", **options)
     table = None
     if frames.is_frame(X):
         table = frames.design_from_frame(X, fit_intercept=options.get("fit_intercept", True))
+        frames.check_magnitudes(table)
         X = table.X
     y = frames.as_array(y, "y")
     data = {key: frames.as_array(options.pop(key), key) for key in _DATA_KEYS if key in options}

@@ -127,7 +127,9 @@ def prepare(X, y, *, model, link, power, trials, sample_weight, offset, fit_inte
     from ngd import frames
     from ngd.api import _prepare
     if frames.is_frame(X):
-        X = frames.design_from_frame(X, fit_intercept=fit_intercept).X
+        table = frames.design_from_frame(X, fit_intercept=fit_intercept)
+        frames.check_magnitudes(table)
+        X = table.X
     y, trials, sample_weight, offset = (frames.as_array(v, what) for v, what in (
         (y, "y"), (trials, "trials"), (sample_weight, "sample_weight"), (offset, "offset")))
     symmetric = normalise_model_name(model) == "softmax"

@@ -210,16 +210,31 @@ def _numeric_or_labels(name, values, as_categorical):
         if bad.any():
             raise DataError(f"column {name!r} has a non-finite value at row "
                             f"{int(np.flatnonzero(bad)[0])}")
-        huge = np.abs(values) > MAX_ABS
-        if huge.any():
-            row = int(np.flatnonzero(huge)[0])
-            raise DataError(f"row {row}, column {name!r}: value {values[row]:g} is too large in "
-                            f"magnitude (> {MAX_ABS:g}; its square would overflow the Fisher "
-                            "information)")
         return RawColumn(name, NUMERIC, values=values)
     raw = _labels_column(name, values)
     raw.categories = list(raw.uniques)           # numeric order, not text order
     return raw
+
+
+def check_magnitude(name, values, rows=None, where=""):
+    """DataError when |value| > MAX_ABS (its square would overflow the Fisher information);
+    ``rows(i)`` numbers row i in the message (default i), ``where`` prefixes it."""
+    big = np.abs(values) > MAX_ABS
+    if big.any():
+        i = int(np.flatnonzero(big)[0])
+        raise DataError(f"{where}row {i if rows is None else rows(i)}, column {name!r}: value "
+                        f"{values[i]:g} is too large in magnitude (> {MAX_ABS:g}; its square "
+                        "would overflow the Fisher information): rescale the column")
+
+
+def check_magnitudes(table):
+    """:func:`check_magnitude` on every numeric column of a :class:`FrameDesign` (the readers
+    check their columns themselves, with the file's row numbers)."""
+    X = table.X
+    dense, names = (X.dense, X.dense_names) if hasattr(X, "dense_names") else \
+        (X, table.spec.columns)
+    for j, name in enumerate(names):
+        check_magnitude(name, dense[:, j])
 
 
 def _text(value):

@@ -27,7 +27,8 @@ import numpy as np
 
 from ngd._optional import require
 from ngd.exceptions import DataError
-from ngd.io.csv import MAX_ABS, _Roles
+from ngd.frames import check_magnitude
+from ngd.io.csv import _Roles
 from ngd.io.dataset import Dataset
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -322,16 +323,6 @@ class RowNumbers:
             if shifted == row:
                 return row
             row = shifted
-
-
-def check_magnitude(name, values, rows=RowNumbers(), where=""):
-    """DataError when |value| > MAX_ABS (its square would overflow the Fisher information)."""
-    big = np.abs(values) > MAX_ABS
-    if big.any():
-        i = int(np.flatnonzero(big)[0])
-        raise DataError(f"{where}row {rows(i)}, column {name!r}: value {values[i]:g} is "
-                        f"too large in magnitude (> {MAX_ABS:g}; its square would overflow "
-                        "the Fisher information): rescale the column")
 
 
 def per_row_values(table, columns, rows=RowNumbers(), where=""):

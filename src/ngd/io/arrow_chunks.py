@@ -17,8 +17,9 @@ chunk keeps.
 import numpy as np
 
 from ngd.exceptions import DataError
-from ngd.io.arrow import (NUMERIC, ArrowInput, Columns, RowNumbers, check_magnitude,
-                          per_row_values, screen, target_values)
+from ngd.frames import check_magnitude
+from ngd.io.arrow import (NUMERIC, ArrowInput, Columns, RowNumbers, per_row_values, screen,
+                          target_values)
 from ngd.io.chunks import ChunkSource
 from ngd.io.dataset import Dataset
 
