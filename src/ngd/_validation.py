@@ -44,7 +44,10 @@ def _check_finite_rows(X, name, max_abs=None, block_bytes=16 << 20):
     for start in range(0, X.shape[0], step):
         block = X[start:start + step]
         if not (-limit <= block.min() and block.max() <= limit):     # also False for NaN
-            row, col = np.argwhere(~(np.abs(block) <= limit))[0]
+            bad = ~np.isfinite(block)                   # boolean temporaries only
+            bad |= np.greater(block, limit, out=np.empty(block.shape, dtype=bool))
+            bad |= np.less(block, -limit, out=np.empty(block.shape, dtype=bool))
+            row, col = np.argwhere(bad)[0]
             value = block[row, col]
             problem = "a non-finite value" if not np.isfinite(value) else \
                 f"a value too large in magnitude (> {max_abs:g}; its square would overflow " \
