@@ -108,13 +108,8 @@ def fit(X, y=None, model="logistic", method="ngd", fisher="exact", l2=0.0, link=
         raise TypeError("data= and dropna= go with a formula: fit('y ~ x1 + x2', data=df)")
     if y is None and not isinstance(X, ChunkSource):    # a chunk source reads its own y
         raise TypeError("y is required (or pass a formula 'y ~ ...' as X with data=)")
-    table = None
-    if frames.is_frame(X):
-        table = frames.design_from_frame(X, fit_intercept=fit_intercept)
-        frames.check_magnitudes(table)
-        X = table.X
-    y, trials, sample_weight, offset = (frames.as_array(value, what) for value, what in (
-        (y, "y"), (trials, "trials"), (sample_weight, "sample_weight"), (offset, "offset")))
+    X, table = frames.fit_design(X, fit_intercept)
+    y, trials, sample_weight, offset = frames.per_row_arrays(y, trials, sample_weight, offset)
     result = _fit_any(X, y, model, method, fisher, l2, link, power, trials, sample_weight,
                       offset, fit_intercept, tol, max_iter, backend, ftol=ftol,
                       damping=damping, step=step, kl=kl, batch_size=batch_size,
@@ -217,11 +212,7 @@ def compare(X, y, methods=("ngd", "newton", "sgd"), statistics="all", **options)
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise ValueError(f"methods must be a non-empty subset of {METHODS}, got {methods!r}")
-    table = None
-    if frames.is_frame(X):
-        table = frames.design_from_frame(X, fit_intercept=options.get("fit_intercept", True))
-        frames.check_magnitudes(table)
-        X = table.X
+    X, table = frames.fit_design(X, options.get("fit_intercept", True))
     y = frames.as_array(y, "y")
     data = {key: frames.as_array(options.pop(key), key) for key in _DATA_KEYS if key in options}
     unknown = set(options) - set(_SOLVER_DEFAULTS)

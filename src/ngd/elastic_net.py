@@ -126,12 +126,8 @@ def prepare(X, y, *, model, link, power, trials, sample_weight, offset, fit_inte
     by ngd.frames."""
     from ngd import frames
     from ngd.api import _prepare
-    if frames.is_frame(X):
-        table = frames.design_from_frame(X, fit_intercept=fit_intercept)
-        frames.check_magnitudes(table)
-        X = table.X
-    y, trials, sample_weight, offset = (frames.as_array(v, what) for v, what in (
-        (y, "y"), (trials, "trials"), (sample_weight, "sample_weight"), (offset, "offset")))
+    X, _ = frames.fit_design(X, fit_intercept)
+    y, trials, sample_weight, offset = frames.per_row_arrays(y, trials, sample_weight, offset)
     symmetric = normalise_model_name(model) == "softmax"
     if symmetric and _sparse.is_sparse(X):
         raise TypeError("L1 / elastic-net fits of model='softmax' need dense X "

@@ -227,6 +227,22 @@ def check_magnitude(name, values, rows=None, where=""):
                         "would overflow the Fisher information): rescale the column")
 
 
+def fit_design(X, fit_intercept=True):
+    """(X to fit, its FrameDesign or None): a table converted by :func:`design_from_frame`
+    with its numeric columns checked by :func:`check_magnitudes`; anything else as given."""
+    if not is_frame(X):
+        return X, None
+    table = design_from_frame(X, fit_intercept=fit_intercept)
+    check_magnitudes(table)
+    return table.X, table
+
+
+def per_row_arrays(y, trials, sample_weight, offset):
+    """(y, trials, sample_weight, offset) with Series and Arrow arrays as numpy arrays."""
+    return tuple(as_array(value, what) for value, what in (
+        (y, "y"), (trials, "trials"), (sample_weight, "sample_weight"), (offset, "offset")))
+
+
 def check_magnitudes(table):
     """:func:`check_magnitude` on every numeric column of a :class:`FrameDesign` (the readers
     check their columns themselves, with the file's row numbers)."""
