@@ -21,6 +21,7 @@ the first 10 dropped row indices, counted from 0). Infinite values and values la
 magnitude than ``MAX_ABS`` are errors, as are negative weights.
 """
 import os
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ import numpy as np
 from ngd._optional import require
 from ngd.exceptions import DataError
 from ngd.frames import check_magnitude
-from ngd.io.csv import _Roles
+from ngd.io.csv import _Roles, shown_names
 from ngd.io.dataset import Dataset
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -211,10 +212,10 @@ def _check_names(path, names):
     names = [str(name) for name in names]
     empty = [str(j + 1) for j, name in enumerate(names) if not name.strip()]
     if empty:
-        raise DataError(f"{path}: column(s) {', '.join(empty)} have no name")
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+        raise DataError(f"{path}: column(s) {shown_names(empty)} have no name")
+    duplicates = sorted(name for name, k in Counter(names).items() if k > 1)
     if duplicates:
-        raise DataError(f"{path}: duplicate column name(s): {', '.join(duplicates)}")
+        raise DataError(f"{path}: duplicate column name(s): {shown_names(duplicates)}")
     return names
 
 
@@ -431,8 +432,9 @@ def read_arrow_table(path, columns):
     """A pyarrow Table of ``columns`` only (projection), e.g. a model's input columns for
     ``ngd predict``; a column the data lack is a DataError listing them."""
     source = ArrowInput(path)
-    missing = [c for c in columns if c not in source.names]
+    present = set(source.names)
+    missing = [c for c in columns if c not in present]
     if missing:
-        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (the data have: "
-                        f"{', '.join(source.names)})")
+        raise DataError(f"{path}: missing column(s) {shown_names(missing)} (the data have: "
+                        f"{shown_names(source.names)})")
     return source.read(list(dict.fromkeys(columns)))

@@ -12,17 +12,25 @@ in a folder named after the CSV and a hash of its absolute path. A valid cache i
 either place even when the folder is read-only.
 
 Validity: ``manifest.json`` records the CSV's size and mtime_ns, a hash of its header line and
-the reading options (target, features, roles, delimiter, dropna, dtype), and each file's size
-and SHA-256. It is written last, after every array, and removed first when a rebuild starts,
-so an interrupted build is never used. A cache is reused only when the CSV's size, mtime_ns
-and header and the options match and every file has its recorded size and hash (X is hashed
-in blocks, one read of the file); otherwise it is rebuilt. Categorical columns are not
+the reading options (target, features, roles, delimiter, dropna, dtype), each file's size and
+SHA-256 (X.npy: of its header and of its data; the others whole), and a SHA-256 of itself. It
+is written last, after every array, and removed first when a rebuild starts, so an
+interrupted build is never used. A cache is reused only when the manifest is intact, the
+CSV's size, mtime_ns and header and the options match, every file is a regular file (not a
+symlink) of its recorded size and hash (X is hashed in blocks, one read of the file), and the
+loaded arrays have exactly the recorded shape and dtype, native byte order, C order; any
+other cache (damaged, edited, truncated, missing files) is silently rebuilt from the CSV,
+never used. The CSV's content below the header is not hashed: a CSV edited in place that
+keeps its size and mtime_ns (e.g. ``touch -d`` after an edit) is not noticed; delete the
+folder then. Categorical columns are not
 supported (their one-hot width is known only at the end of the file).
 """
 import hashlib
 import itertools
 import json
 import os
+import shutil
+import stat
 import tempfile
 from pathlib import Path
 
@@ -65,7 +73,10 @@ def read_csv_cached(path, target=None, *, dtype="float64", delimiter=None, featu
     for folder in folders:
         manifest = _valid_manifest(folder, stamp)
         if manifest is not None:
-            return _load(path, folder, manifest)
+            try:
+                return _load(path, folder, manifest)
+            except Exception:               # damaged after all (any parse error): rebuilt
+                pass
     failures = []
     for folder in folders:
         try:
@@ -90,13 +101,16 @@ def _stamp(path, options):
     return {"size": info.st_size, "mtime_ns": info.st_mtime_ns, "key": key}
 
 
-def _digest(path, start=0):
-    """SHA-256 of a file from byte ``start`` on, read in blocks."""
+def _digest(path, start=0, stop=None):
+    """SHA-256 of the bytes [start, stop) of a file (stop None: to the end), read in
+    blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         handle.seek(start)
-        while block := handle.read(_BLOCK):
+        left = float("inf") if stop is None else stop - start
+        while left > 0 and (block := handle.read(int(min(_BLOCK, left)))):
             digest.update(block)
+            left -= len(block)
     return digest.hexdigest()
 
 
@@ -110,27 +124,47 @@ def _data_offset(path):
 
 
 def _valid_manifest(folder, stamp):
-    """The manifest of the cache in ``folder`` when it matches ``stamp`` and every file has
-    its recorded size and hash; None otherwise."""
+    """The manifest of the cache in ``folder`` when it is intact (its own hash), matches
+    ``stamp`` and every file is a regular file (no symlink) of its recorded size and hash,
+    header included; None otherwise."""
     try:
-        manifest = json.loads((folder / MANIFEST).read_text())
-        if manifest.get("format") != FORMAT or manifest.get("csv") != stamp:
+        if not stat.S_ISREG(os.lstat(folder / MANIFEST).st_mode):
             return None
-        for name, record in manifest["files"].items():
+        manifest = json.loads((folder / MANIFEST).read_text())
+        if manifest.get("format") != FORMAT or manifest.get("csv") != stamp or \
+                manifest.get("sha256") != _manifest_digest(manifest):
+            return None
+        files = manifest["files"]
+        if "X.npy" not in files or "y.npy" not in files:
+            return None
+        for name, record in files.items():
             file = folder / name
-            start = _data_offset(file) if name == "X.npy" else 0
-            if file.stat().st_size != record["bytes"] or _digest(file, start) != record["sha256"]:
+            if not stat.S_ISREG(os.lstat(file).st_mode) or file.stat().st_size != record["bytes"]:
                 return None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            if name == "X.npy":
+                start = _data_offset(file)
+                if _digest(file, 0, start) != record["header_sha256"]:
+                    return None
+            else:
+                start = 0
+            if _digest(file, start) != record["sha256"]:
+                return None
+    except Exception:           # numpy's header parser raises SyntaxError, TokenError, ...
         return None
     return manifest
 
 
+def _manifest_digest(manifest):
+    """SHA-256 of the manifest's canonical JSON without its own ``sha256`` field."""
+    body = {key: value for key, value in manifest.items() if key != "sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 def _build(path, folder, stamp, options):
     """Convert the CSV into ``folder``; returns the manifest (written last)."""
-    (folder / MANIFEST).unlink(missing_ok=True)
+    _remove(folder / MANIFEST)
     for old in folder.glob("*.npy"):
-        old.unlink()
+        _remove(old)
     header, delimiter = _read_header(str(path), options["delimiter"])
     names = _check_names(str(path), header)
     roles = _Roles(str(path), names, options["target"], options["features"],
@@ -147,7 +181,9 @@ def _build(path, folder, stamp, options):
         writer.discard()
     if _stamp(path, options) != stamp:
         raise DataError(f"{path}: the file changed while it was converted; run again")
-    files = {"X.npy": {"bytes": (folder / "X.npy").stat().st_size, "sha256": digest}}
+    x_file = folder / "X.npy"
+    files = {"X.npy": {"bytes": x_file.stat().st_size, "sha256": digest,
+                       "header_sha256": _digest(x_file, 0, _data_offset(x_file))}}
     outputs = []
     for key in ("y",) + EXTRAS:
         if columns.get(key) is not None:
@@ -165,9 +201,18 @@ def _build(path, folder, stamp, options):
                             "trials_name": _name(names, roles, "trials"),
                             "n_dropped": columns["n_dropped"],
                             "dropped_lines": columns["dropped_lines"]}}
+    manifest["sha256"] = _manifest_digest(manifest)
     outputs.append((folder / MANIFEST, json.dumps(manifest, indent=1)))
     write_files_atomic(outputs)
     return manifest
+
+
+def _remove(path):
+    """Remove a cache entry: a file or symlink, or a directory found in a file's place."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def _name(names, roles, what):
@@ -288,12 +333,32 @@ class _NpyWriter:
 
 def _load(path, folder, manifest):
     """The Dataset of a valid cache: X and the per-row arrays memory-mapped (text labels
-    loaded)."""
-    X = np.load(folder / "X.npy", mmap_mode="r", allow_pickle=False)
-    if list(X.shape) != manifest["shape"] or X.dtype.name != manifest["dtype"]:
-        raise DataError(f"{folder}: X.npy does not match its manifest; delete the folder")
-    arrays = {key: np.load(folder / f"{key}.npy", mmap_mode="r", allow_pickle=False)
+    loaded). Each array's dtype (byte order included), memory order and shape must be what
+    the build wrote, else ValueError (the caller rebuilds)."""
+    n, width = manifest["shape"]
+    X = _open(folder / "X.npy", np.dtype(manifest["dtype"]), (n, width))
+    arrays = {key: _open(folder / f"{key}.npy", None, (n,))
               for key in ("y",) + EXTRAS if f"{key}.npy" in manifest["files"]}
-    y = arrays["y"].astype(object) if manifest["y_text"] else arrays["y"]
+    for key in EXTRAS:
+        if key in arrays and arrays[key].dtype != np.dtype("=f8"):
+            raise ValueError(f"{key}.npy: dtype {arrays[key].dtype.str}")
+    y = arrays["y"]
+    if manifest["y_text"] is not (y.dtype.kind == "U") or \
+            (y.dtype.kind != "U" and y.dtype != np.dtype("=f8")):
+        raise ValueError(f"y.npy: dtype {y.dtype.str}")
+    y = y.astype(object) if manifest["y_text"] else y
+    dataset = manifest["dataset"]
+    if len(dataset["feature_names"]) != width:
+        raise ValueError("feature_names do not match the width of X")
     return Dataset(X=X, y=y, sample_weight=arrays.get("weights"), offset=arrays.get("offset"),
-                   trials=arrays.get("trials"), source=str(path), **manifest["dataset"])
+                   trials=arrays.get("trials"), source=str(path), **dataset)
+
+
+def _open(file, dtype, shape):
+    """The C-ordered .npy ``file`` memory-mapped, checked to have ``shape`` and (unless
+    None) exactly ``dtype``, native byte order."""
+    array = np.load(file, mmap_mode="r", allow_pickle=False)
+    if array.shape != shape or not array.flags.c_contiguous or not array.dtype.isnative or \
+            (dtype is not None and array.dtype != dtype):
+        raise ValueError(f"{file}: {array.dtype.str} {array.shape} does not match the manifest")
+    return array

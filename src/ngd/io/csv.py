@@ -26,6 +26,7 @@ import csv as _csv
 import itertools
 import os
 import warnings
+from collections import Counter
 
 import numpy as np
 
@@ -81,7 +82,7 @@ class _Roles:
                 raise TypeError(f"{what} must be a column name, got {name!r}")
             if name not in index:
                 raise DataError(f"{path}: no column named {name!r} ({what}); columns are: "
-                                f"{', '.join(names)}")
+                                f"{shown_names(names)}")
             return index[name]
 
         self.names = names
@@ -113,6 +114,7 @@ class _Roles:
             if j in self.cluster:
                 raise DataError(f"{path}: cluster column {name!r} is listed twice")
             self.cluster.append(j)
+        cluster_set = set(self.cluster)
         self.fixed_levels = isinstance(categorical, dict)
         cat_names = list(categorical or ())
         self.levels = {}
@@ -125,29 +127,31 @@ class _Roles:
             if j in taken:
                 raise DataError(f"{path}: column {name!r} is the {taken[j]}; it cannot also be "
                                 "categorical")
-            if j not in self.categorical:
-                self.categorical.append(j)
+            self.categorical.append(j)
+        self.categorical = list(dict.fromkeys(self.categorical))
+        categorical_set = set(self.categorical)
         ignored = {index[name] for name in ignore if name in index}
         if features is None:
             feats = [j for j in range(len(names)) if j not in taken and
-                     (j not in ignored and j not in self.cluster or j in self.categorical)]
+                     (j not in ignored and j not in cluster_set or j in categorical_set)]
         else:
-            feats = []
+            feats, seen = [], set()
             for name in features:
                 j = column(name, "features")
                 if j in taken:
                     raise DataError(f"{path}: column {name!r} is the {taken[j]}; it cannot also "
                                     "be a feature")
-                if j in feats:
+                if j in seen:
                     raise DataError(f"{path}: feature {name!r} is listed twice")
                 feats.append(j)
-            feats += [j for j in self.categorical if j not in feats]
+                seen.add(j)
+            feats += [j for j in self.categorical if j not in seen]
         if not feats:
             raise DataError(f"{path}: need at least one feature column; the header has "
-                            f"{len(names)} column(s) ({', '.join(names)})")
+                            f"{len(names)} column(s) ({shown_names(names)})")
         self.features = feats
-        self.numeric = [j for j in feats if j not in self.categorical]
-        self.text = self.categorical + [j for j in self.cluster if j not in self.categorical]
+        self.numeric = [j for j in feats if j not in categorical_set]
+        self.text = self.categorical + [j for j in self.cluster if j not in categorical_set]
 
     @property
     def used(self):
@@ -193,11 +197,21 @@ def _check_names(path, header):
     names = [name.strip() for name in header]
     empty = [str(j + 1) for j, name in enumerate(names) if not name]
     if empty:
-        raise DataError(f"{path}: line 1 (header): column(s) {', '.join(empty)} have no name")
-    duplicates = sorted({name for name in names if names.count(name) > 1})
+        raise DataError(f"{path}: line 1 (header): column(s) {shown_names(empty)} have no "
+                        "name")
+    duplicates = sorted(name for name, k in Counter(names).items() if k > 1)
     if duplicates:
-        raise DataError(f"{path}: duplicate column name(s) in the header: {', '.join(duplicates)}")
+        raise DataError(f"{path}: duplicate column name(s) in the header: "
+                        f"{shown_names(duplicates)}")
     return names
+
+
+def shown_names(names, limit=10):
+    """The first ``limit`` names joined by commas, then "and N more" (messages stay one
+    short line however wide the input)."""
+    names = list(names)
+    text = ", ".join(map(str, names[:limit]))
+    return text + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _scan(path, delimiter, names, roles, dropna):

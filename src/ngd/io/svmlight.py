@@ -6,6 +6,12 @@ appears in the file (``zero_based="auto"``, as scikit-learn's ``load_svmlight_fi
 are named ``f<index>`` with the index as written in the file. Values must be finite and at
 most ``MAX_ABS`` in magnitude; an index may appear only once per line.
 
+Width: an index (or ``n_features``) above ``MAX_FEATURES`` (2**26, about 67 million) is
+refused at the line that holds it, before anything of that width is allocated: each feature
+costs a name (~60 bytes) and the solvers' per-feature vectors (coefficients, gradient,
+scales: ~40 bytes), about 6.7 GB at the limit, and scipy's int32 column indices stop at
+2**31 anyway. Wide sparse problems below it (e.g. 10**6 hashed features) are read.
+
 ngd's solvers take dense arrays today; the command line densifies small svmlight files (see
 README) and refuses large ones.
 """
@@ -15,6 +21,8 @@ import scipy.sparse
 from ngd.exceptions import DataError
 from ngd.io.csv import MAX_ABS
 from ngd.io.dataset import Dataset
+
+MAX_FEATURES = 1 << 26
 
 
 def read_svmlight(path, target=None, *, n_features=None, zero_based="auto", has_target=True):
@@ -29,6 +37,8 @@ def read_svmlight(path, target=None, *, n_features=None, zero_based="auto", has_
                         f"line; --target {target!r} does not apply")
     if zero_based not in (True, False, "auto"):
         raise ValueError(f"zero_based must be True, False or 'auto', got {zero_based!r}")
+    if n_features is not None and not 0 < int(n_features) <= MAX_FEATURES:
+        raise ValueError(f"n_features must be between 1 and {MAX_FEATURES}, got {n_features}")
     labels, indptr, indices, values = [], [0], [], []
     try:
         with open(path, encoding="utf-8") as handle:
@@ -54,6 +64,10 @@ def read_svmlight(path, target=None, *, n_features=None, zero_based="auto", has_
                     if index < 0:
                         raise DataError(f"{path}: line {line_no}: negative feature index "
                                         f"{index}")
+                    if index >= MAX_FEATURES:
+                        raise DataError(f"{path}: line {line_no}: feature index {index} is "
+                                        f"beyond the largest width read ({MAX_FEATURES} "
+                                        "features)")
                     if index in row:
                         raise DataError(f"{path}: line {line_no}: feature index {index} appears "
                                         "twice")
