@@ -13,6 +13,7 @@ Column names: the table's; a categorical's columns are ``name=level``.
 :func:`design_from_frame` returns the design and a :class:`TableSpec`; the spec converts new
 data exactly as at fit time (columns by name, levels by value: an unseen level is an error).
 """
+from collections import Counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -67,6 +68,8 @@ def _column(frame, name):
             raise DataError(f"column {name!r} " + ("is not in the data" if not matches
                                                    else "appears more than once"))
         return frame[matches[0]]
+    if library == "pyarrow" and frame.schema.get_field_index(name) >= 0:   # O(1): unique
+        return frame.column(name)
     names = frame_names(frame)
     if name not in names:
         raise DataError(f"column {name!r} is not in the data")
@@ -437,7 +440,7 @@ def _levels(raw):
     ones dropped), else its distinct labels sorted."""
     used = np.bincount(raw.codes, minlength=len(raw.uniques)) > 0
     present = [u for u, hit in zip(raw.uniques, used) if hit]
-    alike = sorted({u for u in present if present.count(u) > 1})
+    alike = sorted(u for u, k in Counter(present).items() if k > 1)
     if alike:
         raise DataError(f"column {raw.name!r} has different values written alike "
                         f"({', '.join(map(repr, alike[:5]))}), e.g. 1 and '1': give the "
