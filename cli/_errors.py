@@ -20,3 +20,12 @@ class InternalError(click.ClickException):
         text = " ".join(str(exc).split()) or type(exc).__name__
         super().__init__(f"internal error: {type(exc).__name__}: {text} "
                          "(rerun with --debug for a traceback)")
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C (KeyboardInterrupt): one line, exit code 130 (128 + SIGINT) as shells use."""
+
+    exit_code = 130
+
+    def __init__(self):
+        super().__init__("interrupted")

@@ -27,7 +27,7 @@ Examples:
               show_envvar=True, help="Threads for the kernels  [default: all cores]")
 @click.option("--draws", type=click.IntRange(min=2), default=200,
               help="Responses drawn from the fitted model for the Monte-Carlo rows.")
-@click.option("--seed", type=int, default=0, help="Seed of the draws.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of the draws.")
 @json_option
 def check_command(data, model, link, power, target, features, weights, offset, trials,
                   categorical, dropna, delimiter, l2, no_intercept, threads, draws, seed,

@@ -23,6 +23,7 @@ from ngd.cli._plot import convergence_png, have_matplotlib
 from ngd.cli._progress import Progress
 from ngd.io import write_files_atomic
 from ngd.io.chunks import ChunkSource
+from ngd.models.separation import name_list
 
 EPILOG = """\b
 Examples:
@@ -169,7 +170,7 @@ def _resolve_backend(backend, dataset, options):
 @click.option("--no-intercept", is_flag=True, help="Fit without an intercept.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, envvar="NGD_NUM_THREADS",
               show_envvar=True, help="Threads for the kernels  [default: all cores]")
-@click.option("--seed", type=int, default=0, help="Seed of the stochastic methods' sampling.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of the stochastic methods' sampling.")
 @click.option("--backend", type=click.Choice(["auto", "numpy", "chunked", "dask"],
                                             case_sensitive=False),
               default="auto", show_default=True,
@@ -316,15 +317,24 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
         emit_json(report)
     else:
         click.echo(render_report(report))
-    for warning in caught:
-        if primary.message in str(warning.message) or issubclass(warning.category,
-                                                                 ngd.DampingWarning):
-            click.echo(f"warning: {' '.join(str(warning.message).split())}", err=True)
-    if not primary.converged:
-        click.echo(f"warning: {method} did not converge: {primary.message}", err=True)
+    for line in _warning_lines(caught, primary, method):
+        click.echo(line, err=True)
     if primary.get("separation") is not None:
-        names = ", ".join(dataset.feature_names[j] for j in primary.separation["columns"])
+        names = name_list(dataset.feature_names[j] for j in primary.separation["columns"])
         click.echo(f"warning: the separation involves the features: {names}", err=True)
+
+
+def _warning_lines(caught, primary, method):
+    """The warning lines of a fit, each text once: the did-not-converge line of the reported
+    method replaces the compared methods' warnings that give the same reason (e.g. the same
+    separation, found by ngd and newton)."""
+    lines = [f"warning: {' '.join(str(w.message).split())}" for w in caught
+             if primary.message in str(w.message) or issubclass(w.category, ngd.DampingWarning)]
+    if not primary.converged:
+        lines.append(f"warning: {method} did not converge: {primary.message}")
+        reason = primary.message.split(". ")[0]         # e.g. the separation, per method
+        lines = [line for line in lines[:-1] if reason not in line] + lines[-1:]
+    return list(dict.fromkeys(lines))
 
 
 def _check_cluster(columns, cov_type, backend, penalty):

@@ -1,13 +1,13 @@
 """``ngd``: fit logistic regression and GLMs by natural gradient from the shell.
 
 Exit codes: 0 success (also when a fit did not converge: a warning goes to stderr),
-2 bad input or usage, 1 internal error. Every error is one line on stderr.
+2 bad input or usage, 1 internal error, 130 interrupted (Ctrl-C). Every error is one line on stderr.
 """
 import sys
 
 import click
 
-from ngd.cli._errors import InputError, InternalError
+from ngd.cli._errors import InputError, InternalError, Interrupted
 from ngd.exceptions import MissingDependencyError
 from ngd.cli.bench import bench_command
 from ngd.cli.check import check_command
@@ -51,6 +51,10 @@ class NgdGroup(click.Group):
             raise _one_line_usage(exc, ctx) from None
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except KeyboardInterrupt:
+            if ctx.params.get("debug"):
+                raise
+            raise Interrupted() from None       # outputs are written atomically: no file
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise

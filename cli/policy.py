@@ -53,7 +53,7 @@ TABLE_ROWS = 20
               help="Stop a method once V* - V <= tol.")
 @click.option("--episodes", type=click.IntRange(min=1), default=16,
               help="Episodes per iteration for sampled gradients and Fishers.")
-@click.option("--seed", type=int, default=0, help="Seed of the sampled episodes.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of the sampled episodes.")
 @click.option("--every", type=click.IntRange(min=1), default=None,
               help="Print the value every K iterations  [default: about 20 rows]")
 @click.option("--threads", type=click.IntRange(min=1), default=None, envvar="NGD_NUM_THREADS",
