@@ -143,6 +143,8 @@ def load_model(path):
         raise DataError(f"{name}: cannot read model file ({exc.strerror or exc})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"{name}: not an ngd model file (not valid JSON: {exc})") from None
+    except RecursionError:
+        raise DataError(f"{name}: not an ngd model file (JSON nested too deeply)") from None
     return LoadedModel(document, source=name)
 
 
