@@ -1,30 +1,48 @@
-"""ngd against scikit-learn, glum and statsmodels on issue 5's problems, each solver run to the
-same stopping point.
+"""ngd against scikit-learn, glum and statsmodels on issues 5 and 15's problems, each solver run
+to the same stopping point.
 
-Problems (``bench.problems.SPECS``; data seeded, generated inside the measuring process):
+Problems (``bench.problems.SPECS``; ``--list`` prints them; data seeded by ``--seed``,
+generated inside the measuring process):
 
     logistic-dense         1 000 000 x   100  AR(1) features (rho 0.7), l2 = 0
     logistic-wide              2 000 x 20 000  l2 = 1e-3 (n < d: no unpenalised optimum)
     softmax                  100 000 x    50  K = 10, l2 = 0 (unique minimum value; ngd pins
                                               a reference class, like statsmodels' MNLogit)
+    softmax-large          1 000 000 x    20  K = 5, l2 = 0
     poisson-log            1 000 000 x    50  offset = log(exposure), l2 = 0
     gamma-log                500 000 x    50  log link (non-canonical), l2 = 0: ngd's Fisher
                                               scoring ("ngd") and Newton ("ngd-newton")
     logistic-badly-scaled    200 000 x    50  column scales 1e-3 ... 1e3, l2 = 0
+    glm-*                    400 000 x    60  every GLM family, l2 = 0: gaussian identity,
+                                              poisson, gamma, inverse gaussian and tweedie 1.5
+                                              (log link), binomial logit / probit / cloglog
+                                              (0/1 y), negative binomial (alpha = 0.5 fixed)
+    sparse-{logistic,poisson}-wide   10 000 x 50 000 CSR, 40 draws a row, l2 = 1e-5 (n < p)
+    sparse-{logistic,poisson}-tall  200 000 x 20 000 CSR, 50 draws a row, l2 = 1e-6 (n > p)
 
 l2 is 0 wherever the unpenalised optimum exists, so that the problems are those a user would
-fit and statsmodels can take part; only the wide problem needs a penalty.
+fit and statsmodels can take part; only the wide and sparse problems carry a penalty.
 
 Same objective for every solver (DESIGN.md): L = (1/n) sum nll_i + (l2/2) ||coef||^2, nll the
-negative log-likelihood or half the unit deviance. Translations (tested in
-tests/test_bench_peers.py): scikit-learn ``LogisticRegression(C=1/(l2 n))`` (C = inf when
-l2 = 0), ``PoissonRegressor`` / ``GammaRegressor(alpha=l2)``; PoissonRegressor has no offset, so
-it fits y/e with sample_weight e (e = exp(offset), the same coefficients) and
-alpha = l2 n / sum(e); glum ``alpha=l2, l1_ratio=0`` (glum has no multinomial model);
-statsmodels GLM (IRLS) and MNLogit (Newton) fit the unpenalised objective only (their ridge
-path, ``fit_regularized(L1_wt=0)``, is a plain BFGS call with no tolerance and no iteration
-count), and are skipped above n d = 2e7 entries (IRLS solves a weighted least-squares problem
-on a copy of X every iteration: minutes and several copies of X at that size).
+negative log-likelihood or half the unit deviance. Translations (each tested against ngd's fit
+in tests/test_bench_peers.py):
+- scikit-learn ``LogisticRegression(C=1/(l2 n))`` (no penalty when l2 = 0) for logistic,
+  softmax and binomial-logit; liblinear (sparse logistic problems) penalises its intercept,
+  a weight on a constant column of value ``intercept_scaling``: with 1e3 that penalty is
+  (l2/2) (b/1e3)^2, which bounds the objective gap it causes (< 1e-12 here);
+  ``PoissonRegressor`` / ``GammaRegressor`` / ``TweedieRegressor(power, link)`` with
+  alpha = l2 (power 0 identity for gaussian, 3 for the inverse gaussian); PoissonRegressor
+  has no offset, so it fits y/e with sample_weight e (e = exp(offset), the same coefficients)
+  and alpha = l2 n / sum(e); no probit, cloglog or negative binomial model.
+- glum ``alpha=l2, l1_ratio=0`` with family normal / binomial / poisson / gamma /
+  inverse.gaussian, ``TweedieDistribution(power)``, ``NegativeBinomialDistribution(theta=
+  alpha)`` (Var = mu + theta mu^2, ngd's nb_alpha); links identity, log, logit, cloglog (glum
+  has no probit link and no multinomial model); sparse X passed as CSR.
+- statsmodels GLM (IRLS; Binomial with Logit / Probit / CLogLog, Tweedie(var_power), and
+  NegativeBinomial(alpha)) and MNLogit (Newton) fit the unpenalised objective on dense X only
+  (their ridge path, ``fit_regularized(L1_wt=0)``, is a plain BFGS call with no tolerance and
+  no iteration count), and are skipped above n d = 2e7 entries (IRLS solves a weighted
+  least-squares problem on a copy of X every iteration: minutes and several copies of X).
 
 Stopping point: the relative gap (L - L*) / max(1, |L*|) <= 1e-8, L* the best objective any
 run reached in this process (an untimed ngd fit at the tightest tolerance included). Each
@@ -33,24 +51,30 @@ solver climbs a ladder of its own tolerance knob (ngd and scikit-learn ``tol``, 
 rung that meets the target; when L* later drops, solvers climb on. A rung where the solver
 stops short of its own tolerance (iteration cap of 1000, failed line search) ends the climb:
 a tighter tolerance would stop at the same point; so does a run past the time budget of one
-run (300 s; 30 s with --quick), which is stopped and reported as failed. The reported row is
-the loosest rung meeting the target, else (marked) the tightest rung that finished.
-Objectives are recomputed by one numpy function per model (``bench.problems.objective``),
-never taken from a solver.
+run (120 s; 30 s with --quick), which is stopped and reported as failed, and a solver whose
+runs on one problem add up to more than 300 s (60 s with --quick) climbs no further. The
+reported row is the loosest rung meeting the target, else (marked) the tightest rung that
+finished. Objectives are recomputed by one numpy function per model
+(``bench.problems.objective``), never taken from a solver.
 Times are one run of the library's fit call after an untimed warm-up fit on a corner of the
-data; every solver gets the same C-ordered float64 X and all cores; conversions a peer needs
-(a column of ones for statsmodels, y/e for PoissonRegressor) are made before the timer starts.
-Peers that form and factor the dense p x p Hessian every iteration (scikit-learn's
-newton-cholesky, glum's irls-ls and irls-cd) are skipped above p = 5000 parameters (the wide
-problem: 3 GiB per Hessian, one factorisation alone is minutes on 2 cores, and several copies
-of it exhausted the memory of the development machine).
+data; every solver gets the same C-ordered float64 X (or CSR) and all cores; conversions a
+peer needs (a column of ones for statsmodels, y/e for PoissonRegressor) are made before the
+timer starts. Peers that form and factor the dense p x p Hessian every iteration
+(scikit-learn's newton-cholesky, glum's irls-ls and irls-cd) are skipped above p = 5000
+parameters (3 GiB per Hessian at p = 20 000; one factorisation alone is minutes on 2 cores).
 
-Also measured, each in a child process of its own: peak RSS of the ngd fit (ru_maxrss before
-and after the fit, against X.nbytes) for float64 and float32 X; and, for logistic-dense, the
-thread scaling of the whole ngd fit for 1, 2, 4, ... usable cores.
+Summary: per problem, ngd's time, the fastest peer that reached the gap, and the ratio
+(peer time / ngd time: > 1 means ngd is faster); a last row gives the thread scaling.
 
-    python -m bench --only peers [--quick] [--json PATH]
-    python -m bench.bench_peers [--quick] [--problem NAME ...] [--json PATH]
+Also measured, each in a child process of its own: peak RSS (VmHWM reset before the fit
+through /proc/self/clear_refs where Linux allows it, else ru_maxrss) of the ngd fit for
+float64 and float32 X on the dense problems, of every solver that ran (at its reported rung)
+on the sparse ones; and, for logistic-dense, the thread scaling of the whole ngd fit for
+1, 2, 4, ... usable cores.
+
+    python -m bench --only peers [--quick] [--seed N] [--json PATH] [--markdown PATH]
+    python -m bench.bench_peers [--quick] [--list] [--problem NAME ...] [--seed N]
+                                [--json PATH] [--markdown PATH]
 """
 import argparse
 import collections
@@ -70,9 +94,11 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse
 
-from bench.common import cpu_count, format_table, format_time, thread_counts
-from bench.problems import SPECS, Problem, make_problem, objective
+from bench.common import (cpu_count, format_markdown, format_table, format_time,
+                          thread_counts)
+from bench.problems import SEED, SPECS, Problem, make_problem, objective
 
 LADDER = (1e-4, 1e-6, 1e-8, 1e-10, 1e-12)
 TARGET = 1e-8                     # relative objective gap every solver must reach
@@ -80,9 +106,12 @@ PEER_MAX_ITER = 1000              # iteration cap of the peers (ngd keeps its de
 STATSMODELS_MAX_ENTRIES = 2e7     # n d above which statsmodels is skipped
 HESSIAN_MAX_DIM = 5000            # parameters above which peers forming the Hessian are skipped
 #: peers that form and factor the dense (p, p) Hessian every iteration
-HESSIAN_PEERS = ("sklearn-newton-cholesky", "glum", "glum-irls-cd")
-WARMUP_SHAPE = (500, 20)          # corner of X for the untimed warm-up fit
-RUN_BUDGET_S = {False: 300.0, True: 30.0}   # time budget of one run (full, quick)
+HESSIAN_PEERS = ("sklearn-newton-cholesky", "glum-irls-ls", "glum-irls-cd")
+LIBLINEAR_INTERCEPT_SCALING = 1e3  # liblinear's penalised intercept column (see docstring)
+WARMUP_SHAPE = (500, 20)          # corner of X for the untimed warm-up fit (dense)
+SPARSE_WARMUP_SHAPE = (500, 2000)  # and for sparse X
+RUN_BUDGET_S = {False: 120.0, True: 30.0}      # time budget of one run (full, quick)
+SOLVER_BUDGET_S = {False: 300.0, True: 60.0}   # of all runs of one solver on one problem
 THREADS_PROBLEM = "logistic-dense"
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 #: Quick children run single-threaded (except the explicit thread-scaling fits): on a busy
@@ -90,6 +119,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 #: are not measurements anyway.
 QUICK_THREADS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                  "NGD_NUM_THREADS": "1"}
+#: (model, link) pairs whose link is canonical: Newton is Fisher scoring there
+CANONICAL = {("gaussian", "identity"), ("binomial", "logit"), ("poisson", "log")}
 
 
 class Skip(Exception):
@@ -118,9 +149,16 @@ def sklearn_logistic_penalty(l2, weight_sum):
 
 
 def sklearn_glm_alpha(l2):
-    """PoissonRegressor / GammaRegressor alpha: their objective is (1/(2 sum w)) sum w dev +
-    (alpha/2)||coef||^2, i.e. DESIGN.md's with alpha = l2."""
+    """PoissonRegressor / GammaRegressor / TweedieRegressor alpha: their objective is
+    (1/(2 sum w)) sum w dev + (alpha/2)||coef||^2, i.e. DESIGN.md's with alpha = l2."""
     return l2
+
+
+def sklearn_tweedie_form(problem):
+    """(power, link) of scikit-learn's TweedieRegressor for a GLM family with that variance
+    power: gaussian 0, inverse gaussian 3, tweedie its own power."""
+    power = {"gaussian": 0.0, "inverse_gaussian": 3.0}.get(problem.model, problem.spec.power)
+    return power, problem.link
 
 
 def exposure_form(y, offset, l2):
@@ -138,15 +176,45 @@ def glum_penalty(l2):
     return {"alpha": l2, "l1_ratio": 0.0}
 
 
+def glum_family(problem):
+    """(family, link) of glum's GeneralizedLinearRegressor for ``problem``: NB2's
+    Var = mu + theta mu^2 makes theta ngd's nb_alpha; raises Skip where glum has none."""
+    model = "binomial" if problem.model == "logistic" else problem.model
+    link = "logit" if problem.model == "logistic" else problem.link
+    if model == "softmax":
+        raise Skip("glum has no multinomial model")
+    if link == "probit":
+        raise Skip("glum has no probit link")
+    if model == "tweedie":
+        from glum import TweedieDistribution
+        return TweedieDistribution(power=problem.spec.power), link
+    if model == "negative_binomial":
+        from glum import NegativeBinomialDistribution
+        return NegativeBinomialDistribution(theta=problem.spec.nb_alpha), link
+    return {"gaussian": "normal", "inverse_gaussian": "inverse.gaussian"}.get(model, model), link
+
+
 def statsmodels_reason(problem):
     """Why statsmodels cannot run ``problem`` (None when it can)."""
     n, d = problem.X.shape
     if problem.l2 > 0:
         return ("fits the unpenalised objective only (its ridge path takes no tolerance and "
                 "reports no iterations)")
+    if problem.sparse:
+        return "takes dense X only"
     if n * d > STATSMODELS_MAX_ENTRIES:
         return f"n d = {n * d:.1e} > {STATSMODELS_MAX_ENTRIES:.0e} (IRLS copies X every iteration)"
     return None
+
+
+def is_canonical(problem):
+    """Whether ``problem``'s link is canonical (logistic and softmax always are)."""
+    return problem.model in ("logistic", "softmax") or (problem.model, problem.link) in CANONICAL
+
+
+def is_binary_logistic(problem):
+    """Logistic regression with 0/1 y: model logistic, or binomial with the logit link."""
+    return problem.model == "logistic" or (problem.model, problem.link) == ("binomial", "logit")
 
 
 # -------------------------------------------------------------------------------- adapters --
@@ -159,36 +227,75 @@ def _no_convergence_warning(caught):
 def ngd_solver(method):
     """Adapter factory for ``ngd.fit(method=method)`` with its default options."""
     def factory(problem):
-        if method == "newton" and problem.model != "gamma":
+        if method == "newton" and is_canonical(problem):
             raise Skip("canonical link: Newton is Fisher scoring, the ngd row")
         import ngd
-        options = dict(model=problem.model, method=method, l2=problem.l2, link=problem.link,
-                       offset=problem.offset)
+        options = problem.fit_options()
 
         def fit(tol):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                res = ngd.fit(problem.X, problem.y, tol=tol, **options)
+                res = ngd.fit(problem.X, problem.y, method=method, tol=tol, **options)
             return Fit(res.coef, res.intercept, int(res.n_iter), bool(res.converged))
         return fit
     return factory
 
 
+def sklearn_estimator(problem, solver):
+    """(estimator, y, sample_weight) of scikit-learn for ``problem`` (see the module
+    docstring); raises Skip where scikit-learn has no such model or solver."""
+    from sklearn import linear_model
+    y, n = problem.y, problem.X.shape[0]
+    if problem.model == "softmax" or is_binary_logistic(problem):
+        if solver != "liblinear":
+            return linear_model.LogisticRegression(
+                solver=solver, **sklearn_logistic_penalty(problem.l2, n)), y, None
+        return liblinear_estimator(problem), y, None
+    if solver == "liblinear":
+        raise Skip("liblinear fits logistic regression only")
+    if problem.model in ("binomial", "negative_binomial"):
+        what = "negative binomial model" if problem.model == "negative_binomial" else \
+            f"binomial {problem.link} link"
+        raise Skip(f"scikit-learn has no {what}")
+    alpha = sklearn_glm_alpha(problem.l2)
+    if problem.model == "poisson":
+        weight = None
+        if problem.offset is not None:
+            y, weight, alpha = exposure_form(problem.y, problem.offset, problem.l2)
+        return linear_model.PoissonRegressor(solver=solver, alpha=alpha), y, weight
+    if problem.offset is not None:
+        raise Skip("scikit-learn's GLMs take no offset")
+    if problem.model == "gamma":
+        return linear_model.GammaRegressor(solver=solver, alpha=alpha), y, None
+    power, link = sklearn_tweedie_form(problem)
+    return linear_model.TweedieRegressor(solver=solver, power=power, link=link,
+                                         alpha=alpha), y, None
+
+
+def liblinear_estimator(problem):
+    """liblinear's LogisticRegression (binary, l2 > 0, sparse X) by its primal trust-region
+    Newton method, with the intercept on a column of value LIBLINEAR_INTERCEPT_SCALING so
+    that its penalty is negligible (the dual coordinate descent hits the iteration cap
+    against that column even when n < p)."""
+    from sklearn import linear_model
+    n = problem.X.shape[0]
+    if problem.model == "softmax":
+        raise Skip("liblinear fits binary logistic regression only")
+    if not problem.sparse:
+        raise Skip("timed on the sparse problems only (issue 15's wide-sparse peers)")
+    if problem.l2 == 0:
+        raise Skip("liblinear always penalises")
+    return linear_model.LogisticRegression(
+        solver="liblinear", dual=False, intercept_scaling=LIBLINEAR_INTERCEPT_SCALING,
+        **sklearn_logistic_penalty(problem.l2, n))
+
+
 def sklearn_solver(solver):
-    """Adapter factory for scikit-learn's LogisticRegression / PoissonRegressor /
-    GammaRegressor with ``solver``."""
+    """Adapter factory for scikit-learn's LogisticRegression and GLM regressors with
+    ``solver``."""
     def factory(problem):
-        from sklearn import linear_model
-        X, y, sample_weight = problem.X, problem.y, None
-        if problem.model in ("logistic", "softmax"):
-            estimator = linear_model.LogisticRegression(
-                solver=solver, **sklearn_logistic_penalty(problem.l2, X.shape[0]))
-        elif problem.model == "poisson":
-            y, sample_weight, alpha = exposure_form(problem.y, problem.offset, problem.l2)
-            estimator = linear_model.PoissonRegressor(solver=solver, alpha=alpha)
-        else:
-            estimator = linear_model.GammaRegressor(solver=solver,
-                                                    alpha=sklearn_glm_alpha(problem.l2))
+        estimator, y, sample_weight = sklearn_estimator(problem, solver)
+        X = problem.X
 
         def fit(tol):
             estimator.set_params(tol=tol, max_iter=PEER_MAX_ITER)
@@ -196,8 +303,8 @@ def sklearn_solver(solver):
                 warnings.simplefilter("always")
                 estimator.fit(X, y, sample_weight=sample_weight)
             coef, intercept = estimator.coef_, estimator.intercept_
-            if problem.model == "logistic":
-                coef, intercept = coef.ravel(), float(intercept[0])
+            if problem.model != "softmax" and np.ndim(coef) == 2:
+                coef, intercept = coef.ravel(), float(np.ravel(intercept)[0])
             return Fit(coef, intercept, int(np.max(estimator.n_iter_)),
                        _no_convergence_warning(caught))
         return fit
@@ -207,13 +314,10 @@ def sklearn_solver(solver):
 def glum_solver(solver):
     """Adapter factory for glum's GeneralizedLinearRegressor with ``solver``."""
     def factory(problem):
-        if problem.model == "softmax":
-            raise Skip("glum has no multinomial model")
+        family, link = glum_family(problem)
         from glum import GeneralizedLinearRegressor
-        family = "binomial" if problem.model == "logistic" else problem.model
-        estimator = GeneralizedLinearRegressor(
-            family=family, link="logit" if family == "binomial" else "log", solver=solver,
-            max_iter=PEER_MAX_ITER, **glum_penalty(problem.l2))
+        estimator = GeneralizedLinearRegressor(family=family, link=link, solver=solver,
+                                               max_iter=PEER_MAX_ITER, **glum_penalty(problem.l2))
 
         def fit(tol):
             estimator.set_params(gradient_tol=tol)
@@ -226,8 +330,24 @@ def glum_solver(solver):
     return factory
 
 
+def statsmodels_family(problem):
+    """statsmodels GLM family object of ``problem`` (GLM models)."""
+    import statsmodels.api as sm
+    families, links = sm.families, sm.families.links
+    link = {"identity": links.Identity, "log": links.Log, "logit": links.Logit,
+            "probit": links.Probit, "cloglog": links.CLogLog}[problem.link or "logit"]()
+    model = "binomial" if problem.model == "logistic" else problem.model
+    if model == "tweedie":
+        return families.Tweedie(var_power=problem.spec.power, link=link)
+    if model == "negative_binomial":
+        return families.NegativeBinomial(alpha=problem.spec.nb_alpha, link=link)
+    return {"gaussian": families.Gaussian, "binomial": families.Binomial,
+            "poisson": families.Poisson, "gamma": families.Gamma,
+            "inverse_gaussian": families.InverseGaussian}[model](link=link)
+
+
 def statsmodels_solver(problem):
-    """Adapter for statsmodels: GLM by IRLS, MNLogit by Newton (unpenalised only)."""
+    """Adapter for statsmodels: GLM by IRLS, MNLogit by Newton (unpenalised, dense only)."""
     reason = statsmodels_reason(problem)
     if reason:
         raise Skip(reason)
@@ -235,10 +355,7 @@ def statsmodels_solver(problem):
     Xc = np.column_stack([np.ones(problem.X.shape[0]), problem.X])
     if problem.model == "softmax":
         return _mnlogit(sm.MNLogit(problem.y, Xc))
-    family = {"logistic": lambda: sm.families.Binomial(),
-              "poisson": lambda: sm.families.Poisson(),
-              "gamma": lambda: sm.families.Gamma(sm.families.links.Log())}[problem.model]()
-    model = sm.GLM(problem.y, Xc, family=family, offset=problem.offset)
+    model = sm.GLM(problem.y, Xc, family=statsmodels_family(problem), offset=problem.offset)
 
     def fit(tol):
         with warnings.catch_warnings():
@@ -270,11 +387,17 @@ SOLVERS = {
     "ngd-newton": (None, ngd_solver("newton")),
     "sklearn-lbfgs": ("sklearn", sklearn_solver("lbfgs")),
     "sklearn-newton-cholesky": ("sklearn", sklearn_solver("newton-cholesky")),
-    "glum": ("glum", glum_solver("auto")),
+    "sklearn-liblinear": ("sklearn", sklearn_solver("liblinear")),
+    "glum-irls-ls": ("glum", glum_solver("irls-ls")),
     "glum-irls-cd": ("glum", glum_solver("irls-cd")),
     "glum-lbfgs": ("glum", glum_solver("lbfgs")),
     "statsmodels": ("statsmodels", statsmodels_solver),
 }
+
+
+def is_peer(name):
+    """Solvers other than ngd's own."""
+    return not name.startswith("ngd")
 
 
 def n_params(problem):
@@ -313,8 +436,9 @@ class Timeout(Exception):
 @contextlib.contextmanager
 def time_limit(seconds):
     """Raise Timeout in the main thread once ``seconds`` have passed; Python sees the signal
-    between the library's steps (after a running BLAS call returns). No-op without SIGALRM."""
-    if not hasattr(signal, "SIGALRM"):
+    between the library's steps (after a running BLAS call returns). No-op without SIGALRM
+    or without a finite limit (None, inf)."""
+    if not hasattr(signal, "SIGALRM") or seconds is None or not math.isfinite(seconds):
         yield
         return
 
@@ -346,15 +470,20 @@ def timed_run(fit, tol, problem, budget):
                 objective=objective(problem, result.coef, result.intercept))
 
 
-def climb(fit, problem, runs, best, budget):
+def climb(fit, problem, runs, best, budget, total_budget=math.inf):
     """Append runs at the rungs after those in ``runs`` until one meets the target against
     best() (re-read after every run), the ladder ends, or a run fails (its time budget
     included) or stops short of its tolerance (iteration cap, failed line search: a tighter
-    tolerance stops at the same point)."""
+    tolerance stops at the same point). Each run gets at most ``budget`` seconds and what is
+    left of ``total_budget`` for all runs in ``runs``; none starts once that is spent."""
     while len(runs) < len(LADDER) and not any(meets(r, best()) for r in runs):
         if runs and ("error" in runs[-1] or not runs[-1]["converged"]):
             return
-        runs.append(timed_run(fit, LADDER[len(runs)], problem, budget))
+        left = total_budget - sum(r["time"] for r in runs)
+        if left <= 0:
+            return
+        limit = left if budget is None else min(budget, left)
+        runs.append(timed_run(fit, LADDER[len(runs)], problem, limit))
 
 
 def select(runs, best):
@@ -369,9 +498,10 @@ def select(runs, best):
 
 def corner(problem):
     """The first rows and columns of ``problem`` (warm-up data)."""
-    rows, cols = WARMUP_SHAPE
+    rows, cols = SPARSE_WARMUP_SHAPE if problem.sparse else WARMUP_SHAPE
     offset = None if problem.offset is None else problem.offset[:rows]
-    return Problem(problem.spec, np.ascontiguousarray(problem.X[:rows, :cols]),
+    X = problem.X[:rows, :cols]
+    return Problem(problem.spec, X if problem.sparse else np.ascontiguousarray(X),
                    problem.y[:rows], offset)
 
 
@@ -390,9 +520,9 @@ def reference_objective(problem):
     return objective(problem, result.coef, result.intercept)
 
 
-def compare(problem, names, log, budget):
+def compare(problem, names, log, budget, total_budget=math.inf):
     """Records of every solver in ``names`` on ``problem``, each run limited to ``budget``
-    seconds (see the module docstring)."""
+    seconds and all runs of one solver to ``total_budget`` (see the module docstring)."""
     reference = reference_objective(problem)
     fits, skipped, ladders = {}, {}, {}
     for name in names:
@@ -412,7 +542,7 @@ def compare(problem, names, log, budget):
     while grew:                          # climb on while L* keeps dropping
         sizes = {name: len(runs) for name, runs in ladders.items()}
         for name, fit in fits.items():
-            climb(fit, problem, ladders[name], best, budget)
+            climb(fit, problem, ladders[name], best, budget, total_budget)
             for run in ladders[name][sizes[name]:]:
                 log(f"    {problem.spec.name} {name} tol={run['tol']:g}: "
                     f"{format_time(run['time'])}, gap {rel_gap(run['objective'], best()):.1e}"
@@ -421,11 +551,17 @@ def compare(problem, names, log, budget):
     return _solver_records(problem, names, ladders, skipped, best(), reference)
 
 
+def problem_info(problem):
+    """Fields describing ``problem`` in every record of it."""
+    n, d = problem.X.shape
+    return dict(problem=problem.spec.name, model=problem.model, link=problem.link, n=n, d=d,
+                nnz=int(problem.X.nnz) if problem.sparse else None, l2=problem.l2,
+                notes=problem.spec.notes)
+
+
 def _solver_records(problem, names, ladders, skipped, best, reference):
     """One record per solver: the selected run, its gap, ratio to ngd and all rungs."""
-    n, d = problem.X.shape
-    base = dict(benchmark="peers", kind="solver", problem=problem.spec.name, model=problem.model,
-                n=n, d=d, l2=problem.l2, notes=problem.spec.notes, best_objective=best,
+    base = dict(benchmark="peers", kind="solver", **problem_info(problem), best_objective=best,
                 reference_objective=reference, target=TARGET)
     records = []
     for name in names:
@@ -455,37 +591,85 @@ def thread_scaling(problem, repeat):
         times = []
         for _ in range(repeat):
             start = time.perf_counter()
-            res = ngd.fit(problem.X, problem.y, model=problem.model, l2=problem.l2,
-                          link=problem.link, offset=problem.offset, n_threads=k)
+            res = ngd.fit(problem.X, problem.y, n_threads=k, **problem.fit_options())
             times.append(time.perf_counter() - start)
         results.append((k, min(times), np.ravel(res.coef)))
     _, t1, coef1 = results[0]
     scale = max(float(np.max(np.abs(coef1))), 1e-300)
     return [dict(benchmark="peers-threads", kind="thread_scaling", problem=problem.spec.name,
-                 n_threads=k, time=t, speedup=t1 / t, cores=cpu_count(),
+                 n=problem.X.shape[0], d=problem.X.shape[1], n_threads=k, time=t,
+                 speedup=t1 / t, cores=cpu_count(),
                  max_rel_diff=float(np.max(np.abs(coef - coef1))) / scale)
             for k, t, coef in results]
 
 
+def _status_bytes(field):
+    """A memory field of /proc/self/status (VmRSS, VmHWM) in bytes; None where unreadable."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def reset_peak_rss():
+    """Reset this process's resident high-water mark (VmHWM; Linux >= 4.0 through
+    /proc/self/clear_refs); True if it was reset."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        return False
+    return _status_bytes("VmHWM") is not None
+
+
 def peak_rss():
-    """ru_maxrss of this process in bytes (Linux reports KiB, macOS bytes)."""
+    """Resident high-water mark of this process in bytes: VmHWM where Linux has it, else
+    ru_maxrss (Linux reports KiB, macOS bytes)."""
+    hwm = _status_bytes("VmHWM")
+    if hwm is not None:
+        return hwm
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
 
 
-def memory(name, quick, dtype):
-    """Peak RSS around one ngd fit (default options) of problem ``name`` with X in ``dtype``;
-    meant to run alone in its process (ru_maxrss is a high-water mark)."""
-    import ngd
-    problem = make_problem(name, quick, dtype)
-    before = peak_rss()
-    ngd.fit(problem.X, problem.y, model=problem.model, l2=problem.l2, link=problem.link,
-            offset=problem.offset)
+def x_nbytes(X):
+    """Bytes of X's arrays (data, indices and indptr for CSR)."""
+    if scipy.sparse.issparse(X):
+        return X.data.nbytes + X.indices.nbytes + X.indptr.nbytes
+    return X.nbytes
+
+
+def memory(name, quick, dtype, seed=SEED, solver=None, tol=None):
+    """Peak RSS around one fit of problem ``name`` with X in ``dtype``: ngd with its default
+    options (``solver`` None), else ``solver``'s adapter at ``tol``; meant to run alone in
+    its process. The high-water mark is reset after the data are built where Linux allows
+    (``hwm_reset``); elsewhere ru_maxrss also counts building them."""
+    problem = make_problem(name, quick, dtype, seed)
+    if solver is None:
+        import ngd
+        options = problem.fit_options()
+
+        def fit():
+            ngd.fit(problem.X, problem.y, **options)
+    else:
+        adapter = make_fit(solver, problem)
+
+        def fit():
+            adapter(tol)
+    reset = reset_peak_rss()
+    before = _status_bytes("VmRSS") if reset else peak_rss()
+    fit()
     peak = peak_rss()
-    size = problem.X.nbytes
+    size = x_nbytes(problem.X)
     return dict(benchmark="peers-memory", kind="peak_rss", problem=name, dtype=str(dtype),
-                x_nbytes=size, rss_before=before, rss_peak=peak, before_over_x=before / size,
-                peak_over_x=peak / size, growth_over_x=(peak - before) / size)
+                solver=solver or "ngd", tol=tol, hwm_reset=reset, x_nbytes=size,
+                rss_before=before, rss_peak=peak, before_over_x=before / size,
+                peak_over_x=peak / size, growth=peak - before,
+                growth_over_x=(peak - before) / size)
 
 
 # -------------------------------------------------------------------------------- processes --
@@ -496,23 +680,48 @@ def child_main(args):
     records = []
     for name in args.problem:
         if args.child == "memory":
-            records.append(memory(name, args.quick, np.dtype(args.dtype)))
+            records.append(memory(name, args.quick, np.dtype(args.dtype), args.seed,
+                                  args.solver, args.tol))
             continue
-        problem = make_problem(name, args.quick)
-        records.extend(compare(problem, list(SOLVERS), log, RUN_BUDGET_S[args.quick]))
+        problem = make_problem(name, args.quick, seed=args.seed)
+        records.extend(compare(problem, list(SOLVERS), log, RUN_BUDGET_S[args.quick],
+                               SOLVER_BUDGET_S[args.quick]))
         if name == THREADS_PROBLEM:
             records.extend(thread_scaling(problem, repeat=1 if args.quick else 2))
+    for rec in records:
+        rec["seed"] = args.seed
     with open(args.json_out, "w") as fh:
         json.dump(records, fh)
 
 
-def _spawn(task, problems, quick, log, dtype="float64"):
-    """Run a child process for ``task``, passing its stderr lines to ``log`` as they come;
+@dataclass
+class Job:
+    """One child process: ``task`` ("compare" or "memory") on ``problems``; memory jobs with
+    a ``solver`` fit it at ``tol`` (else ngd's default fit in ``dtype``)."""
+    task: str
+    problems: list
+    dtype: str = "float64"
+    solver: str = None
+    tol: float = None
+
+    def label(self):
+        what = f"{self.solver} tol={self.tol:g}" if self.solver else self.dtype
+        return f"{self.task} {' '.join(self.problems)} ({what})"
+
+    def arguments(self):
+        args = ["--child", self.task, "--dtype", self.dtype]
+        if self.solver:
+            args += ["--solver", self.solver, "--tol", repr(self.tol)]
+        return args + [arg for p in self.problems for arg in ("--problem", p)]
+
+
+def _spawn(job, quick, seed, log):
+    """Run a child process for ``job``, passing its stderr lines to ``log`` as they come;
     (records, error message or None)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = pathlib.Path(tmp) / "records.json"
-        cmd = [sys.executable, "-m", "bench.bench_peers", "--child", task, "--dtype", dtype,
-               "--json-out", str(out)] + [arg for p in problems for arg in ("--problem", p)]
+        cmd = [sys.executable, "-m", "bench.bench_peers", *job.arguments(), "--seed",
+               str(seed), "--json-out", str(out)]
         env = dict(os.environ)
         if quick:
             cmd.append("--quick")
@@ -523,32 +732,56 @@ def _spawn(task, problems, quick, log, dtype="float64"):
                 tail.append(line.rstrip("\n"))
                 log(tail[-1])
         if proc.returncode != 0 or not out.exists():
-            return [], (f"{task} {' '.join(problems)} ({dtype}): exit code {proc.returncode}\n"
-                        + "\n".join(tail))
-        log(f"  done {task} {' '.join(problems)} ({dtype})")
+            return [], f"{job.label()}: exit code {proc.returncode}\n" + "\n".join(tail)
+        log(f"  done {job.label()}")
         return json.loads(out.read_text()), None
 
 
-def run_suite(quick, log, problems=None):
+def solver_memory_jobs(records):
+    """Memory jobs for every solver that ran on a sparse problem, at its reported rung."""
+    return [Job("memory", [r["problem"]], solver=r["solver"], tol=r["tol"])
+            for r in records if r.get("kind") == "solver" and r.get("nnz") is not None
+            and "time" in r and not r.get("error")]
+
+
+def run_suite(quick, log, problems=None, seed=SEED):
     """(records, failures): one child process per problem for the solver comparison (all
-    problems in one child with ``quick``: its numbers are not measurements) and one per
-    (problem, dtype) for peak RSS (logistic-dense only with ``quick``)."""
+    problems in one child with ``quick``: its numbers are not measurements); then one per
+    (dense problem, dtype) for ngd's peak RSS (the first dense problem only with ``quick``)
+    and one per (sparse problem, solver) for every solver's."""
     problems = list(problems or SPECS)
     groups = [problems] if quick else [[p] for p in problems]
-    jobs = [("compare", group, "float64") for group in groups]
-    for name in (problems[:1] if quick else problems):
-        jobs += [("memory", [name], "float64"), ("memory", [name], "float32")]
+    dense = [p for p in problems if not SPECS[p].sparse]
+    jobs = [Job("compare", group) for group in groups]
+    for name in (dense[:1] if quick else dense):
+        jobs += [Job("memory", [name], "float64"), Job("memory", [name], "float32")]
     records, failures = [], []
-    for task, group, dtype in jobs:
-        got, error = _spawn(task, group, quick, log, dtype)
+
+    def run(job):
+        start = time.perf_counter()
+        got, error = _spawn(job, quick, seed, log)
         records.extend(got)
+        records.append(dict(benchmark="peers-wall", kind="wall_time", task=job.task,
+                            job=job.label(), problems=job.problems,
+                            seconds=time.perf_counter() - start))
         if error:
             failures.append(error)
             log(f"  FAILED {error}")
+
+    for job in jobs:
+        run(job)
+    for job in solver_memory_jobs(records):
+        run(job)
     return records, failures
 
 
 # ---------------------------------------------------------------------------------- tables --
+
+def _shape(rec):
+    """"n x d" (with the non-zeros a row for sparse X)."""
+    text = f"{rec['n']:,} x {rec['d']:,}"
+    return text + (f" CSR, {rec['nnz'] / rec['n']:.0f} nnz/row" if rec.get("nnz") else "")
+
 
 def _solver_table(records):
     """Title and text of one problem's comparison."""
@@ -569,23 +802,88 @@ def _solver_table(records):
     if any(not r.get("target_met", True) for r in records):
         notes.append(f"  * relative gap target {TARGET:g} not met: the tightest finished rung "
                      "is shown")
-    title = (f"Peers: {first['problem']} (n={first['n']}, d={first['d']}, l2={first['l2']:g}; "
-             f"{first['notes']}); L* = {first['best_objective']:.12g}, "
+    link = f", {first['link']} link" if first.get("link") else ""
+    title = (f"Peers: {first['problem']} ({first['model']}{link}, {_shape(first)}, "
+             f"l2={first['l2']:g}; {first['notes']}); L* = {first['best_objective']:.12g}, "
              f"time to relative gap <= {TARGET:g}")
     text = format_table(["solver", "tol", "time", "iter", "rel gap", "t/t_ngd", "converged"],
                         rows)
     return title, text + ("\n" + "\n".join(notes) if notes else "")
 
 
+def fastest_peer(records):
+    """The record of the fastest peer that reached the target on one problem (None if no
+    peer did)."""
+    done = [r for r in records if is_peer(r["solver"]) and "time" in r and r["target_met"]
+            and not r.get("error")]
+    return min(done, key=lambda r: r["time"], default=None)
+
+
+def _mib(value):
+    return "-" if value is None else f"{value / 2**20:,.0f} MiB"
+
+
+def summary_rows(records):
+    """One row per problem: shape, ngd's time (* when it missed the target), the fastest
+    peer at the target, its time, ratio peer / ngd (> 1: ngd faster) and, where measured per
+    solver (sparse problems), the peak RSS growth of ngd's fit and of the peer's; then a
+    thread-scaling row."""
+    by_problem, growth = {}, {}
+    for rec in records:
+        if rec.get("kind") == "solver":
+            by_problem.setdefault(rec["problem"], []).append(rec)
+        elif rec.get("kind") == "peak_rss" and rec.get("tol") is not None:
+            growth[(rec["problem"], rec["solver"])] = rec["growth"]
+    rows = []
+    for name, recs in by_problem.items():
+        ngd = next((r for r in recs if r["solver"] == "ngd" and "time" in r), None)
+        peer = fastest_peer(recs)
+        ngd_time = "-" if ngd is None else format_time(ngd["time"]) + (
+            "" if ngd["target_met"] else " *")
+        ratio = f"{peer['time'] / ngd['time']:.2f}" if ngd and peer else "-"
+        memory = "-"
+        if (name, "ngd") in growth:
+            memory = _mib(growth[(name, "ngd")]) + " / " + _mib(
+                growth.get((name, peer["solver"])) if peer else None)
+        rows.append([name, _shape(recs[0]), ngd_time, peer["solver"] if peer else "none",
+                     format_time(peer["time"]) if peer else "-", ratio, memory])
+    threads = [r for r in records if r.get("kind") == "thread_scaling"]
+    if threads:
+        times = ", ".join(f"{r['n_threads']}: {format_time(r['time'])}" for r in threads)
+        last = threads[-1]
+        rows.append([f"threads: {last['problem']}", f"{last['n']:,} x {last['d']:,}", times,
+                     "-", "-", f"x{last['speedup']:.2f} on {last['n_threads']}", "-"])
+    return rows
+
+
+SUMMARY_HEADERS = ["problem", "n x d", "ngd", "fastest peer at gap 1e-8", "peer time",
+                   "ratio", "peak RSS ngd / peer"]
+
+
+def _summary_table(records):
+    title = (f"Peers summary: time to relative gap <= {TARGET:g}; ratio = fastest peer / ngd "
+             "(> 1: ngd faster; * ngd missed the target); peak RSS = growth during the fit "
+             "(sparse problems); last row: ngd's whole fit per thread count (ratio column: "
+             "speedup)")
+    return title, format_table(SUMMARY_HEADERS, summary_rows(records))
+
+
+def _memory_rows(records):
+    return [[r["problem"], r.get("solver", "ngd"), r["dtype"],
+             "-" if r.get("tol") is None else f"{r['tol']:.0e}", _mib(r["x_nbytes"]),
+             _mib(r["rss_before"]), _mib(r["rss_peak"]), _mib(r["growth"]),
+             f"{r['growth_over_x']:.2f}"] for r in records]
+
+
+MEMORY_HEADERS = ["problem", "solver", "dtype", "tol", "X", "RSS before", "peak RSS", "growth",
+                  "growth/X"]
+
+
 def _memory_table(records):
-    rows = [[r["problem"], r["dtype"], f"{r['x_nbytes'] / 2**20:.1f} MiB",
-             f"{r['rss_before'] / 2**20:.1f} MiB", f"{r['rss_peak'] / 2**20:.1f} MiB",
-             f"{r['before_over_x']:.2f}", f"{r['peak_over_x']:.2f}", f"{r['growth_over_x']:.2f}"]
-            for r in records]
-    title = ("Peak RSS of the ngd fit (own process, ru_maxrss before/after the fit; ratios to "
-             "X.nbytes; growth = (peak - before) / X)")
-    return title, format_table(["problem", "dtype", "X", "RSS before", "peak RSS", "before/X",
-                                "peak/X", "growth/X"], rows)
+    title = ("Peak RSS of one fit (own process; high-water mark reset after building the data "
+             "where Linux allows; growth = peak - before; X = its arrays' bytes; ngd's default "
+             "fit on dense problems, every solver at its reported rung on sparse ones)")
+    return title, format_table(MEMORY_HEADERS, _memory_rows(records))
 
 
 def _threads_table(records):
@@ -597,12 +895,12 @@ def _threads_table(records):
 
 
 def summarize(records):
-    """Tables: one per problem, then peak RSS and thread scaling."""
-    tables = []
+    """Tables: the summary, one per problem, then peak RSS and thread scaling."""
     by_problem = {}
     for rec in records:
         if rec.get("kind") == "solver":
             by_problem.setdefault(rec["problem"], []).append(rec)
+    tables = [_summary_table(records)] if by_problem else []
     tables += [_solver_table(recs) for recs in by_problem.values()]
     mem = [r for r in records if r.get("kind") == "peak_rss"]
     threads = [r for r in records if r.get("kind") == "thread_scaling"]
@@ -610,20 +908,70 @@ def summarize(records):
         tables.append(_memory_table(mem))
     if threads:
         tables.append(_threads_table(threads))
+    wall = [r for r in records if r.get("kind") == "wall_time"]
+    if wall:
+        tables.append(_wall_table(wall))
     return tables
+
+
+def _wall_table(records):
+    """Wall time of every child process (problem generation, warm-ups, all rungs)."""
+    rows = [[r["job"], format_time(r["seconds"])] for r in records]
+    rows.append(["total", format_time(sum(r["seconds"] for r in records))])
+    return ("Wall time per child process (data, warm-ups, reference fit and every rung)",
+            format_table(["job", "wall time"], rows))
+
+
+def markdown(records):
+    """The summary (and the per-solver peak RSS of the sparse problems) as markdown tables,
+    with a caption naming the machine: text for README."""
+    from bench.common import machine_info
+    info = machine_info()
+    seeds = sorted({r["seed"] for r in records if "seed" in r})
+    caption = (f"Time to a relative objective gap <= {TARGET:g} against the best objective of "
+               f"the run (`python -m bench --only peers`, seed {', '.join(map(str, seeds))}; "
+               f"{info['cpu']}, {info['usable_cores']} usable cores). Ratio = fastest peer's "
+               "time / ngd's (> 1: ngd is faster); * = missed the target.")
+    parts = [caption, "", format_markdown(SUMMARY_HEADERS, summary_rows(records))]
+    sparse = [r for r in records if r.get("kind") == "peak_rss" and r.get("tol") is not None]
+    if sparse:
+        parts += ["", "Peak RSS growth during one fit (sparse problems, each solver in its own "
+                  "process at its reported tolerance):", "",
+                  format_markdown(MEMORY_HEADERS, _memory_rows(sparse))]
+    return "\n".join(parts) + "\n"
+
+
+def list_problems():
+    """One line per problem: name, model, full shape and notes."""
+    lines = []
+    for spec in SPECS.values():
+        n, d = spec.shape
+        link = f" ({spec.link})" if spec.link else ""
+        sparse = f" CSR {spec.nnz[0]} draws/row" if spec.sparse else ""
+        lines.append(f"{spec.name:24s} {spec.model}{link}, {n} x {d}{sparse}, l2 = {spec.l2:g}: "
+                     f"{spec.notes}")
+    return "\n".join(lines)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.bench_peers",
                                      description=__doc__.split("\n")[0])
-    parser.add_argument("--problem", action="append", choices=sorted(SPECS),
-                        help="run only this problem (repeatable)")
+    parser.add_argument("--problem", action="extend", nargs="+", choices=sorted(SPECS),
+                        metavar="NAME", help="run only these problems (repeatable; --list)")
+    parser.add_argument("--list", action="store_true", help="print the problems and exit")
     parser.add_argument("--quick", action="store_true", help="tiny sizes (smoke test)")
+    parser.add_argument("--seed", type=int, default=SEED, help="seed of the data (default 0)")
     parser.add_argument("--json", metavar="PATH", help="write the records here")
+    parser.add_argument("--markdown", metavar="PATH", help="write the summary as markdown here")
     parser.add_argument("--child", choices=("compare", "memory"), help=argparse.SUPPRESS)
     parser.add_argument("--dtype", default="float64", help=argparse.SUPPRESS)
+    parser.add_argument("--solver", choices=sorted(SOLVERS), help=argparse.SUPPRESS)
+    parser.add_argument("--tol", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--json-out", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.list:
+        print(list_problems())
+        return 0
     if args.child:
         child_main(args)
         return 0
@@ -631,12 +979,17 @@ def main(argv=None):
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
-    records, failures = run_suite(args.quick, log, args.problem)
+    start = time.perf_counter()
+    records, failures = run_suite(args.quick, log, args.problem, args.seed)
     for title, text in summarize(records):
         print(f"\n{title}\n{text}")
+    print(f"\nwall time of the suite: {format_time(time.perf_counter() - start)}")
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump(dict(quick=args.quick, failed=failures, records=records), fh, indent=2)
+            json.dump(dict(quick=args.quick, seed=args.seed, failed=failures, records=records),
+                      fh, indent=2)
+    if args.markdown:
+        pathlib.Path(args.markdown).write_text(markdown(records))
     return 1 if failures else 0
 
 

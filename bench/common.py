@@ -201,6 +201,17 @@ def format_table(headers, rows, right=None):
     return "\n".join([line(cells[0]), rule] + [line(r) for r in cells[1:]])
 
 
+def format_markdown(headers, rows):
+    """GitHub-flavoured markdown table (first column left-aligned, the others right);
+    ``|`` inside a cell is escaped."""
+    def line(cells):
+        return "| " + " | ".join(("" if c is None else str(c)).replace("|", "\\|")
+                                 for c in cells) + " |"
+
+    rule = "|" + "|".join([":---"] + ["---:"] * (len(headers) - 1)) + "|"
+    return "\n".join([line(headers), rule] + [line(r) for r in rows])
+
+
 def _count(value):
     """An iteration or pass count for a table: '-' when unknown (None or negative)."""
     return "-" if value is None or value < 0 else int(value)
