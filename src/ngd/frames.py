@@ -63,17 +63,40 @@ def _column(frame, name):
     """The column ``name`` (a string) of a table."""
     library = _library(frame)
     if library == "pandas":
-        matches = [c for c in frame.columns if str(c) == name]
-        if len(matches) != 1:
-            raise DataError(f"column {name!r} " + ("is not in the data" if not matches
-                                                   else "appears more than once"))
-        return frame[matches[0]]
+        return _pandas_column(frame, name)
     if library == "pyarrow" and frame.schema.get_field_index(name) >= 0:   # O(1): unique
         return frame.column(name)
+    if library == "polars":
+        return _polars_column(frame, name)
     names = frame_names(frame)
     if name not in names:
         raise DataError(f"column {name!r} is not in the data")
-    return frame.column(name) if library == "pyarrow" else frame.get_column(name)
+    return frame.column(name)
+
+
+def _polars_column(frame, name):
+    """A polars column by name (a hash lookup; ``frame.schema`` would build the whole schema)."""
+    from polars.exceptions import ColumnNotFoundError
+    try:
+        return frame.get_column(name)
+    except ColumnNotFoundError:
+        raise DataError(f"column {name!r} is not in the data") from None
+
+
+def _pandas_column(frame, name):
+    """A pandas column by its string name: the index's hash lookup (O(1)), else (labels that
+    are not strings, e.g. integers) a scan comparing str(label)."""
+    try:
+        location = frame.columns.get_loc(name)
+    except (KeyError, TypeError):
+        location = None
+    if isinstance(location, int):
+        return frame.iloc[:, location]
+    matches = [i for i, c in enumerate(frame.columns) if str(c) == name]
+    if len(matches) != 1:
+        raise DataError(f"column {name!r} " + ("is not in the data" if not matches
+                                               else "appears more than once"))
+    return frame.iloc[:, matches[0]]
 
 
 # ------------------------------------------------------------------ one column -> values --
