@@ -1,4 +1,6 @@
 """Argument checks at the public boundary: shapes, dtypes, layout, finiteness."""
+import math
+
 import numpy as np
 
 from ngd.exceptions import DataError
@@ -53,6 +55,31 @@ def _check_finite_rows(X, name, max_abs=None, block_bytes=16 << 20):
                 f"a value too large in magnitude (> {max_abs:g}; its square would overflow " \
                 "the Fisher information)"
             raise DataError(f"{name} has {problem} ({value}) at row {start + row}, column {col}")
+
+
+def check_finite_scale(value, name, maximum=None):
+    """float(value), raising a one-line ValueError naming ``name`` when it is not finite or
+    exceeds ``maximum`` (a derived scale: a sum, a penalty, a tolerance)."""
+    value = float(value)
+    if not math.isfinite(value):
+        raise DataError(f"{name} is not finite ({value})")
+    if maximum is not None and abs(value) > maximum:
+        raise DataError(f"{name} is too large in magnitude ({value:g} > {maximum:g})")
+    return value
+
+
+def check_weight_sum(w, name="sample_weight"):
+    """sum(w) for non-negative weights w: finite, positive, and large enough that w / sum(w)
+    (the normalised weights every model uses) is finite. Raises DataError naming ``name``."""
+    total = float(w.sum())
+    if not math.isfinite(total):
+        raise DataError(f"{name} sums to {total} (overflow): rescale the weights")
+    if total <= 0:
+        raise DataError(f"{name} must have a positive sum")
+    if not math.isfinite(1.0 / total):
+        raise DataError(f"{name} sums to {total:g}, too small to normalise by: rescale "
+                        "the weights")
+    return total
 
 
 def as_vector(v, n, name, check_finite=True):

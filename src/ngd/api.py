@@ -13,6 +13,7 @@ from ngd.io.chunks import ChunkSource
 from ngd.models import get_model, normalise_model_name
 from ngd.models.categorical import CategoricalModel, dense_part
 from ngd.models.families import check_nb_alpha
+from ngd.models.separation import name_list
 from ngd.optim import CurvatureStepper, SGDStepper, run
 from ngd.optim.adam import AdamStepper
 from ngd.optim.diagonal import DiagonalStepper
@@ -143,7 +144,7 @@ def attach_names(result, X, table=None):
     result.update(feature_names=names, terms=terms, input_spec=spec)
     separation = result.get("separation")
     if separation and names and separation.get("columns"):
-        result.message += " The columns: " + ", ".join(
+        result.message += " The columns: " + name_list(
             names[j] for j in separation["columns"] if j < len(names)) + "."
 
 
@@ -266,7 +267,7 @@ def model_kind(model, link, power, trials, fit_intercept, l2):
     """("logistic" | "softmax" | "glm", the GLM's family or None) of ``fit``'s model options,
     after the checks every backend shares (l2, fit_intercept, power, link, trials)."""
     name = normalise_model_name(model)
-    _check_real(l2, "l2", minimum=0.0)
+    _check_real(l2, "l2", minimum=0.0, maximum=_validation.MAX_ABS)
     if not isinstance(fit_intercept, (bool, np.bool_)):
         raise TypeError(f"fit_intercept must be True or False, got {fit_intercept!r}")
     if power is not None and name != "tweedie":
@@ -309,8 +310,7 @@ def _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_interc
         w = _validation.as_vector(sample_weight, n, "sample_weight")
         if (w < 0).any():
             raise DataError("sample_weight must be >= 0")
-        if w.sum() <= 0:
-            raise DataError("sample_weight must have a positive sum")
+        _validation.check_weight_sum(w, "sample_weight")
     off = None if offset is None else _validation.as_vector(offset, n, "offset")
     threads = effective_n_threads(n_threads)
     common = dict(sample_weight=w, offset=off, fit_intercept=bool(fit_intercept),
@@ -324,6 +324,8 @@ def _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_interc
     else:
         y = _validation.as_vector(y, n, "y")
         t = None if trials is None else _validation.as_vector(trials, n, "trials")
+        if t is not None:
+            _validation.check_finite_scale(t.sum(), "the sum of trials")
         # alpha to estimate: the model at NB_START_ALPHA carries the validated data only
         built = get_model(family)(X, y, family=family, link=link, power=power, trials=t,
                                   nb_alpha=(NB_START_ALPHA if nb_alpha is None else nb_alpha)
@@ -368,9 +370,14 @@ def _labels(y, n, exactly):
     return codes.astype(np.float64 if exactly == 2 else np.intp), classes
 
 
-def _check_real(value, name, minimum=None, positive=False):
+def _check_real(value, name, minimum=None, positive=False, maximum=None):
+    """A real ``value`` >= minimum (> 0 with positive), finite, and <= maximum when given
+    (l2, damping: at most MAX_ABS, the data's bound, since they add to the curvature's
+    diagonal, whose entries are squared in the solvers: above ~1e154 they overflow)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number, got {value!r}")
+    if maximum is not None and math.isfinite(value) and value > maximum:
+        raise ValueError(f"{name} must be at most {maximum:g}, got {value!r}")
     if not math.isfinite(value) or (minimum is not None and value < minimum) \
             or (positive and value <= 0):
         bound = "> 0" if positive else f">= {minimum}"
@@ -427,7 +434,7 @@ def _fit_single(prepared, method, *, fisher, tol, max_iter, ftol, damping, step,
         raise ValueError(f"cov_type must be one of {COV_TYPES}, got {cov_type!r}")
     _check_real(tol, "tol", minimum=0.0)
     _check_real(ftol, "ftol", minimum=0.0)
-    _check_real(damping, "damping", minimum=0.0)
+    _check_real(damping, "damping", minimum=0.0, maximum=_validation.MAX_ABS)
     _check_real(kl, "kl", positive=True)
     if max_iter is None:
         max_iter = DEFAULT_MAX_ITER[method]

@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 
 from ngd.exceptions import ConvergenceWarning, DampingWarning
+from ngd.models.separation import name_list
 from ngd.result import CONVERGED_STATUSES, STATUS_MESSAGES, FitResult, History
 
 
@@ -109,7 +110,7 @@ def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
     message = STATUS_MESSAGES[status]
     if separation is not None:
         rows, columns = separation
-        message += (f" Moving the coefficients of columns {', '.join(map(str, columns))} "
+        message += (f" Moving the coefficients of columns {name_list(columns)} "
                     f"along a fixed direction drives the fitted probabilities of {len(rows)} "
                     "rows to 0 or 1 (or their fitted means to 0) while the loss keeps falling; remove or merge those "
                     "columns, or use l2 > 0.")
