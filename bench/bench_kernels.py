@@ -122,6 +122,16 @@ class WeightedGram(_Threaded):
         with _fit_threads(n_threads):
             _fisher._weighted_gram(self.X, self.v, out, None, n_threads)
 
+    def time_ngd_dsyrk_path(self, shape, n_threads):
+        """The raw kernel forced onto its dsyrk path (the kernel before the register tiles,
+        still used without AVX-512 and above 256 columns)."""
+        if _fisher is None:
+            raise NotImplementedError("ngd._kernels.fisher._weighted_gram is not available")
+        p = self.X.shape[1]
+        out = np.empty((p, p))
+        with _fit_threads(n_threads):
+            _fisher._weighted_gram(self.X, self.v, out, None, n_threads, False)
+
     def time_numpy_sqrt_rows(self, shape, n_threads):
         """(X * sqrt(v)).T @ (X * sqrt(v)): the usual numpy spelling of the Fisher."""
         Xs = self.X * self.sqrt_v[:, None]
@@ -400,6 +410,7 @@ class WoodburySolve(_Threaded):
 LABELS = {
     "time_ngd": "ngd.kernels",
     "time_ngd_kernel_only": "ngd (raw kernel)",
+    "time_ngd_dsyrk_path": "ngd raw kernel, dsyrk path",
     "time_numpy_sqrt_rows": "numpy (X*sqrt v).T@(X*sqrt v)",
     "time_numpy_scaled_rows": "numpy (X*v).T@X",
     "time_numpy_xt_vx": "numpy X.T@(v*X)",

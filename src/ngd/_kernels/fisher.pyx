@@ -2,8 +2,9 @@
 
 - ``weighted_gram``: X^T diag(v) X. With v_i = w_i p_i (1 - p_i) it is the exact Fisher of
   logistic regression; with v_i = w_i r_i^2 the empirical Fisher sum_i w_i s_i s_i^T of scores
-  s_i = r_i x_i. Row blocks are scaled into a float64 buffer and fed to BLAS: dsyrk (upper
-  triangle) on sqrt(v)-scaled rows when every v_i >= 0, dgemm on v-scaled rows otherwise.
+  s_i = r_i x_i. Row blocks are scaled into a float64 buffer (sqrt(v_i) x_i when every
+  v_i >= 0, else v_i x_i against x_i) and accumulated by AVX-512 register tiles (Grams up to
+  TILE_MAX_WIDTH wide on CPUs that have it) or by BLAS dsyrk / dgemm (upper triangle).
 - ``multi_output_gram``: sum_i V_i (x) x_i x_i^T for K outputs (softmax exact or empirical
   Fisher), class-major (index k * p + j), one pass over X.
 - ``fisher_vector`` / ``multi_output_fisher_vector``: F u without forming F.
@@ -25,19 +26,179 @@ from ngd._kernels._rows cimport chunk_rows, load_rows, work_threads, CHUNK_DOUBL
 cdef enum:
     GRAM_SLOT_BUDGET = 8388608   # doubles (64 MiB) for per-slot p x p accumulators
     MAX_GRAM_SLOTS = 16
+    TILE_MAX_WIDTH = 256         # widest Gram built with the register tiles (dsyrk above)
 
 
-cdef int weighted_gram(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
-                       bint row_major, const double* v, double* out, double* xv_out,
-                       int n_threads) noexcept nogil:
-    """out (p x p, symmetric) = X^T diag(v) X and, unless xv_out is NULL, xv_out = X^T v
-    (the intercept column of the Gram of [X, 1]). Returns 0, or -1 when memory runs out."""
+cdef extern from *:
+    """
+    /* Register-tiled rank-m update of the upper triangle of a Gram matrix (AVX-512 + FMA,
+       selected at run time), for weighted_gram: c[j * ld + i] += sum_r a[r * ld + i] *
+       b[r * ld + j] for the 8 x 8 tiles with i-tile <= j-tile. a, b: row-major m x ld with
+       ld % 8 == 0 (zero padded); c: column-major ld x ld. Rows are taken KC at a time so
+       that the rows in use stay in L1; each tile sums its KC rows in registers, in row
+       order, then adds them to c: the result depends only on m and the data. */
+    #include <stddef.h>
+    #if defined(__GNUC__) && defined(__x86_64__)
+    #define NGD_GRAM_TILES 1
+    typedef double ngd_v8 __attribute__((vector_size(64)));
+    #define NGD_AVX512 __attribute__((target("avx512f,fma")))
+
+    static inline __attribute__((always_inline)) NGD_AVX512 ngd_v8
+    ngd_load8(const double* p) { ngd_v8 v; __builtin_memcpy(&v, p, sizeof v); return v; }
+
+    static inline __attribute__((always_inline)) NGD_AVX512 void
+    ngd_gram_tile(const double* a, const double* b, ptrdiff_t kc, ptrdiff_t ld,
+                  ptrdiff_t i0, ptrdiff_t j0, double* c, const int nv)
+    {
+        ngd_v8 acc[3][8], x[3], s;
+        ptrdiff_t r;
+        int u, k;
+        for (u = 0; u < 3; u++)
+            for (k = 0; k < 8; k++)
+                acc[u][k] = (ngd_v8){0.0};
+        for (r = 0; r < kc; r++) {
+            const double* ar = a + r * ld + i0;
+            const double* br = b + r * ld + j0;
+            for (u = 0; u < nv; u++)
+                x[u] = ngd_load8(ar + 8 * u);
+            #pragma GCC unroll 8
+            for (k = 0; k < 8; k++) {
+                s = (ngd_v8){0.0} + br[k];
+                for (u = 0; u < nv; u++)
+                    acc[u][k] += x[u] * s;
+            }
+        }
+        for (k = 0; k < 8; k++)
+            for (u = 0; u < nv; u++) {
+                double* cp = c + (j0 + k) * ld + i0 + 8 * u;
+                ngd_v8 t = ngd_load8(cp) + acc[u][k];
+                __builtin_memcpy(cp, &t, sizeof t);
+            }
+    }
+
+    static NGD_AVX512 void
+    ngd_gram_tiles(const double* a, const double* b, ptrdiff_t m, ptrdiff_t ld, double* c)
+    {
+        ptrdiff_t kc_max = 24576 / ld;          /* ~192 KiB of rows in flight */
+        ptrdiff_t r0, kc, i0, j0;
+        if (kc_max < 16) kc_max = 16;
+        if (kc_max > 256) kc_max = 256;
+        for (r0 = 0; r0 < m; r0 += kc) {
+            kc = m - r0 < kc_max ? m - r0 : kc_max;
+            for (j0 = 0; j0 < ld; j0 += 8) {
+                for (i0 = 0; i0 + 24 <= j0 + 8; i0 += 24)
+                    ngd_gram_tile(a + r0 * ld, b + r0 * ld, kc, ld, i0, j0, c, 3);
+                if (j0 + 8 - i0 == 16)
+                    ngd_gram_tile(a + r0 * ld, b + r0 * ld, kc, ld, i0, j0, c, 2);
+                else if (j0 + 8 - i0 == 8)
+                    ngd_gram_tile(a + r0 * ld, b + r0 * ld, kc, ld, i0, j0, c, 1);
+            }
+        }
+    }
+
+    static int ngd_gram_tiles_available(void)
+    {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+    }
+    #else
+    #define NGD_GRAM_TILES 0
+    /* Without GNU vector extensions on x86-64 the tiles are not built and weighted_gram
+       uses dsyrk/dgemm: ngd_gram_tiles_available() is 0, so this is never called. */
+    static void ngd_gram_tiles(const double* a, const double* b, ptrdiff_t m, ptrdiff_t ld,
+                               double* c) { (void)a; (void)b; (void)m; (void)ld; (void)c; }
+    static int ngd_gram_tiles_available(void) { return 0; }
+    #endif
+    """
+    void ngd_gram_tiles(const double* a, const double* b, Py_ssize_t m, Py_ssize_t ld,
+                        double* c) noexcept nogil
+    int ngd_gram_tiles_available() noexcept nogil
+
+cdef bint _TILES = ngd_gram_tiles_available()
+
+
+cdef inline Py_ssize_t _gram_ld(Py_ssize_t pw, bint tiles) noexcept nogil:
+    """Leading dimension of weighted_gram's row buffers and slots: pw, or pw rounded up to
+    a multiple of 8 (zero padding) for the register tiles."""
+    return (pw + 7) // 8 * 8 if tiles else pw
+
+
+cdef inline bint _use_tiles(Py_ssize_t pw, bint allow) noexcept nogil:
+    """Register tiles for Grams up to TILE_MAX_WIDTH wide on CPUs with AVX-512 (dsyrk is
+    as fast above); the choice depends on the shape and the CPU only, never the threads."""
+    return allow and _TILES and pw <= TILE_MAX_WIDTH
+
+
+cdef inline Py_ssize_t _weighted_slots(Py_ssize_t n_chunks, Py_ssize_t ld) noexcept nogil:
+    """Accumulation slots of weighted_gram: as many ld x ld accumulators as the budget
+    holds, at most MAX_GRAM_SLOTS and one per row block, at least 1."""
+    cdef Py_ssize_t n_slots = GRAM_SLOT_BUDGET // (ld * ld if ld > 0 else 1)
+    if n_slots > MAX_GRAM_SLOTS:
+        n_slots = MAX_GRAM_SLOTS
+    if n_slots > n_chunks:
+        n_slots = n_chunks
+    return n_slots if n_slots > 1 else 1
+
+
+cdef inline void _load_weighted(const floating* X, Py_ssize_t ldx, bint row_major,
+                                Py_ssize_t i0, Py_ssize_t m, Py_ssize_t p, Py_ssize_t ld,
+                                bint intercept, const double* scale,
+                                double* out) noexcept nogil:
+    """out[r, j] = s_r X[i0 + r, j] and, with ``intercept``, out[r, p] = s_r (s = scale[i0:],
+    NULL meaning 1); out is row-major with leading dimension ld, float64 whatever X's dtype.
+    Columns past p + intercept are left as they are (the zero padding)."""
+    cdef Py_ssize_t r, j
+    cdef double s
+    if row_major:
+        for r in range(m):
+            s = 1.0 if scale == NULL else scale[i0 + r]
+            for j in range(p):
+                out[r * ld + j] = s * X[(i0 + r) * ldx + j]
+    elif scale == NULL:
+        for j in range(p):
+            for r in range(m):
+                out[r * ld + j] = X[i0 + r + j * ldx]
+    else:
+        for j in range(p):
+            for r in range(m):
+                out[r * ld + j] = scale[i0 + r] * X[i0 + r + j * ldx]
+    if intercept:
+        for r in range(m):
+            out[r * ld + p] = 1.0 if scale == NULL else scale[i0 + r]
+
+
+cdef inline void _accumulate_block(const double* a, const double* b, Py_ssize_t m,
+                                   Py_ssize_t pw, Py_ssize_t ld, bint tiles, bint same,
+                                   double* slot) noexcept nogil:
+    """Upper triangle of slot (column-major, leading dimension ld) += a^T b for row-major
+    m x pw blocks a, b (b = a when ``same``: dsyrk on the BLAS path)."""
+    cdef blas_int bp = <blas_int> pw, bm = <blas_int> m, bld = <blas_int> ld
+    cdef double d_one = 1.0
+    if tiles:
+        ngd_gram_tiles(a, b, m, ld, slot)
+    elif same:
+        dsyrk("U", "N", &bp, &bm, &d_one, <double*> a, &bld, &d_one, slot, &bld)
+    else:
+        dgemm("N", "T", &bp, &bp, &bm, &d_one, <double*> a, &bld, <double*> b, &bld, &d_one,
+              slot, &bld)
+
+
+cdef int _weighted_gram_impl(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
+                             bint row_major, const double* v, double* out, double* xv_out,
+                             int n_threads, bint allow_tiles) noexcept nogil:
+    """weighted_gram, with the register tiles allowed or not (the BLAS path is the one
+    used on CPUs without AVX-512 and for wide Grams). The Gram of [X, 1] when xv_out is
+    given: its last column is X^T v. Rows are weighted into a float64 buffer a: sqrt(v_i)
+    x_i when every v_i >= 0 (then a^T a), else v_i x_i against a second buffer b = x_i."""
+    cdef bint intercept = xv_out != NULL
+    cdef Py_ssize_t pw = p + intercept
+    cdef bint tiles = _use_tiles(pw, allow_tiles)
+    cdef Py_ssize_t ld = _gram_ld(pw, tiles)
     cdef Py_ssize_t rows = chunk_rows(n, p)
     cdef Py_ssize_t n_chunks = (n + rows - 1) // rows
-    cdef Py_ssize_t pp = p * p
-    cdef Py_ssize_t width = pp + p        # Gram, then X^T v
-    cdef Py_ssize_t n_slots = GRAM_SLOT_BUDGET // width
-    cdef Py_ssize_t s, c, i0, m, r, i, j
+    cdef Py_ssize_t width = ld * ld
+    cdef Py_ssize_t n_slots = _weighted_slots(n_chunks, ld)
+    cdef Py_ssize_t s, c, i0, m, i, j
     cdef bint nonneg = True
     cdef double* acc
     cdef double* buf
@@ -46,14 +207,6 @@ cdef int weighted_gram(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t
     cdef double* slot
     cdef int failed = 0
     cdef int* failed_ptr = &failed
-    cdef blas_int bp = <blas_int> p, bm
-    cdef double d_one = 1.0, wt
-    if n_slots > MAX_GRAM_SLOTS:
-        n_slots = MAX_GRAM_SLOTS
-    if n_slots > n_chunks:
-        n_slots = n_chunks
-    if n_slots < 1:
-        n_slots = 1
     for i in range(n):
         if v[i] < 0:
             nonneg = False
@@ -68,11 +221,11 @@ cdef int weighted_gram(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t
         scale[i] = sqrt(v[i]) if nonneg else v[i]
     n_threads = work_threads(n_threads, n_slots, <double> n * p * p)   # no idle threads
     with parallel(num_threads=n_threads):
-        buf = <double*> malloc(rows * p * sizeof(double))
-        raw = NULL
+        buf = <double*> calloc(rows * ld, sizeof(double))   # calloc: the padding stays 0
+        raw = buf
         if not nonneg:
-            raw = <double*> malloc(rows * p * sizeof(double))
-        if buf == NULL or (not nonneg and raw == NULL):
+            raw = <double*> calloc(rows * ld, sizeof(double))
+        if buf == NULL or raw == NULL:
             failed_ptr[0] = 1
         else:
             for s in prange(n_slots, schedule="dynamic"):
@@ -81,53 +234,59 @@ cdef int weighted_gram(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t
                 while c < n_chunks:
                     i0 = c * rows
                     m = rows if i0 + rows <= n else n - i0
-                    bm = <blas_int> m
-                    load_rows(X, ldx, row_major, i0, m, p, scale, buf)
-                    if nonneg:
-                        # buf is p x m column-major: slot += buf buf^T (upper triangle)
-                        dsyrk("U", "N", &bp, &bm, &d_one, buf, &bp, &d_one, slot, &bp)
-                    else:
-                        load_rows(X, ldx, row_major, i0, m, p, NULL, raw)
-                        dgemm("N", "T", &bp, &bp, &bm, &d_one, buf, &bp, raw, &bp, &d_one,
-                              slot, &bp)
-                    if xv_out != NULL:
-                        # buf rows are sqrt(v_i) x_i (or v_i x_i): weight them back to v_i x_i
-                        for r in range(m):
-                            wt = scale[i0 + r] if nonneg else 1.0
-                            for j in range(p):
-                                slot[pp + j] += wt * buf[r * p + j]
+                    _load_weighted(X, ldx, row_major, i0, m, p, ld, intercept, scale, buf)
+                    if not nonneg:
+                        _load_weighted(X, ldx, row_major, i0, m, p, ld, intercept, NULL, raw)
+                    _accumulate_block(buf, raw, m, pw, ld, tiles, nonneg, slot)
                     c = c + n_slots
+        if raw != buf:
+            free(raw)
         free(buf)
-        free(raw)
     free(scale)
     if failed:
         free(acc)
         return -1
-    # Reduce in slot order; column-major upper triangle (i <= j) holds the sums.
-    for j in range(p):
-        for i in range(j + 1):
-            out[j * p + i] = 0.0
-    if xv_out != NULL:
-        for j in range(p):
-            xv_out[j] = 0.0
-    for s in range(n_slots):
-        slot = acc + s * width
-        for j in range(p):
-            for i in range(j + 1):
-                out[j * p + i] += slot[j * p + i]
-        if xv_out != NULL:
-            for j in range(p):
-                xv_out[j] += slot[pp + j]
-    for j in range(p):
-        for i in range(j + 1, p):
-            out[j * p + i] = out[i * p + j]
+    _reduce_slots(acc, n_slots, ld, p, out, xv_out)
     free(acc)
     return 0
 
 
+cdef void _reduce_slots(const double* acc, Py_ssize_t n_slots, Py_ssize_t ld, Py_ssize_t p,
+                        double* out, double* xv_out) noexcept nogil:
+    """Sum the slots' upper triangles in slot order into out (p x p, mirrored) and, unless
+    xv_out is NULL, their column p (rows < p) into xv_out."""
+    cdef Py_ssize_t s, i, j
+    cdef const double* slot
+    for j in range(p):
+        for i in range(j + 1):
+            out[j * p + i] = 0.0
+        if xv_out != NULL:
+            xv_out[j] = 0.0
+    for s in range(n_slots):
+        slot = acc + s * ld * ld
+        for j in range(p):
+            for i in range(j + 1):
+                out[j * p + i] += slot[j * ld + i]
+        if xv_out != NULL:
+            for j in range(p):
+                xv_out[j] += slot[p * ld + j]
+    for j in range(p):
+        for i in range(j + 1, p):
+            out[j * p + i] = out[i * p + j]
+
+
+cdef int weighted_gram(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
+                       bint row_major, const double* v, double* out, double* xv_out,
+                       int n_threads) noexcept nogil:
+    """out (p x p, symmetric) = X^T diag(v) X and, unless xv_out is NULL, xv_out = X^T v
+    (the intercept column of the Gram of [X, 1]). Returns 0, or -1 when memory runs out."""
+    return _weighted_gram_impl(X, n, p, ldx, row_major, v, out, xv_out, n_threads, True)
+
+
 def _weighted_gram(const floating[:, :] X, const double[::1] v, double[:, ::1] out,
-                   object xv_out, int n_threads):
-    """Unvalidated Python entry to ``weighted_gram`` (xv_out: None or float64 (p,))."""
+                   object xv_out, int n_threads, bint tiles=True):
+    """Unvalidated Python entry to ``weighted_gram`` (xv_out: None or float64 (p,));
+    ``tiles=False`` forces the dsyrk/dgemm path (tests and the benchmark compare both)."""
     from ngd._kernels.fused import _layout
     cdef Py_ssize_t n = X.shape[0], p = X.shape[1], ldx
     cdef bint row_major
@@ -139,10 +298,15 @@ def _weighted_gram(const floating[:, :] X, const double[::1] v, double[:, ::1] o
         xv_ptr = &xv_view[0]
     row_major, ldx = _layout(X.strides[0], X.strides[1], X.itemsize, n, p)
     with nogil:
-        status = weighted_gram(&X[0, 0], n, p, ldx, row_major, &v[0], &out[0, 0], xv_ptr,
-                               n_threads)
+        status = _weighted_gram_impl(&X[0, 0], n, p, ldx, row_major, &v[0], &out[0, 0],
+                                     xv_ptr, n_threads, tiles)
     if status != 0:
         raise MemoryError("weighted_gram could not allocate its accumulators")
+
+
+def _gram_tiles_used(Py_ssize_t width):
+    """True when weighted_gram builds a width x width Gram with the register tiles here."""
+    return bool(_use_tiles(width, True))
 
 
 # ------------------------------------------------------------------ multi-output weights --
@@ -701,8 +865,10 @@ def _gram_slots(Py_ssize_t n, Py_ssize_t width, bint multi):
     BLAS-threaded accumulation is the faster way to use several cores."""
     cdef Py_ssize_t rows = _gram_rows(n, width) if multi else chunk_rows(n, width)
     cdef Py_ssize_t n_chunks = (n + rows - 1) // rows
-    cdef Py_ssize_t per_slot = width * width + (0 if multi else width)
+    cdef Py_ssize_t per_slot = width * width
     cdef Py_ssize_t n_slots = GRAM_SLOT_BUDGET // (per_slot if per_slot > 0 else 1)
+    if not multi:
+        return _weighted_slots(n_chunks, _gram_ld(width, _use_tiles(width, True)))
     return max(1, min(n_slots, MAX_GRAM_SLOTS, n_chunks))
 
 
