@@ -17,8 +17,10 @@ pytestmark = pytest.mark.skipif(not (ROOT / "bench" / "__main__.py").exists(),
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "results.json"
+    # A guard against a hung run, not a speed limit: the quick run's 20 peers problems, each
+    # in its own process, took 4 min on 2 cores shared with other jobs.
     proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--json", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
     return proc, out
 
 
@@ -78,7 +80,7 @@ def test_quick_run_compares_peers(quick_run, monkeypatch):
     # bench_peers: every problem has a row (or a skip line) per solver, and every solver that
     # ran has a finite gap; peak RSS (float64 and float32) and thread scaling are reported.
     proc, path = quick_run
-    for heading in ("Peers: logistic-dense", "Peers: gamma-log", "Peak RSS of the ngd fit",
+    for heading in ("Peers: logistic-dense", "Peers: gamma-log", "Peak RSS of one fit",
                     "Thread scaling of the whole ngd fit", "t/t_ngd", "rel gap"):
         assert heading in proc.stdout, proc.stdout
     monkeypatch.syspath_prepend(str(ROOT))
@@ -92,6 +94,10 @@ def test_quick_run_compares_peers(quick_run, monkeypatch):
         ran = [r for r in mine if "skipped" not in r]
         assert "ngd" in {r["solver"] for r in ran}
         for rec in ran:
+            # a peer may run past its budget (glum irls-cd on the quick wide sparse Poisson):
+            # reported as such; every other run has a finite gap
+            if rec["solver"] != "ngd" and (rec["error"] or "").startswith("Timeout"):
+                continue
             assert rec["error"] is None and rec["time"] > 0, rec
             assert math.isfinite(rec["gap"]) and rec["gap"] >= 0, rec
             assert f"\n{rec['solver']} " in proc.stdout
