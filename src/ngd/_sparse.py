@@ -16,22 +16,17 @@ def is_sparse(X):
 
 def as_csr(X, name="X", check_finite=True):
     """X as a CSR matrix (csr_matrix or csr_array, as given) with float32/float64 data,
-    indices and indptr of one integer type and no repeated column within a row. Other sparse
-    formats are converted once; the structure is checked so that no kernel reads out of
-    bounds (DataError for a bad structure or non-finite value, TypeError for a bad dtype)."""
-    if not sp.issparse(X):
-        raise TypeError(f"{name} must be a scipy.sparse matrix, got {type(X).__name__}")
-    if X.ndim != 2:
-        raise DataError(f"{name} must be 2-D (n_samples, n_features), got shape {X.shape}")
-    if X.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must be real and numeric, got dtype {X.dtype}")
-    if X.format != "csr":
-        X = X.tocsr()
+    indices and indptr of one integer type and no repeated column within a row. The structure
+    of X, whatever its format, is checked by :func:`check_structure` before anything reads it;
+    other formats are then converted once (DataError for a bad structure or non-finite value,
+    TypeError for a bad dtype)."""
+    check_structure(X, name)
     n, p = X.shape
     if n < 1 or p < 1:
         raise DataError(f"{name} must have at least one row and one column, got {X.shape}")
+    if X.format != "csr":
+        X = X.tocsr()
     data, indices, indptr = (np.asarray(a) for a in (X.data, X.indices, X.indptr))
-    _check_structure(name, data, indices, indptr, n, p)
     nnz = int(indptr[-1])
     data, indices = data[:nnz], indices[:nnz]
     if data.dtype not in (np.float32, np.float64):
@@ -43,35 +38,155 @@ def as_csr(X, name="X", check_finite=True):
         row = int(np.searchsorted(indptr, k, side="right") - 1)
         raise DataError(f"{name} has a non-finite value ({data[k]}) at row {row}, column "
                         f"{int(indices[k])}")
-    if data is not X.data or indices is not X.indices or indptr is not X.indptr:
-        X = type(X)((data, indices, indptr), shape=(n, p), copy=False)
+    # a fresh object: scipy's cached has_canonical_format may predate an edit of the arrays
+    X = type(X)((data, indices, indptr), shape=(n, p), copy=False)
     if not X.has_canonical_format:       # repeated columns would break the Gram kernel
         X = X.copy()
         X.sum_duplicates()
     return X
 
 
-def _check_structure(name, data, indices, indptr, n, p):
-    """DataError unless indptr runs from 0 to nnz without decreasing and every index of the
-    first nnz lies in [0, p)."""
-    for label, a in (("indices", indices), ("indptr", indptr)):
-        if a.ndim != 1 or a.dtype.kind not in "iu":
-            raise TypeError(f"{name}.{label} must be a 1-D integer array, got dtype "
-                            f"{a.dtype} and shape {a.shape}")
-    if data.ndim != 1:
-        raise DataError(f"{name}.data must be 1-D, got shape {data.shape}")
-    if indptr.shape[0] != n + 1:
-        raise DataError(f"{name}.indptr must have n_rows + 1 = {n + 1} entries, got "
-                        f"{indptr.shape[0]}")
-    if indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+def check_structure(X, name="X"):
+    """DataError unless the scipy.sparse matrix or array X (any format) is well formed, so
+    that scipy's conversions and ngd's kernels read and write only inside its arrays (see
+    :func:`check_arrays`; LIL: one list of columns per row, in range, each as long as its
+    list of values; DOK: (row, column) keys in range). Unsorted and repeated indices are legal
+    (scipy sums repeats). TypeError for X not sparse or a bad dtype."""
+    if not sp.issparse(X):
+        raise TypeError(f"{name} must be a scipy.sparse matrix, got {type(X).__name__}")
+    if X.format in _OBJECT_CHECKS:
+        shape = _check_shape(name, X.shape)
+        if X.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must be real and numeric, got dtype {X.dtype}")
+        _OBJECT_CHECKS[X.format](name, X, shape)
+    elif X.format in ARRAYS:
+        check_arrays(name, X.format, X.shape, **_arrays_of(X, name))
+    else:
+        raise TypeError(f"{name} has the unsupported sparse format {X.format!r}")
+
+
+ARRAYS = {"csr": ("data", "indices", "indptr"), "csc": ("data", "indices", "indptr"),
+          "bsr": ("data", "indices", "indptr"), "coo": ("data", "row", "col"),
+          "dia": ("data", "offsets")}          # the arrays of each format, as save_npz names them
+_DATA_NDIM = {"bsr": 3, "dia": 2}             # (blocks, R, C) and (diagonals, length); else 1
+
+
+def _arrays_of(X, name):
+    if X.format == "coo":
+        coords = X.coords if hasattr(X, "coords") else (X.row, X.col)
+        if len(coords) != 2:
+            raise DataError(f"{name} must have 2 coordinate arrays, got {len(coords)}")
+        return {"data": X.data, "row": coords[0], "col": coords[1]}
+    return {key: getattr(X, key) for key in ARRAYS[X.format]}
+
+
+def check_arrays(name, format, shape, **arrays):
+    """DataError (TypeError for a dtype) unless the arrays of a sparse matrix of this
+    ``format`` (the names in ARRAYS) and shape are consistent: a 2-D shape of integers >= 0,
+    real numeric data, 1-D integer index arrays and
+
+    - CSR / CSC / BSR: indptr of (rows, columns, block rows) + 1 entries, from 0 and never
+      decreasing, ending at most at len(indices) == len(data); indices[:indptr[-1]] in range
+      (BSR: data (blocks, R, C) with R x C tiles of the shape);
+    - COO: row and col as long as data, in range; DIA: data (diagonals, length), one offset
+      per diagonal.
+
+    O(nnz) and vectorised. Returns the shape as two Python ints."""
+    shape = _check_shape(name, shape)
+    data = np.asarray(arrays["data"])
+    if data.ndim != _DATA_NDIM.get(format, 1):
+        raise DataError(f"{name}.data must be {_DATA_NDIM.get(format, 1)}-D for format "
+                        f"{format!r}, got shape {data.shape}")
+    if data.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be real and numeric, got dtype {data.dtype}")
+    index = {key: _index_array(name, key, arrays[key]) for key in ARRAYS[format][1:]}
+    if format in ("csr", "csc"):
+        major = 0 if format == "csr" else 1
+        labels = ("rows", "features") if format == "csr" else ("columns", "samples")
+        _check_compressed(name, data.shape[0], index["indices"], index["indptr"],
+                          shape[major], shape[1 - major], labels)
+    elif format == "bsr":
+        R, C = data.shape[1:]
+        if R < 1 or C < 1 or shape[0] % R or shape[1] % C:
+            raise DataError(f"{name} has blocks of {R} x {C} that do not tile its shape {shape}")
+        _check_compressed(name, data.shape[0], index["indices"], index["indptr"],
+                          shape[0] // R, shape[1] // C, ("block_rows", "block_columns"))
+    elif format == "coo":
+        for key, bound, what in (("row", shape[0], "n_samples"), ("col", shape[1], "n_features")):
+            if index[key].shape[0] != data.shape[0]:
+                raise DataError(f"{name}.{key} has {index[key].shape[0]} entries but "
+                                f"{name}.data {data.shape[0]}")
+            _check_in_range(name, key, index[key], bound, what)
+    elif index["offsets"].shape[0] != data.shape[0]:
+        raise DataError(f"{name}.offsets has {index['offsets'].shape[0]} entries but "
+                        f"{name}.data {data.shape[0]} diagonals")
+    return shape
+
+
+def _check_shape(name, shape):
+    """shape as (rows, columns) of Python ints >= 0."""
+    shape = tuple(np.asarray(shape).tolist()) if np.ndim(shape) == 1 else shape
+    if not isinstance(shape, tuple) or len(shape) != 2:
+        raise DataError(f"{name} must be 2-D (n_samples, n_features), got shape {shape}")
+    if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
+        raise DataError(f"{name} has an invalid shape {shape}: two integers >= 0 expected")
+    return shape
+
+
+def _index_array(name, label, a):
+    """a as a 1-D integer ndarray (TypeError otherwise)."""
+    a = np.asarray(a)
+    if a.ndim != 1 or a.dtype.kind not in "iu":
+        raise TypeError(f"{name}.{label} must be a 1-D integer array, got dtype {a.dtype} and "
+                        f"shape {a.shape}")
+    return a
+
+
+def _check_in_range(name, label, a, bound, what):
+    """Every entry of the index array a in [0, bound)."""
+    if a.size and (a.min() < 0 or a.max() >= bound):
+        raise DataError(f"{name}.{label} must lie in [0, {bound}) ({what}), got values in "
+                        f"[{a.min()}, {a.max()}]")
+
+
+def _check_compressed(name, n_data, indices, indptr, n_major, n_minor, labels):
+    """CSR-like arrays of n_major rows of n_minor columns (``labels`` names them)."""
+    if indptr.shape[0] != n_major + 1:
+        raise DataError(f"{name}.indptr must have n_{labels[0]} + 1 = {n_major + 1} entries, "
+                        f"got {indptr.shape[0]}")
+    if indptr[0] != 0 or np.any(indptr[1:] < indptr[:-1]):
         raise DataError(f"{name}.indptr must start at 0 and never decrease")
     nnz = int(indptr[-1])
-    if indices.shape[0] < nnz or data.shape[0] < nnz:
+    if indices.shape[0] != n_data or nnz > n_data:
         raise DataError(f"{name}.indptr ends at {nnz} but {name}.indices has "
-                        f"{indices.shape[0]} and {name}.data {data.shape[0]} entries")
-    if nnz and (indices[:nnz].min() < 0 or indices[:nnz].max() >= p):
-        raise DataError(f"{name}.indices must lie in [0, {p}) (n_features), got values in "
-                        f"[{indices[:nnz].min()}, {indices[:nnz].max()}]")
+                        f"{indices.shape[0]} and {name}.data {n_data} entries")
+    _check_in_range(name, "indices", indices[:nnz], n_minor, f"n_{labels[1]}")
+
+
+def _lil(name, X, shape):
+    rows, values = np.asarray(X.rows, dtype=object), np.asarray(X.data, dtype=object)
+    if rows.shape != (shape[0],) or values.shape != (shape[0],):
+        raise DataError(f"{name}.rows and {name}.data must hold one list per row "
+                        f"({shape[0]}), got {rows.shape} and {values.shape}")
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=shape[0])
+    if not np.array_equal(lengths, np.fromiter(map(len, values), np.int64, shape[0])):
+        raise DataError(f"{name}.rows and {name}.data have lists of different lengths")
+    columns = [j for row in rows for j in row]
+    if columns:
+        _check_in_range(name, "rows", _index_array(name, "rows", columns), shape[1],
+                        "n_features")
+
+
+def _dok(name, X, shape):
+    keys = np.asarray(list(X.keys()))
+    if keys.size and (keys.ndim != 2 or keys.shape[1] != 2 or keys.dtype.kind not in "iu"):
+        raise DataError(f"{name} must have (row, column) integer keys")
+    if keys.size:
+        _check_in_range(name, "keys (rows)", keys[:, 0], shape[0], "n_samples")
+        _check_in_range(name, "keys (columns)", keys[:, 1], shape[1], "n_features")
+
+
+_OBJECT_CHECKS = {"lil": _lil, "dok": _dok}
 
 
 def _f64(a):

@@ -1,18 +1,25 @@
 """NPZ files with arrays X (n, p), y (n,), optional w (n,), offset (n,), trials (n,) and
 feature_names (p,). Values larger in magnitude than ``MAX_ABS`` are rejected as in CSV files."""
 import zipfile
+import zlib
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse
 
+from ngd import _sparse
 from ngd.exceptions import DataError
 from ngd.io.csv import MAX_ABS
+from ngd.io.svmlight import MAX_FEATURES
 from ngd.io.dataset import Dataset
 
 OPTIONAL = ("w", "offset", "trials")
-SPARSE_KEYS = {"format", "shape", "data", "indices", "indptr"}   # scipy.sparse.save_npz
+UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, MemoryError)
+"""What reading a damaged or hostile NPZ archive (or one of its arrays) raises: a corrupt
+deflate stream, a bad CRC, a truncated member, a malformed .npy header, an object array
+(pickles are never loaded), or a header claiming more memory than there is."""
 
 
 def read_npz(path, target=None, *, has_target=True):
@@ -25,34 +32,105 @@ def read_npz(path, target=None, *, has_target=True):
         archive = np.load(path, allow_pickle=False)
     except IsADirectoryError:
         raise DataError(f"{path}: is a directory, not a file") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise DataError(f"{path}: cannot read NPZ file ({exc})") from None
+    except UNREADABLE as exc:
+        raise DataError(f"{path}: cannot read NPZ file ({_reason(exc)})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DataError(f"{path}: not an NPZ archive (a single .npy array?)")
     with archive:
         keys = set(archive.files)
-    if SPARSE_KEYS <= keys:
-        try:
-            X = scipy.sparse.load_npz(path).tocsr()
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{path}: cannot read sparse matrix ({exc})") from None
+        if "format" in keys and "shape" in keys and "X" not in keys:     # scipy.sparse.save_npz
+            X = _read_sparse(path, archive, keys)
+            sparse = True
+        else:
+            sparse = False
+            required = {"X", "y"} if has_target else {"X"}
+            if not required <= keys:
+                raise DataError(f"{path}: NPZ file must contain arrays "
+                                f"{' and '.join(repr(k) for k in sorted(required))} (found: "
+                                f"{', '.join(sorted(keys)) or 'none'})")
+            X = load_member(archive, "X", path)
+            y = load_member(archive, "y", path) if has_target else None
+            extra = {key: load_member(archive, key, path) for key in OPTIONAL if key in keys}
+            names = load_member(archive, "feature_names", path) \
+                if "feature_names" in keys else None
+    if sparse:
         y, extra = _companions(path, X.shape[0], has_target)
         return _dataset(path, X, y, extra, None)
-    archive = np.load(path, allow_pickle=False)
-    with archive:
-        required = {"X", "y"} if has_target else {"X"}
-        if not required <= keys:
-            raise DataError(f"{path}: NPZ file must contain arrays "
-                            f"{' and '.join(repr(k) for k in sorted(required))} (found: "
-                            f"{', '.join(sorted(keys)) or 'none'})")
-        try:
-            X = archive["X"]
-            y = archive["y"] if has_target else None
-            extra = {key: archive[key] for key in OPTIONAL if key in keys}
-            names = archive["feature_names"] if "feature_names" in keys else None
-        except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-            raise DataError(f"{path}: cannot load arrays ({exc})") from None
     return _dataset(path, X, y, extra, names)
+
+
+def _reason(exc):
+    """The exception's message on one line, at most 200 characters."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def load_member(archive, key, path=None):
+    """archive[key] (an open NpzFile), or DataError naming the array (and ``path`` when
+    given) for any of the UNREADABLE failures."""
+    try:
+        return archive[key]
+    except UNREADABLE as exc:
+        where = f"{path}: " if path is not None else ""
+        if isinstance(exc, MemoryError):
+            raise DataError(f"{where}array {key!r} does not fit in memory (or its header "
+                            "is damaged)") from None
+        raise DataError(f"{where}cannot load arrays ({key!r}: {_reason(exc)})") from None
+
+
+def _read_sparse(path, archive, keys):
+    """The matrix of a scipy.sparse.save_npz archive (CSR, CSC, BSR, COO or DIA) as CSR:
+    its arrays checked by ngd._sparse.check_arrays before scipy builds or converts anything
+    (a column index out of range would otherwise be written out of bounds), the width
+    at most MAX_FEATURES and indptr ending exactly at the number of stored values."""
+    format = _sparse_format(path, load_member(archive, "format", path))
+    missing = [key for key in _sparse.ARRAYS[format] if key not in keys]
+    if format == "coo" and missing and "coords" in keys:
+        missing = []
+    if missing:
+        raise DataError(f"{path}: sparse matrix of format {format!r} lacks array(s) "
+                        f"{', '.join(map(repr, missing))}")
+    shape = load_member(archive, "shape", path)
+    arrays = _sparse_arrays(path, archive, format, keys)
+    try:
+        shape = _sparse.check_arrays(f"{path}: X", format, shape, **arrays)
+    except TypeError as exc:
+        raise DataError(str(exc)) from None
+    if shape[1] > MAX_FEATURES:
+        raise DataError(f"{path}: sparse matrix 'X' has {shape[1]} columns, more than "
+                        f"{MAX_FEATURES} (each costs memory in every fit): select features")
+    if format in ("csr", "csc", "bsr") and int(arrays["indptr"][-1]) != len(arrays["data"]):
+        raise DataError(f"{path}: sparse matrix 'X' is damaged: indptr ends at "
+                        f"{int(arrays['indptr'][-1])} but it stores {len(arrays['data'])} "
+                        "values")
+    array = bool(load_member(archive, "_is_array", path)) if "_is_array" in keys else False
+    cls = getattr(scipy.sparse, f"{format}_{'array' if array else 'matrix'}")
+    parts = (arrays["data"], (arrays["row"], arrays["col"])) if format == "coo" else \
+        (arrays["data"], arrays["offsets"]) if format == "dia" else \
+        (arrays["data"], arrays["indices"], arrays["indptr"])
+    return cls(parts, shape=shape).tocsr()
+
+
+def _sparse_format(path, stored):
+    """The format name saved by scipy (bytes or str, 0-d), one of ngd._sparse.ARRAYS."""
+    value = stored.item() if stored.size == 1 and stored.dtype.kind in "SU" else None
+    if isinstance(value, bytes):
+        value = value.decode("ascii", errors="replace")
+    if value not in _sparse.ARRAYS:
+        raise DataError(f"{path}: array 'format' must name a sparse format "
+                        f"({', '.join(_sparse.ARRAYS)}), got {str(stored)[:40]!r}")
+    return value
+
+
+def _sparse_arrays(path, archive, format, keys):
+    """The arrays of ``format`` (COO: row and col, or the (2, nnz) coords of newer scipy)."""
+    if format == "coo" and "row" not in keys:
+        coords = load_member(archive, "coords", path)
+        if coords.ndim != 2 or coords.shape[0] != 2:
+            raise DataError(f"{path}: sparse matrix 'X' must have coords of shape (2, nnz), "
+                            f"got {coords.shape}")
+        return {"data": load_member(archive, "data", path), "row": coords[0], "col": coords[1]}
+    return {key: load_member(archive, key, path) for key in _sparse.ARRAYS[format]}
 
 
 def read_npy(path, target=None, *, has_target=True):
@@ -114,6 +192,12 @@ def _check_dense(path, X, block_rows=16384):
                             "the column")
 
 
+def _name_list(names, limit=10):
+    """The first ``limit`` names, then "and N more"."""
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
+
+
 def _dataset(path, X, y, extra, names):
     """Check X (dense, memory-mapped or sparse), y and the optional arrays; a Dataset."""
     sparse = scipy.sparse.issparse(X)
@@ -160,9 +244,9 @@ def _dataset(path, X, y, extra, names):
             raise DataError(f"{path}: array 'feature_names' must have shape ({X.shape[1]},) "
                             f"to match X, got {names.shape}")
         names = [str(n) for n in names.tolist()]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
+        duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
         if duplicates:
-            raise DataError(f"{path}: duplicate feature name(s): {', '.join(duplicates)}")
+            raise DataError(f"{path}: duplicate feature name(s): {_name_list(duplicates)}")
     as_float = {key: v.astype(np.float64) for key, v in extra.items()}
     return Dataset(X=X, y=y, feature_names=names, target_name="y" if y is not None else None,
                    sample_weight=as_float.get("w"), offset=as_float.get("offset"),

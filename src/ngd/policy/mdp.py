@@ -5,11 +5,14 @@ taking a in s, gamma in [0, 1) the discount, rho the initial-state distribution.
 under a policy pi is V^pi(rho) = E[sum_t gamma^t R(s_t, a_t) | s_0 ~ rho, a_t ~ pi(.|s_t)].
 """
 import zipfile
+import zlib
 
 import numpy as np
 
 KEYS = ("P", "R", "gamma", "rho")
 SUM_TOL = 1e-9
+_UNREADABLE = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, MemoryError)
+# a damaged archive: bad zip, corrupt deflate stream, truncated member, bad .npy header
 
 
 class MDP:
@@ -62,7 +65,7 @@ def load_mdp(path):
     """Read an MDP from an NPZ archive holding exactly the arrays P, R, gamma and rho."""
     try:
         archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except _UNREADABLE as exc:
         raise ValueError(f"cannot read NPZ file ({exc})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError("not an NPZ archive (a single .npy array?); save the MDP with "
@@ -81,7 +84,7 @@ def load_mdp(path):
         for key in KEYS:
             try:
                 arrays[key] = archive[key]
-            except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+            except _UNREADABLE as exc:
                 raise ValueError(f"{key}: cannot load the array ({exc})") from None
     return MDP(**arrays, name=str(path))
 

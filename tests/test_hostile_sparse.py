@@ -1,0 +1,178 @@
+"""Malformed sparse structures (issue 17, class 1): every entry (ngd.fit, ngd.predict, the
+estimators, the NPZ reader and the CLI commands) refuses them with one line before any kernel,
+scipy conversion or toarray reads them; well-formed but non-canonical input fits as before."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from click.testing import CliRunner
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
+
+import ngd
+from ngd import _sparse
+from ngd.cli.main import cli
+
+N, P = 12, 4
+
+
+def _good(seed=0):
+    rng = np.random.default_rng(seed)
+    X = sp.random(N, P, density=0.5, format="csr", random_state=seed)
+    X.data = rng.standard_normal(X.nnz)
+    return X, (rng.random(N) < 0.5).astype(float)
+
+
+def _malformed(kind, value):
+    """A CSR matrix of shape (N, P) with one structural defect of the given kind."""
+    X, _ = _good()
+    data, indices, indptr = X.data.copy(), X.indices.astype(np.int64), X.indptr.astype(np.int64)
+    if kind == "index":                        # negative, == P, huge
+        indices[value % len(indices)] = [-1, P, 2**62, -2**62][value % 4]
+    elif kind == "decreasing":
+        indptr[1 + value % (N - 1)] = indptr[-1] + 1
+    elif kind == "indptr_length":
+        indptr = indptr[:-1 - value % 3] if value % 2 else np.append(indptr, indptr[-1])
+    elif kind == "last":
+        indptr[-1] += 1 + value % 5
+    elif kind == "start":
+        indptr[0] = -1 - value % 3
+    elif kind == "data_length":
+        data = data[:-1 - value % 3]
+    elif kind == "float_indices":
+        indices = indices + 0.5
+    X.data, X.indices, X.indptr = data, indices, indptr
+    return X
+
+
+KINDS = ["index", "decreasing", "indptr_length", "last", "start", "data_length",
+         "float_indices"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from(KINDS), value=st.integers(0, 10**6),
+       fmt=st.sampled_from(["csr", "csc", "coo"]))
+def test_library_refuses_malformed_structures(kind, value, fmt):
+    assume(fmt != "coo" or kind in ("index", "data_length", "float_indices"))  # no indptr
+    X = _malformed(kind, value)
+    if fmt != "csr":                # the same defect in the CSC arrays / COO coordinates
+        X = _as_bad_format(X, fmt)
+    y = np.arange(N) % 2
+    fitted = ngd.fit(_good()[0], y)
+    for call in (lambda: ngd.fit(X, y), lambda: ngd.predict("logistic", fitted.coef,
+                                                            fitted.intercept, X),
+                 lambda: ngd.LogisticRegression().fit(X, y), lambda: _sparse.as_csr(X)):
+        with pytest.raises((ValueError, TypeError)) as info:
+            call()
+        assert "\n" not in str(info.value) and str(info.value).startswith("X")
+
+
+def _as_bad_format(X, fmt):
+    """The malformed CSR arrays of X reinterpreted as a CSC matrix of shape (N, P) (indptr
+    over columns), or as the column coordinates of a COO matrix."""
+    if fmt == "csc":
+        Y = sp.csc_matrix((N, P))
+        Y.data, Y.indices, Y.indptr = X.data, X.indices, X.indptr
+        return Y
+    Y = sp.coo_matrix((N, P))
+    Y.data, Y.coords = X.data, (np.zeros(len(X.indices), dtype=np.int64), X.indices)
+    return Y
+
+
+def test_coo_csc_bsr_lil_dok_defects_named():
+    X, _ = _good()
+    coo = X.tocoo()
+    coo.coords = (coo.row, np.where(np.arange(coo.nnz) == 0, 10**9, coo.col))
+    csc = X.tocsc()
+    csc.indices = csc.indices.copy()
+    csc.indices[0] = N
+    bsr = sp.bsr_matrix(X.toarray(), blocksize=(2, 2))
+    bsr.indices = bsr.indices.copy()
+    bsr.indices[0] = -3
+    lil = X.tolil()
+    lil.rows[0] = lil.rows[0] + [P + 5]
+    lil.data[0] = lil.data[0] + [1.0]
+    dok = X.todok()
+    dok._dict[(0, P + 7)] = 1.0                   # past the bounds check of dok[i, j]
+    for bad, match in ((coo, "X.col must lie in"), (csc, r"X.indices must lie in \[0, 12\)"),
+                       (bsr, "X.indices must lie in"), (lil, "X.rows must lie in"),
+                       (dok, r"X.keys \(columns\) must lie in"),
+                       (sp.csr_array(X), None)):
+        if match is None:
+            assert _sparse.as_csr(bad).shape == (N, P)
+            continue
+        with pytest.raises(ValueError, match=match):
+            _sparse.as_csr(bad)
+
+
+@pytest.mark.parametrize("transform", [
+    lambda X: _unsorted(X), lambda X: _duplicated(X), lambda X: X.tocsc(), lambda X: X.tocoo(),
+    lambda X: sp.csr_array(X), lambda X: X.tolil(), lambda X: X.todok(),
+])
+def test_valid_non_canonical_inputs_fit_as_the_canonical_matrix(transform):
+    X, y = _good(1)
+    X[3] = 0                                                      # an empty row
+    X.eliminate_zeros()
+    reference = ngd.fit(X, y, l2=1e-3)
+    changed = transform(X)
+    np.testing.assert_array_equal(sp.csr_matrix(changed).toarray(), X.toarray())
+    result = ngd.fit(changed, y, l2=1e-3)
+    np.testing.assert_allclose(result.coef, reference.coef, rtol=1e-10, atol=1e-12)
+
+
+def _unsorted(X):
+    Y = X.copy()
+    for i in range(N):
+        start, stop = Y.indptr[i], Y.indptr[i + 1]
+        Y.indices[start:stop] = Y.indices[start:stop][::-1]
+        Y.data[start:stop] = Y.data[start:stop][::-1]
+    Y.has_sorted_indices = False
+    return Y
+
+
+def _duplicated(X):
+    """Each stored value split in two halves at the same column (COO -> CSR sums them, so
+    the CSR is built from the arrays directly)."""
+    counts = np.diff(X.indptr)
+    order = np.argsort(np.concatenate([np.repeat(np.arange(N), counts)] * 2), kind="stable")
+    return sp.csr_matrix((np.concatenate([X.data / 2] * 2)[order],
+                          np.concatenate([X.indices] * 2)[order], 2 * X.indptr), shape=X.shape)
+
+
+def test_zero_nnz_matrix_fits_the_intercept():
+    y = np.arange(N) % 2
+    result = ngd.fit(sp.csr_matrix((N, P)), y)
+    np.testing.assert_array_equal(result.coef, np.zeros(P))
+
+
+# ------------------------------------------------------------------------ the CLI --
+
+def _saved(tmp_path, X, y, name):
+    path = tmp_path / f"{name}.npz"
+    sp.save_npz(path, X, compressed=False)
+    np.save(tmp_path / f"{name}.y.npy", y)
+    return path
+
+
+def _one_line_exit_2(result):
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].lower().startswith("error:"), result.output
+    assert "Traceback" not in result.output
+
+
+@settings(max_examples=12, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from([k for k in KINDS]), value=st.integers(0, 10**6))
+def test_every_command_refuses_a_malformed_npz(tmp_path_factory, kind, value):
+    tmp = tmp_path_factory.mktemp("npz")
+    X, y = _good()
+    y3 = np.arange(N) % 3
+    good = _saved(tmp, X, y, "good")
+    model = tmp / "model.json"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["fit", str(good), "--output", str(model)]).exit_code == 0
+    bad = _saved(tmp, _malformed(kind, value), y3, "bad")
+    for args in (["fit", str(bad)], ["fit", str(bad), "--model", "softmax"],
+                 ["fit", str(bad), "--model", "softmax", "--alpha", "0.01", "--l1-ratio", "1"],
+                 ["check", str(bad), "--model", "softmax"],
+                 ["predict", str(model), str(bad)]):
+        _one_line_exit_2(runner.invoke(cli, args))
