@@ -21,25 +21,29 @@ cdef inline Py_ssize_t chunk_rows(Py_ssize_t n, Py_ssize_t p) noexcept nogil:
 
 
 cdef inline void load_rows(const floating* X, Py_ssize_t ldx, bint row_major,
-                           Py_ssize_t i0, Py_ssize_t m, Py_ssize_t p,
-                           const double* scale, double* out) noexcept nogil:
-    """out[r, j] = scale[i0 + r] * X[i0 + r, j] (scale NULL means 1); out is row-major m x p."""
+                           Py_ssize_t i0, Py_ssize_t m, Py_ssize_t p, Py_ssize_t ld,
+                           bint intercept, const double* scale, double* out) noexcept nogil:
+    """out[r, j] = s_r X[i0 + r, j] and, with ``intercept``, out[r, p] = s_r (s = scale[i0:],
+    NULL meaning 1); out is row-major with leading dimension ld, float64 whatever X's dtype.
+    Columns past p + intercept are left as they are (the zero padding)."""
     cdef Py_ssize_t r, j
     cdef double s
     if row_major:
         for r in range(m):
             s = 1.0 if scale == NULL else scale[i0 + r]
             for j in range(p):
-                out[r * p + j] = s * X[(i0 + r) * ldx + j]
+                out[r * ld + j] = s * X[(i0 + r) * ldx + j]
+    elif scale == NULL:
+        for j in range(p):
+            for r in range(m):
+                out[r * ld + j] = X[i0 + r + j * ldx]
     else:
         for j in range(p):
             for r in range(m):
-                out[r * p + j] = X[i0 + r + j * ldx]
-        if scale != NULL:
-            for r in range(m):
-                s = scale[i0 + r]
-                for j in range(p):
-                    out[r * p + j] *= s
+                out[r * ld + j] = scale[i0 + r] * X[i0 + r + j * ldx]
+    if intercept:
+        for r in range(m):
+            out[r * ld + p] = 1.0 if scale == NULL else scale[i0 + r]
 
 
 cdef enum:

@@ -140,33 +140,6 @@ cdef inline Py_ssize_t _weighted_slots(Py_ssize_t n_chunks, Py_ssize_t ld) noexc
     return n_slots if n_slots > 1 else 1
 
 
-cdef inline void _load_weighted(const floating* X, Py_ssize_t ldx, bint row_major,
-                                Py_ssize_t i0, Py_ssize_t m, Py_ssize_t p, Py_ssize_t ld,
-                                bint intercept, const double* scale,
-                                double* out) noexcept nogil:
-    """out[r, j] = s_r X[i0 + r, j] and, with ``intercept``, out[r, p] = s_r (s = scale[i0:],
-    NULL meaning 1); out is row-major with leading dimension ld, float64 whatever X's dtype.
-    Columns past p + intercept are left as they are (the zero padding)."""
-    cdef Py_ssize_t r, j
-    cdef double s
-    if row_major:
-        for r in range(m):
-            s = 1.0 if scale == NULL else scale[i0 + r]
-            for j in range(p):
-                out[r * ld + j] = s * X[(i0 + r) * ldx + j]
-    elif scale == NULL:
-        for j in range(p):
-            for r in range(m):
-                out[r * ld + j] = X[i0 + r + j * ldx]
-    else:
-        for j in range(p):
-            for r in range(m):
-                out[r * ld + j] = scale[i0 + r] * X[i0 + r + j * ldx]
-    if intercept:
-        for r in range(m):
-            out[r * ld + p] = 1.0 if scale == NULL else scale[i0 + r]
-
-
 cdef inline void _accumulate_block(const double* a, const double* b, Py_ssize_t m,
                                    Py_ssize_t pw, Py_ssize_t ld, bint tiles, bint same,
                                    double* slot) noexcept nogil:
@@ -234,9 +207,9 @@ cdef int _weighted_gram_impl(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_s
                 while c < n_chunks:
                     i0 = c * rows
                     m = rows if i0 + rows <= n else n - i0
-                    _load_weighted(X, ldx, row_major, i0, m, p, ld, intercept, scale, buf)
+                    load_rows(X, ldx, row_major, i0, m, p, ld, intercept, scale, buf)
                     if not nonneg:
-                        _load_weighted(X, ldx, row_major, i0, m, p, ld, intercept, NULL, raw)
+                        load_rows(X, ldx, row_major, i0, m, p, ld, intercept, NULL, raw)
                     _accumulate_block(buf, raw, m, pw, ld, tiles, nonneg, slot)
                     c = c + n_slots
         if raw != buf:
@@ -367,24 +340,6 @@ cdef inline Py_ssize_t _gram_rows(Py_ssize_t n, Py_ssize_t width) noexcept nogil
     return rows
 
 
-cdef inline void _load_block(const floating* X, Py_ssize_t ldx, bint row_major, Py_ssize_t i0,
-                             Py_ssize_t m, Py_ssize_t p, bint intercept,
-                             double* out) noexcept nogil:
-    """out (row-major m x pw, pw = p + intercept) = rows i0..i0+m of [X, 1]."""
-    cdef Py_ssize_t r, j, pw = p + intercept
-    if row_major:
-        for r in range(m):
-            for j in range(p):
-                out[r * pw + j] = X[(i0 + r) * ldx + j]
-    else:
-        for j in range(p):
-            for r in range(m):
-                out[r * pw + j] = X[i0 + r + j * ldx]
-    if intercept:
-        for r in range(m):
-            out[r * pw + p] = 1.0
-
-
 # ---------------------------------------------------------------------- multi-output Gram --
 
 cdef int multi_output_gram(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
@@ -442,7 +397,7 @@ cdef int multi_output_gram(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssi
                     i0 = c * rows
                     m = rows if i0 + rows <= n else n - i0
                     bm = <blas_int> m
-                    _load_block(X, ldx, row_major, i0, m, p, intercept, B)
+                    load_rows(X, ldx, row_major, i0, m, p, pw, intercept, NULL, B)
                     for k in range(K):
                         nk = K - k
                         ldt = nk * pw
@@ -571,7 +526,7 @@ cdef int _fisher_vector_into(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_s
                         Ab = <const double*> (X + i0)
                         blda = <blas_int> ldx
                     else:
-                        load_rows(X, ldx, row_major, i0, m, p, NULL, buf)
+                        load_rows(X, ldx, row_major, i0, m, p, p, False, NULL, buf)
                         Ab = buf
                         blda = bp
                     if K == 0:

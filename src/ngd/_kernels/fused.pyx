@@ -71,7 +71,7 @@ cdef inline RowBlock _row_block(const floating* X, Py_ssize_t ldx, bint row_majo
             block.A = <const double*> (X + i0)
             block.in_place_columns = True
     else:
-        load_rows(X, ldx, row_major, i0, m, p, NULL, buf)
+        load_rows(X, ldx, row_major, i0, m, p, p, False, NULL, buf)
         block.A = buf
         block.lda = <blas_int> p
     return block
