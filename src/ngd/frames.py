@@ -357,19 +357,43 @@ class TableSpec:
 
     @classmethod
     def from_dict(cls, data):
-        """Inverse of :meth:`to_dict`; a malformed description is a DataError."""
-        try:
-            spec = cls(list(data["columns"]), dict(data["kinds"]),
-                       {k: [str(x) for x in v] for k, v in dict(data.get("levels", {})).items()},
-                       {k: bool(v) for k, v in dict(data.get("drop_first", {})).items()})
-        except (KeyError, TypeError, ValueError) as exc:
-            raise DataError(f"malformed table description: {exc}") from None
-        for name in spec.columns:
-            kind = spec.kinds.get(name)
-            if kind not in (NUMERIC, CATEGORICAL) or (kind == CATEGORICAL
-                                                      and name not in spec.levels):
-                raise DataError(f"malformed table description for column {name!r}")
-        return spec
+        """Inverse of :meth:`to_dict`; a malformed description is a DataError: columns a
+        list of distinct strings, kinds {column: "numeric" | "categorical"}, levels
+        {categorical: distinct levels (str, number or bool; read as strings)}, drop_first
+        {categorical: bool}."""
+        def bad(why):
+            return DataError(f"malformed table description: {why}")
+
+        if not isinstance(data, dict):
+            raise bad(f"expected an object, got {type(data).__name__}")
+        columns, kinds = data.get("columns"), data.get("kinds")
+        levels, drop_first = data.get("levels", {}), data.get("drop_first", {})
+        for key, value, kind in (("columns", columns, list), ("kinds", kinds, dict),
+                                 ("levels", levels, dict), ("drop_first", drop_first, dict)):
+            if not isinstance(value, kind):
+                raise bad(f"{key!r} must be a{'' if kind is list else 'n'} "
+                          f"{'list' if kind is list else 'object'}, got {type(value).__name__}")
+        if not all(isinstance(name, str) for name in columns) or \
+                len(set(columns)) != len(columns):
+            raise bad("'columns' must be distinct strings")
+        text = {}
+        for name in columns:
+            kind = kinds.get(name)
+            if kind not in (NUMERIC, CATEGORICAL):
+                raise bad(f"column {name!r} has kind {kind!r} (numeric or categorical)")
+            if kind == NUMERIC:
+                continue
+            column_levels = levels.get(name)
+            if not isinstance(column_levels, list) or not column_levels or not all(
+                    isinstance(v, (str, int, float)) for v in column_levels):
+                raise bad(f"categorical column {name!r} needs a list of levels (strings)")
+            text[name] = [str(v) for v in column_levels]
+            if len(set(text[name])) != len(text[name]):
+                raise bad(f"categorical column {name!r} repeats a level")
+            if not isinstance(drop_first.get(name), bool):
+                raise bad(f"categorical column {name!r} needs drop_first true or false")
+        return cls(list(columns), {name: kinds[name] for name in columns}, text,
+                   {name: drop_first[name] for name in text})
 
     @property
     def categories(self):

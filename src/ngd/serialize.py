@@ -40,13 +40,11 @@ import os
 
 import numpy as np
 
+from ngd._model_schema import FORMAT, FORMAT_VERSION, Invalid, check_document
 from ngd.exceptions import DataError
 from ngd.frames import TableSpec, design_from_frame, is_frame
 from ngd.io.atomic import write_files_atomic
 from ngd.predict import predict as _predict
-
-FORMAT = "ngd.model"
-FORMAT_VERSION = 1
 
 
 def save_model(result, path, feature_names=None, *, columns=None, categories=None,
@@ -141,8 +139,9 @@ def load_model(path):
         raise DataError(f"{name}: no such file") from None
     except OSError as exc:
         raise DataError(f"{name}: cannot read model file ({exc.strerror or exc})") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{name}: not an ngd model file (not valid JSON: {exc})") from None
+    except ValueError as exc:       # bad UTF-8, bad JSON, an integer of > 4300 digits
+        raise DataError(f"{name}: not an ngd model file (not valid JSON: "
+                        f"{' '.join(str(exc).split())})") from None
     except RecursionError:
         raise DataError(f"{name}: not an ngd model file (JSON nested too deeply)") from None
     return LoadedModel(document, source=name)
@@ -158,72 +157,34 @@ class LoadedModel:
     """
 
     def __init__(self, document, source="<model>"):
-        bad = lambda why: DataError(f"{source}: not a valid ngd model file: {why}")  # noqa: E731
-        if not isinstance(document, dict) or document.get("format") != FORMAT:
-            raise bad(f"'format' is not {FORMAT!r}")
-        version = document.get("format_version")
-        if version != FORMAT_VERSION:
-            raise bad(f"format_version {version!r} is not supported by this ngd (it reads "
-                      f"version {FORMAT_VERSION}); upgrade ngd")
-        for key in ("model", "feature_names", "coef", "intercept"):
-            if key not in document:
-                raise bad(f"missing {key!r}")
-        if not isinstance(document["model"], str):
-            raise bad("'model' must be a string")
         try:
-            coef = np.asarray(document["coef"], dtype=np.float64)
-            intercept = np.asarray(document["intercept"], dtype=np.float64)
-        except (TypeError, ValueError):
-            raise bad("'coef' and 'intercept' must be numbers") from None
-        names = document["feature_names"]
-        if (not isinstance(names, list) or not all(isinstance(n, str) for n in names)
-                or coef.ndim not in (1, 2) or coef.shape[-1] != len(names)):
-            raise bad("'feature_names' must be a list of strings, one per coefficient column")
-        if intercept.ndim > 1 or (intercept.ndim == 1 and intercept.shape[0] != coef.shape[0]):
-            raise bad("'intercept' must be a number or one number per coefficient row")
-        if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
-            raise bad("non-finite coefficients")
-        classes = document.get("classes")
-        if classes is not None and not isinstance(classes, list):
-            raise bad("'classes' must be a list or null")
+            checked = check_document(document)
+        except Invalid as exc:
+            raise DataError(f"{source}: not a valid ngd model file: {exc}") from None
         self.document = document
         self.source = source
-        self.model = document["model"]
-        self.family = document.get("family")
-        self.link = document.get("link")
-        self.power = document.get("power")
-        nb_alpha = document.get("nb_alpha")
-        if nb_alpha is not None and not (isinstance(nb_alpha, dict) and _is_number(
-                nb_alpha.get("value")) and nb_alpha["value"] >= 0):
-            raise bad("'nb_alpha' must be an object with a number 'value' >= 0")
-        self.nb_alpha = None if nb_alpha is None else float(nb_alpha["value"])
-        self.feature_names = list(names)
-        self.coef = coef
-        self.intercept = float(intercept) if intercept.ndim == 0 else intercept
-        self.classes = classes
-        objective = document.get("objective") or {}
-        self.l2 = objective.get("l2", 0.0)
-        self.fit_intercept = objective.get("fit_intercept", True)
-        self.fit = document.get("fit") or {}
-        raw_input = document.get("input") or {}
-        self.input = {"columns": list(raw_input.get("columns") or names),
-                      "categories": dict(raw_input.get("categories") or {}),
-                      **{key: raw_input.get(key)
-                         for key in ("target", "weights", "offset", "trials")},
-                      "cluster": list(raw_input.get("cluster") or ())}
-        self.table_spec = self._table_spec(raw_input, bad)
-        self.formula_spec = document.get("formula")
-        if self.formula_spec is not None and not isinstance(self.formula_spec, dict):
-            raise bad("'formula' must be an object")
+        self.model = checked.model
+        self.family, self.link, self.power = checked.family, checked.link, checked.power
+        self.nb_alpha = checked.nb_alpha
+        self.feature_names = checked.feature_names
+        self.coef, self.intercept, self.classes = (checked.coef, checked.intercept,
+                                                   checked.classes)
+        self.l2, self.fit_intercept = checked.l2, checked.fit_intercept
+        self.fit = checked.fit
+        table = checked.input.pop("table")
+        self.input = checked.input
+        self.table_spec = self._table_spec(table, source)
+        self.formula_spec = checked.formula
 
-    def _table_spec(self, raw_input, bad):
+    def _table_spec(self, table, source):
         """How a table becomes X: the document's ``input.table``, else (models written from
         CSV input) its columns and categories with each categorical's first level dropped."""
-        if raw_input.get("table") is not None:
+        if table is not None:
             try:
-                return TableSpec.from_dict(raw_input["table"])
+                return TableSpec.from_dict(table)
             except DataError as exc:
-                raise bad(str(exc)) from None
+                raise DataError(f"{source}: not a valid ngd model file: 'input.table': "
+                                f"{exc}") from None
         columns, categories = self.input["columns"], self.input["categories"]
         return TableSpec(columns, {c: "categorical" if c in categories else "numeric"
                                    for c in columns},
@@ -314,11 +275,6 @@ def _python(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and \
-        math.isfinite(value)
 
 
 def _number(value):
