@@ -23,7 +23,7 @@ from ngd.cli._plot import convergence_png, have_matplotlib
 from ngd.cli._progress import Progress
 from ngd.io import write_files_atomic
 from ngd.io.chunks import ChunkSource
-from ngd.models.separation import name_list
+from ngd._text import name_list
 
 EPILOG = """\b
 Examples:

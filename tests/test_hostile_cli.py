@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 import ngd
 from ngd.cli.main import cli
-from ngd.models.separation import name_list
+from ngd._text import name_list
 
 
 def _separated_csv(path, duplicate=True):
@@ -33,7 +33,7 @@ def test_separation_reported_once_across_compared_methods(tmp_path):
 def test_name_list_caps_at_ten_and_counts():
     names = [f"c{j}" for j in range(200_000)]
     text = name_list(names)
-    assert text == ", ".join(names[:10]) + " and 199990 more (200000 in all)"
+    assert text == ", ".join(names[:10]) + " and 199990 more"
     assert name_list(["a", "b"]) == "a, b"
     assert name_list(names[:10]) == ", ".join(names[:10])
 

@@ -10,7 +10,8 @@ import pytest
 from ngd.exceptions import DataError
 from ngd.io import read_csv
 from ngd.io.arrow import _check_names as check_arrow_names
-from ngd.io.csv import read_header, shown_names
+from ngd._text import name_list
+from ngd.io.csv import read_header
 from ngd.io.svmlight import MAX_FEATURES, read_svmlight
 
 WIDE = 200_000
@@ -59,9 +60,9 @@ def test_arrow_names_check_is_o_p_and_capped():
         check_arrow_names("t.arrow", names + names[:21])
 
 
-def test_shown_names_caps_at_ten():
-    assert shown_names(["a", "b"]) == "a, b"
-    assert shown_names([str(j) for j in range(12)]) == "0, 1, 2, 3, 4, 5, 6, 7, 8, 9 and 2 more"
+def test_name_list_caps_at_ten():
+    assert name_list(["a", "b"]) == "a, b"
+    assert name_list([str(j) for j in range(12)]) == "0, 1, 2, 3, 4, 5, 6, 7, 8, 9 and 2 more"
 
 
 @pytest.mark.parametrize("index", [3_000_000_000, MAX_FEATURES, 2**63])

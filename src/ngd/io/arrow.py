@@ -29,7 +29,8 @@ import numpy as np
 from ngd._optional import require
 from ngd.exceptions import DataError
 from ngd.frames import check_magnitude
-from ngd.io.csv import _Roles, shown_names
+from ngd._text import name_list
+from ngd.io.csv import _Roles
 from ngd.io.dataset import Dataset
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -212,10 +213,10 @@ def _check_names(path, names):
     names = [str(name) for name in names]
     empty = [str(j + 1) for j, name in enumerate(names) if not name.strip()]
     if empty:
-        raise DataError(f"{path}: column(s) {shown_names(empty)} have no name")
+        raise DataError(f"{path}: column(s) {name_list(empty)} have no name")
     duplicates = sorted(name for name, k in Counter(names).items() if k > 1)
     if duplicates:
-        raise DataError(f"{path}: duplicate column name(s): {shown_names(duplicates)}")
+        raise DataError(f"{path}: duplicate column name(s): {name_list(duplicates)}")
     return names
 
 
@@ -435,6 +436,6 @@ def read_arrow_table(path, columns):
     present = set(source.names)
     missing = [c for c in columns if c not in present]
     if missing:
-        raise DataError(f"{path}: missing column(s) {shown_names(missing)} (the data have: "
-                        f"{shown_names(source.names)})")
+        raise DataError(f"{path}: missing column(s) {name_list(missing)} (the data have: "
+                        f"{name_list(source.names)})")
     return source.read(list(dict.fromkeys(columns)))

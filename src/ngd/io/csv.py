@@ -30,6 +30,7 @@ from collections import Counter
 
 import numpy as np
 
+from ngd._text import name_list
 from ngd._validation import MAX_ABS
 from ngd.design import Categorical, Design
 from ngd.exceptions import DataError
@@ -82,7 +83,7 @@ class _Roles:
                 raise TypeError(f"{what} must be a column name, got {name!r}")
             if name not in index:
                 raise DataError(f"{path}: no column named {name!r} ({what}); columns are: "
-                                f"{shown_names(names)}")
+                                f"{name_list(names)}")
             return index[name]
 
         self.names = names
@@ -148,7 +149,7 @@ class _Roles:
             feats += [j for j in self.categorical if j not in seen]
         if not feats:
             raise DataError(f"{path}: need at least one feature column; the header has "
-                            f"{len(names)} column(s) ({shown_names(names)})")
+                            f"{len(names)} column(s) ({name_list(names)})")
         self.features = feats
         self.numeric = [j for j in feats if j not in categorical_set]
         self.text = self.categorical + [j for j in self.cluster if j not in categorical_set]
@@ -197,21 +198,13 @@ def _check_names(path, header):
     names = [name.strip() for name in header]
     empty = [str(j + 1) for j, name in enumerate(names) if not name]
     if empty:
-        raise DataError(f"{path}: line 1 (header): column(s) {shown_names(empty)} have no "
+        raise DataError(f"{path}: line 1 (header): column(s) {name_list(empty)} have no "
                         "name")
     duplicates = sorted(name for name, k in Counter(names).items() if k > 1)
     if duplicates:
         raise DataError(f"{path}: duplicate column name(s) in the header: "
-                        f"{shown_names(duplicates)}")
+                        f"{name_list(duplicates)}")
     return names
-
-
-def shown_names(names, limit=10):
-    """The first ``limit`` names joined by commas, then "and N more" (messages stay one
-    short line however wide the input)."""
-    names = list(names)
-    text = ", ".join(map(str, names[:limit]))
-    return text + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _scan(path, delimiter, names, roles, dropna):

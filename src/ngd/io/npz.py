@@ -10,6 +10,7 @@ import numpy as np
 import scipy.sparse
 
 from ngd import _sparse
+from ngd._text import name_list
 from ngd.exceptions import DataError
 from ngd.io.csv import MAX_ABS
 from ngd.io.svmlight import MAX_FEATURES
@@ -192,12 +193,6 @@ def _check_dense(path, X, block_rows=16384):
                             "the column")
 
 
-def _name_list(names, limit=10):
-    """The first ``limit`` names, then "and N more"."""
-    shown = ", ".join(names[:limit])
-    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
-
-
 def _dataset(path, X, y, extra, names):
     """Check X (dense, memory-mapped or sparse), y and the optional arrays; a Dataset."""
     sparse = scipy.sparse.issparse(X)
@@ -246,7 +241,7 @@ def _dataset(path, X, y, extra, names):
         names = [str(n) for n in names.tolist()]
         duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
         if duplicates:
-            raise DataError(f"{path}: duplicate feature name(s): {_name_list(duplicates)}")
+            raise DataError(f"{path}: duplicate feature name(s): {name_list(duplicates)}")
     as_float = {key: v.astype(np.float64) for key, v in extra.items()}
     return Dataset(X=X, y=y, feature_names=names, target_name="y" if y is not None else None,
                    sample_weight=as_float.get("w"), offset=as_float.get("offset"),

@@ -91,12 +91,3 @@ def columns_by_movement(sd, delta_coef, fraction=0.05):
         size = size.max(axis=0)
     top = size.max()
     return [] if top == 0 else [int(j) for j in np.flatnonzero(size >= fraction * top)]
-
-
-def name_list(names, limit=10):
-    """'a, b, c' for at most ``limit`` names, else the first ``limit`` and 'and N more (M in
-    all)': a separation message stays one readable line however wide the data."""
-    names = [str(name) for name in names]
-    if len(names) <= limit:
-        return ", ".join(names)
-    return f"{', '.join(names[:limit])} and {len(names) - limit} more ({len(names)} in all)"

@@ -21,8 +21,8 @@ import warnings
 
 import numpy as np
 
+from ngd._text import name_list
 from ngd.exceptions import ConvergenceWarning, DampingWarning
-from ngd.models.separation import name_list
 from ngd.result import CONVERGED_STATUSES, STATUS_MESSAGES, FitResult, History
 
 
