@@ -1,5 +1,6 @@
 """Argument checks at the public boundary: shapes, dtypes, layout, finiteness."""
 import math
+import numbers
 
 import numpy as np
 
@@ -57,9 +58,35 @@ def _check_finite_rows(X, name, max_abs=None, block_bytes=16 << 20):
             raise DataError(f"{name} has {problem} ({value}) at row {start + row}, column {col}")
 
 
+def check_real(value, name, minimum=None, maximum=None, positive=False):
+    """float(value) for a real option ``name``: TypeError unless it is a number (not a bool),
+    ValueError unless it is finite, >= minimum (> 0 with positive) and <= maximum when given
+    (l2, damping, alpha: at most MAX_ABS, the data's bound, since they add to the curvature's
+    diagonal, whose entries are squared in the solvers: above ~1e154 they overflow)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    number = float(value)
+    if maximum is not None and math.isfinite(number) and number > maximum:
+        raise ValueError(f"{name} must be at most {maximum:g}, got {value!r}")
+    if not math.isfinite(number) or (minimum is not None and number < minimum) \
+            or (positive and number <= 0):
+        raise ValueError(f"{name} must be a finite number{_bounds(minimum, maximum, positive)}"
+                         f", got {value!r}")
+    return number
+
+
+def _bounds(minimum, maximum, positive):
+    """' > 0', ' in [a, b]', ' >= a' or '': the range of check_real in words."""
+    if positive:
+        return " > 0"
+    if minimum is not None and maximum is not None:
+        return f" in [{minimum:g}, {maximum:g}]"
+    return "" if minimum is None else f" >= {minimum:g}"
+
+
 def check_finite_scale(value, name, maximum=None):
-    """float(value), raising a one-line ValueError naming ``name`` when it is not finite or
-    exceeds ``maximum`` (a derived scale: a sum, a penalty, a tolerance)."""
+    """float(value), raising a one-line DataError (a ValueError) naming ``name`` when it is
+    not finite or exceeds ``maximum`` (a derived scale: a sum, a penalty, a tolerance)."""
     value = float(value)
     if not math.isfinite(value):
         raise DataError(f"{name} is not finite ({value})")
@@ -71,7 +98,8 @@ def check_finite_scale(value, name, maximum=None):
 def check_weight_sum(w, name="sample_weight"):
     """sum(w) for non-negative weights w: finite, positive, and large enough that w / sum(w)
     (the normalised weights every model uses) is finite. Raises DataError naming ``name``."""
-    total = float(w.sum())
+    with np.errstate(over="ignore"):             # our message, not numpy's warning
+        total = float(w.sum())
     if not math.isfinite(total):
         raise DataError(f"{name} sums to {total} (overflow): rescale the weights")
     if total <= 0:
@@ -82,8 +110,9 @@ def check_weight_sum(w, name="sample_weight"):
     return total
 
 
-def as_vector(v, n, name, check_finite=True):
-    """v as a C-contiguous float64 vector of length n."""
+def as_vector(v, n, name, check_finite=True, max_abs=None):
+    """v as a C-contiguous float64 vector of length n; with check_finite, a non-finite entry
+    is a DataError, and so is one above ``max_abs`` in magnitude when given."""
     v = np.asarray(v)
     if v.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be numeric, got dtype {v.dtype}")
@@ -93,6 +122,10 @@ def as_vector(v, n, name, check_finite=True):
     if check_finite and not np.isfinite(v).all():
         i = int(np.flatnonzero(~np.isfinite(v))[0])
         raise DataError(f"{name} has a non-finite value ({v[i]}) at index {i}")
+    if check_finite and max_abs is not None and v.size and np.abs(v).max() > max_abs:
+        i = int(np.argmax(np.abs(v)))
+        raise DataError(f"{name} has a value too large in magnitude ({v[i]:g} > {max_abs:g}) "
+                        f"at index {i}")
     return v
 
 
@@ -104,3 +137,16 @@ def as_square(F, name="F"):
     if not np.isfinite(F).all():
         raise DataError(f"{name} has non-finite entries")
     return F
+
+
+def check_seed(seed, name="seed"):
+    """``seed`` for numpy.random.default_rng: None, an integer >= 0, or numpy's Generator,
+    BitGenerator or SeedSequence; TypeError / ValueError naming ``name`` otherwise."""
+    if seed is None or isinstance(seed, (np.random.Generator, np.random.BitGenerator,
+                                         np.random.SeedSequence)):
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= 0 or None, got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {seed!r}")
+    return int(seed)

@@ -1,5 +1,4 @@
 """``ngd.fit``: validate once, build the model, run one optimiser, attach statistics."""
-import math
 import numbers
 
 import numpy as np
@@ -267,11 +266,13 @@ def model_kind(model, link, power, trials, fit_intercept, l2):
     """("logistic" | "softmax" | "glm", the GLM's family or None) of ``fit``'s model options,
     after the checks every backend shares (l2, fit_intercept, power, link, trials)."""
     name = normalise_model_name(model)
-    _check_real(l2, "l2", minimum=0.0, maximum=_validation.MAX_ABS)
+    _validation.check_real(l2, "l2", minimum=0.0, maximum=_validation.MAX_ABS)
     if not isinstance(fit_intercept, (bool, np.bool_)):
         raise TypeError(f"fit_intercept must be True or False, got {fit_intercept!r}")
     if power is not None and name != "tweedie":
         raise ValueError(f"power= applies to the tweedie model only, not {name!r}")
+    if power is not None:
+        _validation.check_real(power, "power")     # its range: the family's check
     if name == "logistic" and trials is None:
         if link not in (None, "logit"):
             raise ValueError(f"model 'logistic' uses the logit link, got link={link!r}; "
@@ -296,7 +297,8 @@ def _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_interc
         if not negative_binomial:
             raise ValueError(f"nb_alpha= applies to the negative_binomial model only, not "
                              f"{normalise_model_name(model)!r}")
-        nb_alpha = check_nb_alpha(nb_alpha)
+        nb_alpha = _validation.check_real(check_nb_alpha(nb_alpha), "nb_alpha",
+                                          maximum=_validation.MAX_ABS)
     design = X if is_design(X) else None
     if design is not None:      # softmax: the one-hot CSR path; else the dense part + codes
         X = design.to_csr() if kind == "softmax" else dense_part(design)
@@ -311,7 +313,8 @@ def _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_interc
         if (w < 0).any():
             raise DataError("sample_weight must be >= 0")
         _validation.check_weight_sum(w, "sample_weight")
-    off = None if offset is None else _validation.as_vector(offset, n, "offset")
+    off = None if offset is None else _validation.as_vector(offset, n, "offset",
+                                                            max_abs=_validation.MAX_ABS)
     threads = effective_n_threads(n_threads)
     common = dict(sample_weight=w, offset=off, fit_intercept=bool(fit_intercept),
                   l2=float(l2), n_threads=threads)
@@ -325,7 +328,8 @@ def _prepare(X, y, model, link, power, trials, sample_weight, offset, fit_interc
         y = _validation.as_vector(y, n, "y")
         t = None if trials is None else _validation.as_vector(trials, n, "trials")
         if t is not None:
-            _validation.check_finite_scale(t.sum(), "the sum of trials")
+            with np.errstate(over="ignore"):
+                _validation.check_finite_scale(t.sum(), "the sum of trials")
         # alpha to estimate: the model at NB_START_ALPHA carries the validated data only
         built = get_model(family)(X, y, family=family, link=link, power=power, trials=t,
                                   nb_alpha=(NB_START_ALPHA if nb_alpha is None else nb_alpha)
@@ -368,20 +372,6 @@ def _labels(y, n, exactly):
     if classes.size < 2:
         raise DataError("y has only one class; at least two are needed")
     return codes.astype(np.float64 if exactly == 2 else np.intp), classes
-
-
-def _check_real(value, name, minimum=None, positive=False, maximum=None):
-    """A real ``value`` >= minimum (> 0 with positive), finite, and <= maximum when given
-    (l2, damping: at most MAX_ABS, the data's bound, since they add to the curvature's
-    diagonal, whose entries are squared in the solvers: above ~1e154 they overflow)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if maximum is not None and math.isfinite(value) and value > maximum:
-        raise ValueError(f"{name} must be at most {maximum:g}, got {value!r}")
-    if not math.isfinite(value) or (minimum is not None and value < minimum) \
-            or (positive and value <= 0):
-        bound = "> 0" if positive else f">= {minimum}"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
 
 
 def _subsample_size(subsample, method, model, curvature):
@@ -432,10 +422,14 @@ def _fit_single(prepared, method, *, fisher, tol, max_iter, ftol, damping, step,
         raise ValueError(f"stderr must be 'auto', True or False, got {stderr!r}")
     if cov_type not in COV_TYPES:
         raise ValueError(f"cov_type must be one of {COV_TYPES}, got {cov_type!r}")
-    _check_real(tol, "tol", minimum=0.0)
-    _check_real(ftol, "ftol", minimum=0.0)
-    _check_real(damping, "damping", minimum=0.0, maximum=_validation.MAX_ABS)
-    _check_real(kl, "kl", positive=True)
+    _validation.check_real(tol, "tol", minimum=0.0)
+    _validation.check_real(ftol, "ftol", minimum=0.0)
+    _validation.check_real(damping, "damping", minimum=0.0, maximum=_validation.MAX_ABS)
+    _validation.check_real(kl, "kl", positive=True)
+    if learning_rate is not None:
+        _validation.check_real(learning_rate, "learning_rate", positive=True,
+                               maximum=_validation.MAX_ABS)
+    _validation.check_seed(seed)
     if max_iter is None:
         max_iter = DEFAULT_MAX_ITER[method]
     if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 0:
@@ -466,7 +460,7 @@ def _fit_single(prepared, method, *, fisher, tol, max_iter, ftol, damping, step,
                                                                  curvature),
                                        seed=seed)
             step_rule = step
-        start = model.initial_theta() if theta0 is None else theta0
+        start = _start(model) if theta0 is None else theta0
         result = run(stepper, start, tol=float(tol), ftol=float(ftol),
                      max_iter=int(max_iter), method=method, callback=callback)
         result.attach_model(model)
@@ -492,6 +486,21 @@ def _fit_single(prepared, method, *, fisher, tol, max_iter, ftol, damping, step,
     result.update(fun=result.loss, jac=result.grad, nit=result.n_iter, nfev=result.n_fev,
                   success=result.converged)
     return result
+
+
+def _start(model):
+    """The model's starting point; with an offset, no valid start is an error naming the
+    offset (on the linear predictor's scale: log(exposure) for a log link)."""
+    offset = getattr(model, "offset", None)
+    if offset is None:
+        return model.initial_theta()
+    try:
+        with np.errstate(all="ignore"):         # our message, not numpy's warnings
+            return model.initial_theta()
+    except DataError as exc:
+        raise DataError(f"offset: {exc} (the offset spans [{offset.min():g}, "
+                        f"{offset.max():g}] on the linear predictor's scale; pass "
+                        "log(exposure) for a log link, not the exposure)") from None
 
 
 def _family_name(model):

@@ -26,6 +26,7 @@ import numbers
 import numpy as np
 
 from ngd import _sparse
+from ngd._validation import MAX_ABS, check_real
 from ngd._threads import fit_threads
 from ngd.models import normalise_model_name
 from ngd.optim.proximal import CompositeProblem, CurvatureCache, minimise
@@ -49,15 +50,6 @@ class Penalty:
         return self.alpha * self.l1_ratio * f, self.alpha * (1.0 - self.l1_ratio) * f
 
 
-def _real(value, name, low=None, high=None):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or \
-            not np.isfinite(value) or (low is not None and value < low) or \
-            (high is not None and value > high):
-        bounds = f"in [{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{name} must be a finite number {bounds}, got {value!r}")
-    return float(value)
-
-
 def check_penalty(l2, alpha, l1_ratio, penalty_factor):
     """(l2, Penalty or None) from ``fit``'s arguments: alpha with l1_ratio = 0 and no factors
     is the ridge l2 = alpha; anything else with alpha is a Penalty (and l2 = 0)."""
@@ -65,27 +57,37 @@ def check_penalty(l2, alpha, l1_ratio, penalty_factor):
         if l1_ratio != 0 or penalty_factor is not None:
             raise ValueError("l1_ratio= and penalty_factor= need alpha= (the penalty strength)")
         return l2, None
-    alpha = _real(alpha, "alpha", 0.0)
-    l1_ratio = _real(l1_ratio, "l1_ratio", 0.0, 1.0)
+    alpha = check_real(alpha, "alpha", 0.0, MAX_ABS)
+    l1_ratio = check_real(l1_ratio, "l1_ratio", 0.0, 1.0)
     if l2 != 0:
         raise ValueError("give either l2= (the ridge shorthand) or alpha= with l1_ratio=, "
                          "not both")
     if l1_ratio == 0 and penalty_factor is None:
         return alpha, None
-    return 0.0, Penalty(alpha, l1_ratio, _check_factor(penalty_factor))
+    factor = _check_factor(penalty_factor)
+    if factor is not None and factor.size and alpha * factor.max() > MAX_ABS:
+        raise ValueError(f"alpha * penalty_factor reaches {alpha * factor.max():g} "
+                         f"(> {MAX_ABS:g}, where the curvature overflows): rescale them")
+    return 0.0, Penalty(alpha, l1_ratio, factor)
 
 
 def path_penalty(l1_ratio, penalty_factor):
     """The Penalty of a path (alpha set per grid point) from validated arguments."""
-    return Penalty(0.0, _real(l1_ratio, "l1_ratio", 0.0, 1.0), _check_factor(penalty_factor))
+    return Penalty(0.0, check_real(l1_ratio, "l1_ratio", 0.0, 1.0), _check_factor(penalty_factor))
 
 
 def _check_factor(penalty_factor):
     if penalty_factor is None:
         return None
-    factor = np.asarray(penalty_factor, dtype=np.float64)
-    if factor.ndim != 1 or not np.all(np.isfinite(factor)) or np.any(factor < 0):
-        raise ValueError("penalty_factor must be a 1-D array of finite numbers >= 0")
+    try:
+        factor = np.asarray(penalty_factor, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"penalty_factor must be a 1-D array of numbers, got "
+                        f"{penalty_factor!r:.60}") from None
+    if factor.ndim != 1 or not np.all(np.isfinite(factor)) or np.any(factor < 0) \
+            or np.any(factor > MAX_ABS):
+        raise ValueError(f"penalty_factor must be a 1-D array of finite numbers >= 0 and "
+                         f"<= {MAX_ABS:g}")
     return factor
 
 
@@ -141,7 +143,7 @@ def prepare(X, y, *, model, link, power, trials, sample_weight, offset, fit_inte
 def check_solver(tol, max_iter, ftol=0.0):
     """tol and ftol finite >= 0, max_iter an integer >= 0 (ValueError otherwise)."""
     for value, name in ((tol, "tol"), (ftol, "ftol")):
-        _real(value, name, 0.0)
+        check_real(value, name, 0.0)
     if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 0:
         raise ValueError(f"max_iter must be an integer >= 0, got {max_iter!r}")
 

@@ -23,6 +23,7 @@ import warnings
 import numpy as np
 
 from ngd import _sparse, frames
+from ngd._validation import check_seed
 from ngd.api import fit as _fit
 from ngd.predict import linear_predictor, predict as _predict
 
@@ -440,4 +441,4 @@ def _seed(random_state):
         return 0
     if isinstance(random_state, np.random.RandomState):
         return int(random_state.randint(np.iinfo(np.int32).max))
-    return random_state
+    return check_seed(random_state, "random_state")

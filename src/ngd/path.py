@@ -11,12 +11,14 @@ while the Fisher weights move by less than ``curvature_reuse`` (relative L1 chan
 CSR (logistic and the GLM families): alpha_max, the screening and the KKT checks use the sparse
 gradient, the curvature the sparse Gram of the working set's columns.
 """
+import numbers
 import time
 
 import numpy as np
 from scipy.optimize import OptimizeResult
 
 from ngd._threads import fit_threads
+from ngd._validation import MAX_ABS, check_real
 from ngd.elastic_net import (centre_unpenalised, check_curvature, check_solver,
                              parameter_factors, path_penalty, prepare)
 from ngd.optim.proximal import CompositeProblem, CurvatureCache, LastEvaluation, minimise
@@ -57,19 +59,23 @@ def check_grid(penalty, alphas):
         raise ValueError("every feature has penalty factor 0: there is no path to compute")
 
 
+MAX_ALPHAS = 100_000      # grid points: each one is a fit (glmnet's default is 100)
+
+
 class GridSpec:
     """n_alphas and alpha_min_ratio of a log grid, or explicit alphas."""
 
     def __init__(self, n_alphas=100, alpha_min_ratio=1e-3, alphas=None):
         if alphas is not None:
-            alphas = np.sort(np.asarray(alphas, dtype=np.float64).ravel())[::-1]
-            if alphas.size == 0 or not np.all(np.isfinite(alphas)) or alphas[-1] < 0:
-                raise ValueError("alphas must be a non-empty list of finite numbers >= 0")
+            alphas = _alpha_list(alphas)
         else:
             if isinstance(n_alphas, bool) or not isinstance(n_alphas, (int, np.integer)) \
-                    or n_alphas < 1:
-                raise ValueError(f"n_alphas must be an integer >= 1, got {n_alphas!r}")
-            if not (isinstance(alpha_min_ratio, (int, float)) and 0 < alpha_min_ratio < 1):
+                    or not 1 <= n_alphas <= MAX_ALPHAS:
+                raise ValueError(f"n_alphas must be an integer in [1, {MAX_ALPHAS}], "
+                                 f"got {n_alphas!r}")
+            if isinstance(alpha_min_ratio, (bool, np.bool_)) or \
+                    not isinstance(alpha_min_ratio, numbers.Real) or \
+                    not 0 < alpha_min_ratio < 1:
                 raise ValueError(f"alpha_min_ratio must lie in (0, 1), got {alpha_min_ratio!r}")
         self.n_alphas = n_alphas
         self.ratio = alpha_min_ratio
@@ -82,6 +88,18 @@ class GridSpec:
         if self.n_alphas == 1:
             return np.array([alpha_max])
         return alpha_max * self.ratio ** np.linspace(0.0, 1.0, self.n_alphas)
+
+
+def _alpha_list(alphas):
+    """``alphas`` as a float64 array sorted decreasing: a non-empty list of real numbers in
+    [0, MAX_ABS] (larger penalties overflow the curvature, as l2)."""
+    values = np.asarray(alphas, dtype=object).ravel()
+    if values.size == 0 or values.size > MAX_ALPHAS:
+        raise ValueError(f"alphas must be a list of 1 to {MAX_ALPHAS} numbers, got "
+                         f"{values.size}")
+    for value in values:
+        check_real(value, "alphas", 0.0, MAX_ABS)
+    return np.sort(values.astype(np.float64))[::-1]
 
 
 def minimise_refreshed(problem, theta, *, tol, max_iter, cache, previous_l1=None):
@@ -113,7 +131,12 @@ def null_fit(prepared, penalty, curvature, tol, max_iter, cache, memo=None):
     active = scaled > 0
     if not active.any():
         return result.x, np.nan, result
-    alpha_max = float(np.max(np.abs(grad[active]) / scaled[active]))
+    with np.errstate(over="ignore"):
+        alpha_max = float(np.max(np.abs(grad[active]) / scaled[active]))
+    if not alpha_max <= MAX_ABS:
+        raise ValueError(f"alpha_max = max_j |gradient_j| / (l1_ratio * penalty_factor_j) is "
+                         f"{alpha_max:g} (> {MAX_ABS:g}): l1_ratio or a penalty factor is too "
+                         "small; pass alphas=")
     return result.x, (alpha_max if alpha_max > 0 else 1.0), result   # 0: any alpha zeroes all
 
 
@@ -123,7 +146,7 @@ def solve_path(prepared, penalty, grid, *, curvature="exact", tol=1e-8, max_iter
     (e.g. from the full data in cross-validation) fixes the grid; theta_0 is still fitted."""
     start = time.perf_counter()
     model = prepared.model
-    cache = CurvatureCache(model, curvature_reuse)
+    cache = CurvatureCache(model, check_real(curvature_reuse, "curvature_reuse", minimum=0.0))
     memo = LastEvaluation()
     theta, own_max, null = null_fit(prepared, penalty, curvature, tol, max_iter, cache, memo)
     alpha_max = own_max if alpha_max is None else alpha_max
