@@ -12,18 +12,19 @@ the per-row curvature weights of a model evaluation and ``rows`` an optional
   mu I + S X X^T S (S = diag(sqrt(v))) with X X^T formed once per fit;
 - ``schur``: models with categorical blocks (a Design): the Schur complement of the largest
   categorical's diagonal block (``ngd.fisher.schur``);
-- ``auto`` picks one from the shape (:func:`choose_solver`).
+- ``auto`` picks the cheapest that fits in memory by the per-iteration estimates of
+  ``ngd.fisher.cost`` (:func:`auto_solver`, :func:`choose_solver`).
 
 ``RowSubsample`` decides which rows the curvature is estimated on (subsampled Fisher,
 Byrd et al. 2011) and grows the sample when convergence slows.
 """
-from ngd.fisher.choice import SOLVERS, choose_solver, make_solver
+from ngd.fisher.choice import SOLVERS, auto_solver, choose_solver, make_solver
 from ngd.fisher.dense import CholeskySolver, Solve, same_weights
 from ngd.fisher.matrix_free import CGSolver
 from ngd.fisher.schur import SchurSolver
 from ngd.fisher.subsample import SUBSAMPLE_MIN_ROWS, RowSubsample, auto_subsample_size
 from ngd.fisher.woodbury import WoodburySolver
 
-__all__ = ["SOLVERS", "choose_solver", "make_solver", "Solve", "CholeskySolver", "CGSolver",
-           "WoodburySolver", "SchurSolver", "RowSubsample", "auto_subsample_size",
+__all__ = ["SOLVERS", "auto_solver", "choose_solver", "make_solver", "Solve", "CholeskySolver",
+           "CGSolver", "WoodburySolver", "SchurSolver", "RowSubsample", "auto_subsample_size",
            "SUBSAMPLE_MIN_ROWS", "same_weights"]

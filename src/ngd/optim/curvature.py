@@ -17,7 +17,7 @@ import math
 
 import numpy as np
 
-from ngd.fisher import RowSubsample, choose_solver, make_solver, same_weights
+from ngd.fisher import RowSubsample, auto_solver, make_solver, same_weights
 from ngd.optim.steps import MAX_HALVINGS, armijo, flat_improvement, kl_step_size
 
 STEP_RULES = ("armijo", "kl", "lm")
@@ -52,7 +52,8 @@ class StepOutcome:
 class CurvatureStepper:
     """One damped second-order step per iteration on ``model`` with curvature ``curvature``.
 
-    solver: "auto" (``ngd.fisher.choose_solver``), "cholesky", "cg" or "woodbury".
+    solver: "auto" (``ngd.fisher.auto_solver``: the cheapest by estimated cost; the estimates
+    are kept in ``solver_costs``), "cholesky", "cg" or "woodbury".
     subsample: None (all rows) or the number of rows the curvature starts from
     (``ngd.fisher.RowSubsample``, or the model's ``subsample_type``: grown when convergence
     slows; the gradient always uses every row).
@@ -75,8 +76,10 @@ class CurvatureStepper:
         subsample_type = getattr(model, "subsample_type", RowSubsample)
         self.subsample = None if subsample is None else subsample_type(model, subsample, seed)
         rows = model.n_samples if self.subsample is None else self.subsample.size
-        self.solver_name = choose_solver(model, curvature, rows) if solver == "auto" \
-            else solver
+        self.solver_costs = None        # auto: the per-iteration estimates it compared
+        if solver == "auto":
+            solver, self.solver_costs = auto_solver(model, curvature, rows, self.damping)
+        self.solver_name = solver
         self.solver = make_solver(self.solver_name, model, curvature)
         self._lm_lambda = self.damping
         self._previous_weights = None

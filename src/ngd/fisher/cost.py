@@ -1,0 +1,173 @@
+"""Estimated time and memory of one curvature solve, for each solver, from the problem's shape.
+
+A problem is summarised (:func:`problem_shape`) by its curvature rows n (the subsample when the
+curvature is subsampled), columns p, outputs K (softmax classes, else 1), parameters P, stored
+entries per row z (p for dense X), the ridge mu = l2 + damping and the item size of X. Per
+iteration of the fit (:func:`solver_costs`):
+
+- cholesky: the Gram, K(K+1)/2 blocks of n p^2 (dense) or sum_i z_i^2 (CSR) multiply-adds,
+  and the factor, P^3 / 3; memory 16 P^2 bytes (the matrix and its factor);
+- woodbury (single output, exact or empirical curvature): the n x n factor n^3 / 3, about
+  WOODBURY_SQUARE_PASSES n^2 memory-bound element operations (scaling, shift, copy) and three
+  passes over X, plus X X^T (n^2 p dense, sum_j c_j^2 CSR with c_j the column counts) formed
+  once per fit and amortised over AMORTISED_ITERATIONS; memory 32 n^2 bytes;
+- cg: (CG iterations) x (two passes over X, 4 n z K flops) plus a Python overhead per
+  iteration; memory O(P + n K).
+
+CG iterations per solve (inexact Newton: the forcing term ends most solves early):
+CG_BASE + CG_SLOPE sqrt(kappa), at most CG_MAX and the curvature's rank + 1, with kappa an
+estimate of the Jacobi-preconditioned condition number: the Marchenko-Pastur spread
+((1 + r) / (1 - r))^2 of X^T X's non-zero eigenvalues, r = sqrt(min(n, p) / max(n, p)) (the
+null space of a wide X is not reached: gradients lie in the row space), capped by the ridge
+bound 1 + (1 + sqrt(p / n))^2 d / mu (the largest Marchenko-Pastur eigenvalue in units of d) with
+d = WEIGHT_SCALE x (mean squared stored entry) x z / p, the typical diagonal of the curvature.
+Constants were fitted to the CG counts of logistic fits on AR(1)-correlated dense X (5000 x 1000 and 2000 x 3000, l2 = 1e-5 and 1e-2: 15 to 38 a solve).
+
+Rates: measured on the development machine (2 cores, OpenBLAS, float64 X, December 2026) by
+timing ngd.kernels.weighted_gram (20000 x 1000: 2.5e10 to 5e10 multiply-adds/s with the machine
+shared or not), damped_cholesky (p = 1000: 1.5e10 to 4.4e10 flop/s), fisher_vector on dense
+(20000 x 1000: 5.8e9 flop/s counting 4 n p; 1.8e9 under load) and CSR X (1e4 x 5e4, 40 a row:
+3.3e9 flop/s in cache) and _sparse.kernel_matrix (8.5e9 multiply-adds/s); the constants take
+round values between the loaded and unloaded figures, since only their ratios decide.
+"""
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from ngd import _sparse
+
+GRAM_RATE = 3.0e10             # dense Gram / X X^T multiply-adds per second (BLAS-3)
+CHOLESKY_RATE = 3.0e10         # Cholesky flops per second (p^3 / 3 for p x p)
+DENSE_PASS_RATE = 3.0e9        # flops per second of a dense X u or X^T r (2 per entry)
+SPARSE_PASS_RATE = 1.5e9       # flops per second of a CSR X u or X^T r (2 per stored entry)
+SPARSE_GRAM_RATE = 1.0e9       # CSR Gram / X X^T multiply-adds per second (scattered)
+SQUARE_RATE = 1.0e9            # memory-bound element operations per second on n x n arrays
+WOODBURY_SQUARE_PASSES = 8     # n^2 element operations of a Woodbury solve besides the factor
+AMORTISED_ITERATIONS = 10      # iterations that share Woodbury's X X^T
+SOLVE_OVERHEAD = 2e-4          # seconds of Python work per solve
+CG_ITERATION_OVERHEAD = 3e-5   # seconds of Python work per CG iteration
+CG_BASE, CG_SLOPE, CG_MAX = 20.0, 2.0, 300
+WEIGHT_SCALE = 0.25            # typical curvature weight (the logistic bound p (1 - p) <= 1/4)
+SAMPLE_ROWS = 1000             # rows of a dense X read to estimate its mean squared entry
+FALLBACK_MEMORY = 8 * 2 ** 30  # bytes assumed when the physical memory cannot be read
+
+
+@dataclass(frozen=True)
+class ProblemShape:
+    """What the estimates need: rows (curvature rows), columns p, outputs K, params P,
+    entries_per_row z, row_square (mean z_i^2), column_square (sum_j c_j^2 per row^2, for
+    X X^T), mean_square (mean squared stored entry), sparse, mu (l2 + damping)."""
+
+    rows: int
+    columns: int
+    outputs: int
+    params: int
+    entries_per_row: float
+    row_square: float
+    column_square: float
+    mean_square: float
+    sparse: bool
+    mu: float
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Estimated seconds per fit iteration and peak bytes of one solver."""
+
+    seconds: float
+    bytes: float
+
+    def as_dict(self):
+        """{"seconds": ..., "bytes": ...} as plain floats."""
+        return {"seconds": float(self.seconds), "bytes": float(self.bytes)}
+
+
+def problem_shape(model, n_rows, damping=0.0):
+    """The :class:`ProblemShape` of ``model`` with ``n_rows`` curvature rows: sparse statistics
+    in O(nnz + p), a dense X's mean squared entry from at most SAMPLE_ROWS rows."""
+    X = getattr(model, "X", None)
+    n, p = model.n_samples, model.n_features
+    outputs = int(getattr(model, "n_classes", 1) or 1)
+    mu = float(model.l2) + float(damping)
+    common = dict(rows=int(n_rows), columns=p, outputs=outputs, params=int(model.n_params),
+                  mu=mu)
+    if _sparse.is_sparse(X):
+        z = np.diff(X.indptr).astype(float)
+        counts = np.bincount(X.indices, minlength=p).astype(float)
+        mean_square = float(np.mean(np.square(X.data, dtype=float))) if X.nnz else 0.0
+        return ProblemShape(entries_per_row=float(z.mean()), row_square=float(z @ z) / n,
+                            column_square=float(counts @ counts) / (n * n),
+                            mean_square=mean_square, sparse=True, **common)
+    mean_square = 1.0
+    if isinstance(X, np.ndarray) and X.size:
+        sample = X[::max(1, n // SAMPLE_ROWS)]
+        mean_square = float(np.mean(np.square(sample, dtype=float)))
+    return ProblemShape(entries_per_row=float(p), row_square=float(p) ** 2,
+                        column_square=float(p), mean_square=mean_square, sparse=False, **common)
+
+
+def memory_budget():
+    """Bytes a solver may use: half the physical memory (FALLBACK_MEMORY when unknown)."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        total = FALLBACK_MEMORY
+    return 0.5 * (total if total > 0 else FALLBACK_MEMORY)
+
+
+def _pass_seconds(shape, passes):
+    """Seconds of ``passes`` passes over the curvature rows of X (2 flops per entry each),
+    times the outputs."""
+    rate = SPARSE_PASS_RATE if shape.sparse else DENSE_PASS_RATE
+    return passes * 2.0 * shape.rows * shape.entries_per_row * shape.outputs / rate
+
+
+def cholesky_cost(shape):
+    """Gram plus factor (see the module docstring)."""
+    K = shape.outputs
+    blocks = K * (K + 1) / 2
+    if shape.sparse:
+        gram = blocks * shape.rows * shape.row_square / SPARSE_GRAM_RATE \
+            + 2.0 * shape.params ** 2 / SQUARE_RATE
+    else:
+        gram = blocks * shape.rows * shape.columns ** 2 / GRAM_RATE
+    factor = shape.params ** 3 / 3.0 / CHOLESKY_RATE
+    return Cost(gram + factor + SOLVE_OVERHEAD, 16.0 * shape.params ** 2)
+
+
+def woodbury_cost(shape):
+    """n x n factor, memory-bound n^2 work, three passes, amortised X X^T."""
+    n = shape.rows
+    if shape.sparse:
+        kernel = n * n * shape.column_square / SPARSE_GRAM_RATE + n * n / SQUARE_RATE
+    else:
+        kernel = n * n * shape.columns / GRAM_RATE
+    seconds = n ** 3 / 3.0 / CHOLESKY_RATE + WOODBURY_SQUARE_PASSES * n * n / SQUARE_RATE \
+        + _pass_seconds(shape, 3) + kernel / AMORTISED_ITERATIONS + SOLVE_OVERHEAD
+    return Cost(seconds, 32.0 * n * n)
+
+
+def cg_iterations(shape):
+    """Estimated CG iterations of one solve (see the module docstring)."""
+    n, p = shape.rows, shape.columns
+    r = math.sqrt(min(n, p) / max(n, p, 1))
+    spread = math.inf if r >= 1 else ((1 + r) / (1 - r)) ** 2
+    diagonal = WEIGHT_SCALE * shape.mean_square * shape.entries_per_row / max(p, 1)
+    top = (1 + math.sqrt(p / max(n, 1))) ** 2
+    ridge = 1 + top * diagonal / shape.mu if shape.mu > 0 else math.inf
+    kappa = min(spread, ridge)
+    rank = min(n * shape.outputs, shape.params) + 1
+    estimate = CG_BASE + CG_SLOPE * math.sqrt(kappa) if math.isfinite(kappa) else CG_MAX
+    return float(min(estimate, CG_MAX, rank))
+
+
+def cg_cost(shape):
+    """CG iterations times (two passes over X plus the per-iteration overhead)."""
+    iterations = cg_iterations(shape)
+    seconds = iterations * (_pass_seconds(shape, 2) + CG_ITERATION_OVERHEAD) + SOLVE_OVERHEAD
+    return Cost(seconds, 8.0 * (6 * shape.params + 2 * shape.rows * shape.outputs))
+
+
+ESTIMATES = {"cholesky": cholesky_cost, "woodbury": woodbury_cost, "cg": cg_cost}
