@@ -243,6 +243,9 @@ class SoftmaxModel:
         pass; CSR X: one pass per group of class pairs) (kfac: E[A]_kl times E[x~ x~^T]);
         l2 on the W diagonal."""
         curvature, X, P, D, wn = self._curvature_rows(weights, rows)
+        # the blocks of the free classes only: the reference class has no free parameters
+        first = 1 if self.reference and curvature != "kfac" else 0
+        P, D = P[:, first:], D[:, first:]
         if curvature == "kfac":
             A = np.diag(wn @ P) - (P * wn[:, None]).T @ P
             class_major = np.kron(A, augmented_gram(X, wn, self.fit_intercept, self.n_threads))
@@ -252,8 +255,9 @@ class SoftmaxModel:
                 self.n_threads)
         else:
             class_major = multi_output_gram(X, **self._row_weight_options(curvature, P, D, wn))
+        order = self._class_major_order(first)
         position = np.empty(self.n_full, dtype=np.intp)   # class-major index of each parameter
-        position[self._class_major_order()] = np.arange(self.n_full)
+        position[order] = np.arange(order.size)
         at = position[self.free]
         out = class_major[np.ix_(at, at)]
         penalised = np.flatnonzero(self.penalty_mask)
@@ -304,11 +308,12 @@ class SoftmaxModel:
         Y = _apply_row_weights(curvature, P, D, wn, Z)
         return _sparse.rmatvec(X, Y, self.fit_intercept, self.n_threads).T
 
-    def _class_major_order(self):
-        """Position in theta's layout [vec(W), b] of each class-major index k (p + 1) + j."""
+    def _class_major_order(self, first=0):
+        """Position in theta's layout [vec(W), b] of each class-major index
+        (k - first) (p + 1) + j of the classes k = first, ..., K - 1."""
         K, p = self.n_classes, self.n_features
         rows = [np.r_[k * p:(k + 1) * p, [K * p + k] if self.fit_intercept else []]
-                for k in range(K)]
+                for k in range(first, K)]
         return np.concatenate(rows).astype(np.intp)
 
     def exact_fisher(self, theta):
