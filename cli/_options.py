@@ -1,9 +1,35 @@
 """Options shared by several commands (one definition each, applied as decorators)."""
+import math
+
 import click
+
+from ngd.elastic_net import MAX_ABS
 
 LINKS = ("identity", "log", "logit", "probit", "cloglog", "inverse", "inverse_squared")
 DELIMITER_NAMES = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|",
                    "space": " "}
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option that refuses nan and infinities (click.FloatRange lets nan through
+    every bound, and inf through a missing one), within the given range."""
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+def finite_float(min=None, max=None, min_open=False, max_open=False):
+    """The type of a finite float option in [min, max] (open ends as FloatRange)."""
+    return FiniteFloat(min=min, max=max, min_open=min_open, max_open=max_open)
+
+
+def scale_float():
+    """The type of a penalty or damping option: finite, in [0, MAX_ABS] (the library's cap:
+    above it the curvature's squared diagonal overflows)."""
+    return finite_float(min=0, max=MAX_ABS)
 
 
 def _delimiter(ctx, param, value):
@@ -52,7 +78,8 @@ _MODEL_DATA_OPTIONS = (
     click.option("--link", default=None, callback=normalised_choice(LINKS),
                  metavar="[" + "|".join(LINKS) + "]",
                  help="Link function (GLM models)  [default: the model's canonical link]"),
-    click.option("--power", type=float, default=None, help="Tweedie power (model tweedie)."),
+    click.option("--power", type=finite_float(), default=None,
+                 help="Tweedie power (model tweedie)."),
     click.option("--target", default=None,
                  help="Target column of a CSV  [default: last column]"),
     click.option("--features", default=None, callback=column_list, metavar="A,B,...",

@@ -7,14 +7,16 @@ import numpy as np
 
 import ngd
 from ngd.cli._errors import InputError
+from ngd.cli._options import finite_float, scale_float
+from ngd.path import MAX_ALPHAS
 from ngd.cli._output import emit_json, fmt, format_table
 from ngd.io import write_files_atomic
 
 _OPTIONS = [
-    click.option("--alpha", type=click.FloatRange(min=0), default=None,
+    click.option("--alpha", type=scale_float(), default=None,
                  help="Elastic-net strength: adds alpha [(1 - r)/2 ||coef||^2 + r ||coef||_1] "
                       "(glum's convention; with --l1-ratio 0 it is --l2 alpha)."),
-    click.option("--l1-ratio", type=click.FloatRange(0, 1), default=None,
+    click.option("--l1-ratio", type=finite_float(0, 1), default=None,
                  help="Share r of the L1 part  [default: 0 with --alpha, 1 with --path/--cv]"),
     click.option("--path", "path_mode", is_flag=True,
                  help="Fit a regularization path: coefficients, deviance and non-zeros per "
@@ -22,9 +24,9 @@ _OPTIONS = [
     click.option("--cv", "cv_folds", type=click.IntRange(min=2), default=None, metavar="K",
                  help="K-fold cross-validation of the path (stratified for classes), then the "
                       "fit at the chosen alpha (--plot draws the CV curve)."),
-    click.option("--n-alphas", type=click.IntRange(min=1), default=100,
+    click.option("--n-alphas", type=click.IntRange(1, MAX_ALPHAS), default=100,
                  help="Penalties on the path's log grid (--path, --cv)."),
-    click.option("--alpha-min-ratio", type=click.FloatRange(0, 1, min_open=True, max_open=True),
+    click.option("--alpha-min-ratio", type=finite_float(0, 1, min_open=True, max_open=True),
                  default=1e-3, help="Smallest alpha of the grid / alpha_max (--path, --cv)."),
     click.option("--select", type=click.Choice(["best", "1se"], case_sensitive=False),
                  default="best", help="--cv: alpha of the final fit, the best CV deviance or "

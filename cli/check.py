@@ -7,7 +7,7 @@ import click
 
 import ngd
 from ngd.cli._data import data_options, load_training
-from ngd.cli._options import json_option, model_data_options
+from ngd.cli._options import json_option, model_data_options, scale_float
 from ngd.cli._output import emit_json, fmt, format_table
 
 EPILOG = """\b
@@ -20,7 +20,7 @@ Examples:
 @click.command("check", epilog=EPILOG)
 @click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=pathlib.Path))
 @model_data_options
-@click.option("--l2", type=click.FloatRange(min=0), default=0.0,
+@click.option("--l2", type=scale_float(), default=0.0,
               help="Ridge penalty: objective mean NLL + l2/2 ||coef||^2 (intercept unpenalised).")
 @click.option("--no-intercept", is_flag=True, help="Fit without an intercept.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, envvar="NGD_NUM_THREADS",

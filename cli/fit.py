@@ -17,10 +17,11 @@ from ngd import formula as formulas
 from ngd.cli import _formula, _penalty
 from ngd.cli._data import data_options, load_training
 from ngd.cli._errors import InputError
-from ngd.cli._options import json_option, model_data_options
+from ngd.cli._options import finite_float, json_option, model_data_options, scale_float
 from ngd.cli._output import (check_writable, csv_text, emit_json, fmt, format_table)
 from ngd.cli._plot import convergence_png, have_matplotlib
 from ngd.cli._progress import Progress
+from ngd.elastic_net import MAX_ABS
 from ngd.io import write_files_atomic
 from ngd.io.chunks import ChunkSource
 from ngd._text import name_list
@@ -66,8 +67,9 @@ def _nb_alpha_value(ctx, param, value):
         number = float(value)
     except ValueError:
         number = math.nan
-    if not (math.isfinite(number) and number > 0):
-        raise click.BadParameter(f"expected 'estimate' or a number > 0, got {value!r}")
+    if not (math.isfinite(number) and 0 < number <= MAX_ABS):
+        raise click.BadParameter(f"expected 'estimate' or a number in (0, {MAX_ABS:g}], "
+                                 f"got {value!r}")
     return number
 
 
@@ -139,12 +141,12 @@ def _resolve_backend(backend, dataset, options):
 @click.option("--cluster", "cluster_columns", multiple=True, metavar="COL",
               help="CSV column of cluster labels for --cov-type cluster (not a feature); "
                    "give it twice for two-way clustering.")
-@click.option("--l2", type=click.FloatRange(min=0), default=0.0,
+@click.option("--l2", type=scale_float(), default=0.0,
               help="Ridge penalty: objective mean NLL + l2/2 ||coef||^2 (intercept unpenalised).")
 @click.option("--max-iter", type=click.IntRange(min=1), default=None,
               help="Iteration limit (epochs for sgd, sqn, adam, rmsprop)  [default: 100; "
                    "those 30]")
-@click.option("--tol", type=click.FloatRange(min=0), default=1e-8,
+@click.option("--tol", type=finite_float(min=0), default=1e-8,
               help="Stop when max |gradient| <= tol.")
 @click.option("--step", type=click.Choice(["armijo", "kl", "lm"], case_sensitive=False),
               default="armijo", help="NGD step: Armijo backtracking from 1, a KL budget, or "
@@ -163,9 +165,9 @@ def _resolve_backend(backend, dataset, options):
               default="auto",
               help="Convert a CSV once to binary files in DATA.ngdcache/ (reused while the CSV "
                    "is unchanged) and memory-map them: always, never, or auto (CSVs >= 256 MiB).")
-@click.option("--kl", "kl_budget", type=click.FloatRange(min=0, min_open=True), default=0.01,
+@click.option("--kl", "kl_budget", type=finite_float(min=0, min_open=True), default=0.01,
               help="KL budget delta for --step kl: alpha = sqrt(2 delta / g'F^-1 g).")
-@click.option("--damping", type=click.FloatRange(min=0), default=0.0,
+@click.option("--damping", type=scale_float(), default=0.0,
               help="Damping lambda added to the curvature (raised automatically if needed).")
 @click.option("--no-intercept", is_flag=True, help="Fit without an intercept.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, envvar="NGD_NUM_THREADS",

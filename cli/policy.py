@@ -10,7 +10,7 @@ import numpy as np
 
 from ngd import policy
 from ngd.cli._errors import InputError
-from ngd.cli._options import json_option
+from ngd.cli._options import finite_float, json_option
 from ngd.cli._output import check_writable, emit_json, fmt, format_table
 from ngd.cli._plot import have_matplotlib
 from ngd.io import write_files_atomic
@@ -38,18 +38,18 @@ TABLE_ROWS = 20
 @click.option("--gradient", type=click.Choice(["exact", "sampled"], case_sensitive=False),
               default=None, help="Policy gradient: exact, or REINFORCE with a baseline  "
                                  "[default: as --fisher]")
-@click.option("--step", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--step", type=finite_float(min=0, min_open=True), default=None,
               help="Step size eta  [default: npg 1 (sampled Fisher: --kl 0.01); pg "
                    "(1 - gamma)^3 / 8]")
-@click.option("--kl", "kl_budget", type=click.FloatRange(min=0, min_open=True), default=None,
+@click.option("--kl", "kl_budget", type=finite_float(min=0, min_open=True), default=None,
               help="KL budget delta of NPG's trust-region step alpha = sqrt(2 delta / "
                    "g'F^-1 g).")
-@click.option("--damping", type=click.FloatRange(min=0), default=None,
+@click.option("--damping", type=finite_float(min=0), default=None,
               help="Damping lambda of NPG's solve (F + lambda I) w = g  [default: 0 exact, "
                    "1e-3 sampled]")
 @click.option("--iterations", type=click.IntRange(min=1), default=100,
               help="Maximum number of updates per method.")
-@click.option("--tol", type=click.FloatRange(min=0), default=1e-6,
+@click.option("--tol", type=finite_float(min=0), default=1e-6,
               help="Stop a method once V* - V <= tol.")
 @click.option("--episodes", type=click.IntRange(min=1), default=16,
               help="Episodes per iteration for sampled gradients and Fishers.")
