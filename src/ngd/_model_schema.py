@@ -6,6 +6,7 @@ an :class:`Invalid` whose message names the key (``objective.l2``, ``coef[1][3]`
 """
 import json
 import math
+import sys
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,7 +28,7 @@ INPUT_KEYS = ("columns", "categories", "target", "weights", "offset", "trials", 
               "table")
 ROLE_KEYS = ("target", "weights", "offset", "trials")
 MAX_STATE_DEPTH = 64            # formula transform / encoder state: nesting kept by decode
-_FLOAT_MAX = np.finfo(np.float64).max
+_FLOAT_MAX = sys.float_info.max         # a Python float: compared with ints exactly
 _CLASSIFIER = {"logistic": ("binomial", "logit"), "softmax": ("multinomial", "softmax")}
 
 
@@ -421,8 +422,11 @@ def check_formula(raw, n_features):
     if "feature_names" in raw and len(string_list(raw["feature_names"],
                                                  "formula.feature_names")) != n_features:
         raise Invalid("'formula.feature_names' must have one name per coefficient column")
-    check_natives(raw["native"])
+    check_natives(raw["native"], set(raw["variables"]))
     check_encoder_state(raw["encoder_state"])
+    if not isinstance(raw["transform_state"], dict):
+        raise Invalid(f"'formula.transform_state' must be an object, got "
+                      f"{shown(raw['transform_state'])}")
     check_state(raw["transform_state"], "formula.transform_state")
     check_terms(raw.get("terms"), n_features)
     row_columns = object_or_none(raw.get("row_columns"), "formula.row_columns")
@@ -431,7 +435,9 @@ def check_formula(raw, n_features):
     return raw
 
 
-def check_natives(natives):
+def check_natives(natives, variables):
+    """formula.native: objects with a position, term, variable (one of the formula's
+    variables), levels and drop_first."""
     if not isinstance(natives, list):
         raise Invalid(f"'formula.native' must be a list, got {shown(natives)}")
     for i, item in enumerate(natives):
@@ -443,8 +449,11 @@ def check_natives(natives):
             if key not in item:
                 raise Invalid(f"missing {child(path, key)!r}")
             of_type(item[key], child(path, key), kind, nullable=False)
-        if "levels" not in item:
-            raise Invalid(f"missing {child(path, 'levels')!r}")
+        if item["variable"] not in variables:
+            raise Invalid(f"{child(path, 'variable')!r} is not one of 'formula.variables'")
+        if not scalar_list(item.get("levels")):
+            raise Invalid(f"{child(path, 'levels')!r} must be a list of distinct levels "
+                          f"(strings, numbers, booleans), got {shown(item.get('levels'))}")
         check_state(item["levels"], child(path, "levels"))
 
 
@@ -454,9 +463,17 @@ def check_encoder_state(encoder):
     for expr, item in encoder.items():
         path = child("formula.encoder_state", expr)
         if not isinstance(item, dict) or not isinstance(item.get("kind"), str) \
-                or "state" not in item:
-            raise Invalid(f"{path!r} must be an object with a string 'kind' and a 'state'")
+                or not isinstance(item.get("state"), dict) \
+                or not scalar_list(item["state"].get("categories", [])):
+            raise Invalid(f"{path!r} must be an object with a string 'kind' and a 'state' "
+                          "object (its 'categories' a list)")
         check_state(item["state"], child(path, "state"))
+
+
+def scalar_list(levels):
+    """True for a list of distinct JSON scalars (levels of a categorical)."""
+    return isinstance(levels, list) and not any(isinstance(v, (list, dict)) for v in levels) \
+        and len(set(levels)) == len(levels)
 
 
 def check_terms(terms, n_features):

@@ -625,6 +625,8 @@ def design_matrix(spec, data):
     formulaic, pandas = require()
     from formulaic.parser.types import Factor
     try:
+        if not isinstance(spec, dict):
+            raise TypeError(f"expected an object, got {type(spec).__name__}")
         parsed = _parse(spec["formula"])
         natives = [_Native(int(item["position"]), str(item["term"]), str(item["variable"]),
                            _formula_state.decode(item["levels"]), bool(item["drop_first"]))
@@ -637,8 +639,18 @@ def design_matrix(spec, data):
         for native in natives:
             if str(parsed.rhs[native.position]) != native.term:
                 raise ValueError(f"term {native.term!r} is not at position {native.position}")
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise DataError(f"malformed formula description in the model: {exc}") from None
+            if native.variable not in variables or not _scalars(native.levels):
+                raise ValueError(f"term {native.term!r} needs a list of levels (scalars) and a "
+                                 "column among the variables")
+        if not isinstance(transform, dict) or not all(
+                isinstance(state, dict) and _scalars(state.get("categories", []))
+                for _, state in encoder.values()):
+            raise ValueError("the encoder and transform states must be objects (categories a "
+                             "list of scalars)")
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, ArithmeticError,
+            RecursionError) as exc:
+        raise DataError(f"malformed formula description in the model: "
+                        f"{' '.join(str(exc).split()) or type(exc).__name__}") from None
     frame = as_pandas(data)
     missing = [v for v in variables if v not in frame.columns]
     if missing:
@@ -663,6 +675,13 @@ def design_matrix(spec, data):
     if names != list(spec.get("feature_names", names)):
         raise DataError("the formula's columns on these data differ from the fitted model's")
     return X, offset
+
+
+def _scalars(levels):
+    """True for a list of distinct hashable levels (no lists, dicts or arrays)."""
+    return isinstance(levels, list) and not any(
+        isinstance(level, (list, dict, np.ndarray)) for level in levels) \
+        and len(set(levels)) == len(levels)
 
 
 def attach(result, frame):

@@ -32,19 +32,41 @@ def predict(model, coef, intercept, X, offset=None, *, link=None, power=None, sp
     if coef.ndim != expected:
         raise ValueError(f"coef must be {expected}-D for the {name} model, got shape "
                          f"{coef.shape}")
-    eta = linear_predictor(coef, intercept, X)
-    if offset is not None:
-        if name == "softmax":
-            raise ValueError("offset= is not supported by the softmax model")
-        eta += as_vector(offset, eta.shape[0], "offset")
+    with np.errstate(over="ignore", invalid="ignore"):
+        eta = linear_predictor(coef, intercept, X)
+        if offset is not None:
+            if name == "softmax":
+                raise ValueError("offset= is not supported by the softmax model")
+            eta += as_vector(offset, eta.shape[0], "offset")
+    _check_finite(eta, eta, "the linear predictor overflows")
     if name == "softmax":
-        return softmax(eta, axis=1)
+        with np.errstate(over="ignore", under="ignore"):
+            return softmax(eta, axis=1)         # finite rows: the largest term is exp(0)
     if name == "logistic":
         return expit(eta)
     if link is None:
         link = NegativeBinomial.canonical_link if name == "negative_binomial" else \
             get_family(name, power).canonical_link
-    return get_link(link).inverse(eta)
+    link = get_link(link)
+    with np.errstate(all="ignore"):
+        mean = link.inverse(eta)
+    _check_finite(mean, eta, "the prediction overflows")
+    return mean
+
+
+def _check_finite(values, eta, what):
+    """ValueError at the first row where ``values`` (h(eta), or eta itself) is not finite,
+    with that row's eta: an overflow (inf), or an eta outside the link's domain (nan)."""
+    finite = np.isfinite(values)
+    if finite.all():
+        return
+    first = tuple(np.argwhere(~finite)[0])
+    row, shown = first[0], eta[first]
+    if np.isnan(values[first]) and np.isfinite(shown):
+        raise ValueError(f"the prediction is undefined at row {row} (eta = {shown:.6g} is "
+                         "outside the link's domain)")
+    raise ValueError(f"{what} at row {row} (eta = {shown:.6g}): the coefficients, intercept, "
+                     "offset or X are too large for a finite prediction")
 
 
 def linear_predictor(coef, intercept, X):

@@ -173,23 +173,31 @@ class LoadedModel:
         self.fit = checked.fit
         table = checked.input.pop("table")
         self.input = checked.input
-        self.table_spec = self._table_spec(table, source)
         self.formula_spec = checked.formula
+        self.table_spec = self._table_spec(table, source)
 
     def _table_spec(self, table, source):
         """How a table becomes X: the document's ``input.table``, else (models written from
-        CSV input) its columns and categories with each categorical's first level dropped."""
+        CSV input) its columns and categories with each categorical's first level dropped.
+        Unless a formula builds X, the spec must give the model's features."""
+        bad = f"{source}: not a valid ngd model file: "
         if table is not None:
             try:
-                return TableSpec.from_dict(table)
+                spec = TableSpec.from_dict(table)
             except DataError as exc:
-                raise DataError(f"{source}: not a valid ngd model file: 'input.table': "
-                                f"{exc}") from None
-        columns, categories = self.input["columns"], self.input["categories"]
-        return TableSpec(columns, {c: "categorical" if c in categories else "numeric"
-                                   for c in columns},
-                         {c: list(v) for c, v in categories.items()},
-                         {c: True for c in categories})
+                raise DataError(f"{bad}'input.table': {exc}") from None
+        else:
+            columns, categories = self.input["columns"], self.input["categories"]
+            spec = TableSpec(columns, {c: "categorical" if c in categories else "numeric"
+                                       for c in columns},
+                             {c: list(v) for c, v in categories.items()},
+                             {c: True for c in categories})
+        if self.formula_spec is None and sorted(_spec_features(spec)) != \
+                sorted(self.feature_names):
+            where = "'input.table'" if table is not None else \
+                "'input.columns' and 'input.categories'"
+            raise DataError(f"{bad}{where} do not give the model's 'feature_names'")
+        return spec
 
     def _table_X(self, X):
         """X of a table through the model's input description, and the coefficients in the
@@ -268,6 +276,14 @@ def dumps(result, feature_names=None, **meta):
     out = io.StringIO()
     save_model(result, out, feature_names, **meta)
     return out.getvalue()
+
+
+def _spec_features(spec):
+    """The feature names a TableSpec gives (ngd.frames' Design order): numeric columns, then
+    ``column=level`` for each categorical's kept levels."""
+    numeric = [c for c in spec.columns if spec.kinds[c] == "numeric"]
+    return numeric + [f"{c}={level}" for c in spec.columns if spec.kinds[c] == "categorical"
+                      for level in spec.levels[c][int(spec.drop_first[c]):]]
 
 
 def _python(value):
