@@ -176,3 +176,75 @@ def test_every_command_refuses_a_malformed_npz(tmp_path_factory, kind, value):
                  ["check", str(bad), "--model", "softmax"],
                  ["predict", str(model), str(bad)]):
         _one_line_exit_2(runner.invoke(cli, args))
+
+
+# ------------------------------------------------------- claimed shapes (class 5) --
+
+def _claimed(tmp_path, format, rows, y_rows=N, name="huge"):
+    """An NPZ in scipy's save_npz layout whose 'shape' claims ``rows`` rows while storing
+    the few entries of a (N, P) matrix (COO coordinates or CSC columns: no per-row array)."""
+    X, _ = _good()
+    X = X.tocoo() if format == "coo" else X.tocsc()
+    arrays = dict(row=X.row, col=X.col) if format == "coo" else \
+        dict(indices=X.indices, indptr=X.indptr)
+    path = tmp_path / f"{name}.npz"
+    np.savez(path, format=np.array(format), shape=np.array([rows, P]), data=X.data, **arrays)
+    np.save(tmp_path / f"{name}.y.npy", np.arange(y_rows) % 2)
+    return path
+
+
+def _peak_bytes(call):
+    import tracemalloc
+    tracemalloc.start()
+    try:
+        call()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    return peak
+
+
+@pytest.mark.parametrize("rows", [2**31, 2**40, 2**62])
+@pytest.mark.parametrize("format", ["coo", "csc"])
+def test_a_huge_claimed_row_count_is_refused_before_allocation(tmp_path, format, rows):
+    from ngd.io.npz import read_npz
+    path = _claimed(tmp_path, format, rows)
+
+    def read():
+        with pytest.raises(ngd.exceptions.DataError, match="claims shape") as info:
+            read_npz(path)
+        assert "\n" not in str(info.value)
+    assert _peak_bytes(read) < 4 << 20
+    _one_line_exit_2(CliRunner().invoke(cli, ["fit", str(path)]))
+
+
+@pytest.mark.parametrize("format", ["coo", "csc"])
+def test_rows_not_matching_the_target_are_refused_before_allocation(tmp_path, format):
+    from ngd.io.npz import read_npz
+    path = _claimed(tmp_path, format, 10**8)        # a CSR indptr of 800 MB
+
+    def read():
+        with pytest.raises(ngd.exceptions.DataError, match="claims 100000000 rows"):
+            read_npz(path)
+    assert _peak_bytes(read) < 4 << 20
+
+
+@pytest.mark.parametrize("rows", [2**31, 2**40])
+def test_the_library_refuses_a_huge_claimed_shape(rows):
+    X, y = _good()
+    X = X.tocoo()
+    huge = sp.coo_matrix((X.data, (X.row.astype(np.int64), X.col.astype(np.int64))),
+                         shape=(rows, P))
+    with pytest.raises(ngd.exceptions.DataError, match="claims shape"):
+        ngd.fit(huge, y)
+
+
+def test_the_dask_dataset_checks_a_sparse_structure_before_toarray():
+    pytest.importorskip("dask")
+    from ngd.dask_backend import as_dask_dataset
+    from ngd.io.dataset import Dataset
+    bad = _malformed("index", 2)            # a column index of 2**62
+    dataset = Dataset(X=bad, y=np.arange(N) % 2.0, feature_names=[f"x{j}" for j in range(P)],
+                      target_name="y")
+    with pytest.raises(ngd.exceptions.DataError, match="indices"):
+        as_dask_dataset(dataset)

@@ -7,6 +7,7 @@ from ngd._kernels import sparse as _kernels
 from ngd.exceptions import DataError
 
 _INDEX_TYPES = (np.int32, np.int64)
+MAX_DIM = 2**31 - 1     # rows or columns: the index bound of BLAS and of dense X (as_matrix)
 
 
 def is_sparse(X):
@@ -130,6 +131,9 @@ def _check_shape(name, shape):
         raise DataError(f"{name} must be 2-D (n_samples, n_features), got shape {shape}")
     if not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
         raise DataError(f"{name} has an invalid shape {shape}: two integers >= 0 expected")
+    if max(shape) > MAX_DIM:
+        raise DataError(f"{name} claims shape {shape}: more than {MAX_DIM} rows or columns "
+                        "(the index bound of the kernels) is refused before any allocation")
     return shape
 
 

@@ -40,7 +40,7 @@ def read_npz(path, target=None, *, has_target=True):
     with archive:
         keys = set(archive.files)
         if "format" in keys and "shape" in keys and "X" not in keys:     # scipy.sparse.save_npz
-            X = _read_sparse(path, archive, keys)
+            X, y, extra = _read_sparse(path, archive, keys, has_target)
             sparse = True
         else:
             sparse = False
@@ -55,7 +55,6 @@ def read_npz(path, target=None, *, has_target=True):
             names = load_member(archive, "feature_names", path) \
                 if "feature_names" in keys else None
     if sparse:
-        y, extra = _companions(path, X.shape[0], has_target)
         return _dataset(path, X, y, extra, None)
     return _dataset(path, X, y, extra, names)
 
@@ -79,11 +78,13 @@ def load_member(archive, key, path=None):
         raise DataError(f"{where}cannot load arrays ({key!r}: {_reason(exc)})") from None
 
 
-def _read_sparse(path, archive, keys):
-    """The matrix of a scipy.sparse.save_npz archive (CSR, CSC, BSR, COO or DIA) as CSR:
-    its arrays checked by ngd._sparse.check_arrays before scipy builds or converts anything
-    (a column index out of range would otherwise be written out of bounds), the width
-    at most MAX_FEATURES and indptr ending exactly at the number of stored values."""
+def _read_sparse(path, archive, keys, has_target=True):
+    """(X, y, extra): the matrix of a scipy.sparse.save_npz archive (CSR, CSC, BSR, COO or
+    DIA) as CSR and its companion arrays (:func:`_companions`). The arrays are checked by
+    ngd._sparse.check_arrays before scipy builds or converts anything (a column index out of
+    range would otherwise be written out of bounds; at most MAX_DIM rows), the width is at
+    most MAX_FEATURES, indptr ends exactly at the number of stored values, and the companions
+    have one entry per claimed row, all before the conversion allocates per row."""
     format = _sparse_format(path, load_member(archive, "format", path))
     missing = [key for key in _sparse.ARRAYS[format] if key not in keys]
     if format == "coo" and missing and "coords" in keys:
@@ -109,7 +110,16 @@ def _read_sparse(path, archive, keys):
     parts = (arrays["data"], (arrays["row"], arrays["col"])) if format == "coo" else \
         (arrays["data"], arrays["offsets"]) if format == "dia" else \
         (arrays["data"], arrays["indices"], arrays["indptr"])
-    return cls(parts, shape=shape).tocsr()
+    y, extra = _companions(path, shape[0], has_target)
+    for key, v in (({"y": y} if y is not None else {}) | extra).items():
+        if v.shape[:1] != (shape[0],):
+            raise DataError(f"{path}: array {key!r} has shape {v.shape} but sparse matrix 'X' "
+                            f"claims {shape[0]} rows")
+    try:
+        return cls(parts, shape=shape).tocsr(), y, extra
+    except MemoryError:
+        raise DataError(f"{path}: sparse matrix 'X' of shape {shape} does not fit in memory "
+                        "(or its shape is damaged)") from None
 
 
 def _sparse_format(path, stored):
@@ -185,7 +195,8 @@ def _check_dense(path, X, block_rows=16384):
             row, col = np.argwhere(bad)[0]
             raise DataError(f"{path}: array 'X' has a non-finite value at row {start + row}, "
                             f"column {col}")
-        big = np.abs(block) > MAX_ABS
+        with np.errstate(over="ignore"):    # float32: MAX_ABS casts to inf, rightly
+            big = np.abs(block) > MAX_ABS
         if big.any():
             row, col = np.argwhere(big)[0]
             raise DataError(f"{path}: array 'X' value {block[row, col]:g} at row {start + row}, "
