@@ -17,6 +17,7 @@ class Family:
     name = ""
     canonical_link = ""
     has_dispersion = True
+    closed_form_likelihood = True   # False: log_likelihood is nan whatever the mean
 
     def variance(self, mu):
         raise NotImplementedError
@@ -270,6 +271,11 @@ class Tweedie(Family):
             raise DataError(f"tweedie (power {self.power:g}) responses must be >= 0")
         if self.power >= 2 and np.any(y <= 0):
             raise DataError(f"tweedie (power {self.power:g}) responses must be > 0")
+
+    @property
+    def closed_form_likelihood(self):
+        """Only the special powers (0, 1, 2) have a closed-form density."""
+        return self._special is not None
 
     def log_likelihood(self, y, mu, w, phi, trials=None):
         if self._special is not None:

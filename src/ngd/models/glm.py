@@ -148,7 +148,7 @@ class GLM(SingleOutputModel):
             mean_offset = 0.0 if self.offset is None else float(np.sum(w * self.offset)
                                                                  / self.weight_sum)
             theta[-1] = float(self.link.link(np.array([ybar]))[0]) - mean_offset
-        if not np.isfinite(self._evaluate_rows_loss(theta)):
+        if not self._start_is_valid(theta[-1] if self.fit_intercept else 0.0):
             target = self.link.link(0.5 * (self.y + ybar))
             if self.offset is not None:
                 target = target - self.offset
@@ -171,6 +171,20 @@ class GLM(SingleOutputModel):
 
     def _evaluate_rows_loss(self, theta):
         return self.evaluate(theta).loss
+
+    def _start_is_valid(self, intercept):
+        """True when the loss at coef = 0 and this intercept (eta_i = intercept + offset_i) is
+        finite; O(n): X is not read."""
+        return bool(np.isfinite(self._intercept_only().loss(np.array([intercept]))))
+
+    def _intercept_only(self):
+        """This model without columns (theta = [b], eta_i = b + offset_i, l2 = 0, y and the
+        weights as here, trials folded in): its passes cost O(n) and never read X."""
+        if self.n_features == 0 and self.fit_intercept and self.l2 == 0:
+            return self
+        return GLM(np.empty((self.n_samples, 0)), self.y, self.family, self.link,
+                   sample_weight=self.sample_weight, offset=self.offset,
+                   n_threads=self.n_threads)
 
     # --- pointwise terms --------------------------------------------------------------
     def _pointwise(self, y, eta):
@@ -201,9 +215,35 @@ class GLM(SingleOutputModel):
 
     # --- one evaluation: loss, gradient, curvature weights -----------------------------
     def evaluate(self, theta, curvature=None):
-        """Loss, gradient and (if curvature is given) per-row weights v_i / sum w."""
-        return self._evaluate(theta, curvature, self.X, self.y, self.sample_weight,
-                              self.offset, self.weight_sum, self.trials)
+        """Loss, gradient and (if curvature is given) per-row weights v_i / sum w. The loss
+        is remembered with theta and the data it was computed on (``_remembered_loss``)."""
+        evaluation = self._evaluate(theta, curvature, self.X, self.y, self.sample_weight,
+                                    self.offset, self.weight_sum, self.trials)
+        self._last_loss = (np.array(theta, dtype=np.float64), self._loss_inputs(),
+                           evaluation.loss)
+        return evaluation
+
+    def _loss_inputs(self):
+        """(objects, values) the full-data loss depends on besides theta: the arrays and
+        the family and link (compared by identity), l2, the kernel codes and the intercept
+        flag (by value)."""
+        return ((self.X, self.y, self.sample_weight, self.offset, self.trials, self.family,
+                 self.link),
+                (self.l2, self._kernel_codes, self.fit_intercept, self.weight_sum))
+
+    def _remembered_loss(self, theta):
+        """The loss of the last ``evaluate`` if it was at this theta on the same data and
+        objective (e.g. the fit's final iterate), else None."""
+        last = getattr(self, "_last_loss", None)
+        if last is None:
+            return None
+        at, (objects, values), loss = last
+        now_objects, now_values = self._loss_inputs()
+        theta = np.asarray(theta, dtype=np.float64)
+        if at.shape != theta.shape or not np.array_equal(at, theta) or values != now_values \
+                or any(a is not b for a, b in zip(objects, now_objects)):
+            return None
+        return loss
 
     def evaluate_rows(self, theta, rows):
         """Loss and gradient of the objective restricted to ``rows`` (a mini-batch)."""
@@ -340,10 +380,13 @@ class GLM(SingleOutputModel):
 
     def deviance(self, theta):
         """2 sum_i w_i d(y_i, mu_i)/2 (w includes trials): from the fused pass's loss,
-        2 sum w (L - l2/2 ||coef||^2)."""
-        if self._kernel_codes is not None:
+        2 sum w (L - l2/2 ||coef||^2), without a pass when the last evaluation was at theta."""
+        loss = self._remembered_loss(theta)
+        if loss is not None or self._kernel_codes is not None:
             coef, _ = self.split(theta)
-            loss = self.evaluate(theta).loss - 0.5 * self.l2 * float(coef @ coef)
+            if loss is None:
+                loss = self.evaluate(theta).loss
+            loss = loss - 0.5 * self.l2 * float(coef @ coef)
             return float(2 * self.weight_sum * loss)
         eta = self.linear_predictor(theta, offset=self.offset)
         _, nll, _, _ = self._pointwise(self.y, eta)
@@ -364,10 +407,12 @@ class GLM(SingleOutputModel):
                          for rows, mu in self._row_blocks(theta)))
 
     def null_deviance(self):
-        """Deviance of the intercept-only model (with the offset), or of eta = offset."""
+        """Deviance of the intercept-only model (with the offset), or of eta = offset; every
+        pass is over y, the weights and the offset only (``_intercept_only``), never X."""
+        null = self._intercept_only()
         if not self.fit_intercept:
-            theta = np.zeros(self.n_params)
-            return self.deviance(theta) if np.isfinite(self.loss(theta)) else np.nan
+            theta = np.zeros(1)
+            return null.deviance(theta) if np.isfinite(null.loss(theta)) else np.nan
         closed_form = self.offset is None or (self.family.name == "poisson"
                                               and self.link.name == "log")
         if closed_form:
@@ -377,19 +422,14 @@ class GLM(SingleOutputModel):
             ybar = float(np.sum(w * self.y) / self.weight_sum)
             if self.family.name == "binomial":
                 ybar = min(max(ybar, 1e-10), 1 - 1e-10)
-            theta = np.zeros(self.n_params)
             with np.errstate(all="ignore"):
-                theta[-1] = float(self.link.link(np.array([ybar]))[0]) if self.offset is None \
+                b = float(self.link.link(np.array([ybar]))[0]) if self.offset is None \
                     else np.log(np.sum(w * self.y) / np.sum(w * np.exp(self.offset)))
-            if np.isfinite(theta[-1]):
-                value = self.deviance(theta)        # one fused pass
-                if np.isfinite(value):
-                    return value
-        null = GLM(np.zeros((self.n_samples, 1)), self.y, self.family, self.link,
-                   sample_weight=self.sample_weight, offset=self.offset, n_threads=1)
+            if np.isfinite(b) and np.isfinite(null.loss(np.array([b]))):
+                return null.deviance(np.array([b]))        # the loss of the line above
 
         def at(b):
-            theta = np.array([0.0, b])
+            theta = np.array([b])
             ev = null.evaluate(theta, "exact")
             if not np.isfinite(ev.loss):
                 return np.inf, 0.0, 0.0, np.inf
@@ -403,7 +443,10 @@ class GLM(SingleOutputModel):
 
     def log_likelihood(self, theta, phi):
         """Full log-likelihood at dispersion phi (Gaussian-identity: at the maximum-likelihood
-        scale deviance / sum w, as statsmodels); nan where there is no closed form."""
+        scale deviance / sum w, as statsmodels); nan where there is no closed form (then X
+        is not read)."""
+        if not self.family.closed_form_likelihood:
+            return np.nan
         if self.family.name == "gaussian" and self.link.name == "identity":
             phi = self.deviance(theta) / self.weight_sum
         total = 0.0

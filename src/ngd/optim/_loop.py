@@ -4,10 +4,14 @@ Stopping: converged when max_j |g_j| <= tol or the Newton decrement
 sqrt(g^T (C + lambda I)^{-1} g) of the last step was <= tol (status 0; the decrement does not
 change when a column of X is rescaled, the gradient norm does), or when the loss changed by
 at most ftol * max(1, |L|) in one iteration (status 1), in both cases only once the last
-step moved no coordinate by more than xtol * (1 + max_j |theta_j|) with
-xtol = max(1e-10, 1e-2 tol) (second-order steps; this keeps the rule meaningful when the
-objective's scale is tiny, e.g. a GLM with a small dispersion, and lets a loose tol stop
-early), or when the loss changed by no more than rounding (16 eps |L|: nothing more can be
+step -- or the next one, predicted as s_k^2 / s_{k-1} from the last three step lengths
+s_{k-2} > s_{k-1} > s_k when these were unit steps at one damping, each at most
+PREDICT_MAX_RATIO times the one before (the iterates contract: no iteration is spent on
+confirming a step already known to be small) -- moved no coordinate by more than
+xtol * (1 + max_j |theta_j|) with xtol = max(1e-10, 1e-2 tol) (second-order steps; this
+keeps the rule meaningful when the objective's scale is tiny, e.g. a GLM with a small
+dispersion, and lets a loose tol stop early), or when the loss changed by no more than
+rounding (16 eps |L|: nothing more can be
 gained); otherwise stop at max_iter (2), when the line search fails (3), on a non-finite
 loss or gradient (4, keeping the last finite iterate), when the callback raises
 StopIteration (5), or when the recent movement of theta is a direction
@@ -34,6 +38,31 @@ XTOL = 1e-10
 XTOL_PER_TOL = 1e-2                     # a looser tol settles at 1e-2 tol (default: XTOL)
 SEPARATION_LAG = 3                      # iterations spanned by the candidate direction
 ROUNDING = 16 * np.finfo(float).eps     # a loss change this small (relative) is rounding
+PREDICT_MAX_RATIO = 0.5                 # steps contracting at least this fast predict the next
+PREDICT_STEPS = 3                       # unit steps the prediction is made from
+
+
+def _unit_steps(steps, outcome, previous):
+    """The step lengths (step_max) of the recent consecutive unit steps taken at one damping,
+    ending with ``outcome`` (empty when it is not a unit step), at most PREDICT_STEPS."""
+    if outcome.step_size != 1.0 or outcome.escalated:
+        return []
+    if previous is None or not outcome.damping == previous.damping:
+        steps = []
+    return (steps + [outcome.step_max])[-PREDICT_STEPS:]
+
+
+def _settled(steps, step_max, bound):
+    """True when the last step (step_max) or the next one predicted from ``steps``
+    (s_k^2 / s_{k-1}, for PREDICT_STEPS unit steps each contracting by PREDICT_MAX_RATIO
+    or more) is at most bound."""
+    if step_max <= bound:
+        return True
+    if len(steps) < PREDICT_STEPS:
+        return False
+    contracting = all(later <= PREDICT_MAX_RATIO * earlier
+                      for earlier, later in zip(steps[:-1], steps[1:]))
+    return contracting and steps[-1] * (steps[-1] / steps[-2]) <= bound
 
 
 def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
@@ -59,6 +88,8 @@ def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
     check_separation = hasattr(getattr(stepper, "model", None), "separation") and \
         stepper.curvature is not None
     previous_step = np.inf
+    previous_outcome = None
+    unit_steps = []
     while status is None:
         if iteration >= max_iter:
             status = 2
@@ -85,7 +116,10 @@ def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
                        n_linesearch=outcome.n_linesearch, n_updates=n_updates,
                        fisher_rows=outcome.fisher_rows, solver_iter=outcome.solver_iter,
                        time=time.perf_counter() - start)
-        settled = outcome.step_max <= xtol * (1.0 + float(np.max(np.abs(theta))))
+        unit_steps = _unit_steps(unit_steps, outcome, previous_outcome)
+        previous_outcome = outcome
+        settled = _settled(unit_steps, outcome.step_max,
+                           xtol * (1.0 + float(np.max(np.abs(theta)))))
         recent = (recent + [theta.copy()])[-SEPARATION_LAG - 1:]
         if check_separation and len(recent) > SEPARATION_LAG and \
                 outcome.step_max >= 0.5 * previous_step:
