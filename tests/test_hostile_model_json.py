@@ -4,6 +4,7 @@ exception type, a numpy warning or a nan)."""
 import copy
 import io
 import json
+import re
 import warnings
 
 import numpy as np
@@ -240,6 +241,35 @@ def test_named_defects(saved, key, value, message):
     with pytest.raises(ngd.DataError, match=f"^{SOURCE}: not a valid ngd model file: "
                                             f"{message}"):
         _load(document)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"format": "ngd.model", "coef": [1], "coef": [2]}', 'the key "coef" appears twice'),
+    ('{"format": "ngd.model", "coef": [' + "1" * 5000 + "]}", "not valid JSON: Exceeds"),
+    ('{"format": "ngd.model", "format_version": 1, "model": "logistic", "feature_names": '
+     '["\\ud800"], "coef": [1.0], "intercept": 0.0}', "'feature_names\\[0\\]' holds a "
+                                                       "string that is not valid Unicode"),
+])
+def test_text_level_defects(text, message):
+    with pytest.raises(ngd.DataError, match=f"^{SOURCE}: .*{message}") as info:
+        ngd.load_model(_Named(text))
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("state, message", [
+    ({"__ndarray__": [1], "dtype": "S1000000000", "shape": [1]}, "numeric numpy dtype"),
+    ({"__ndarray__": [1, 2], "dtype": "<f8", "shape": [3]}, "whose product"),
+    ({"__ndarray__": [10**30], "dtype": "<i8", "shape": [1]}, "is not an array of <i8"),
+    ({"__float__": "1e5"}, '"nan", "inf" or "-inf"'),
+    ({"__items__": [[[[1]], 2]]}, r"list of \[key, value\] pairs"),
+    (json.loads('{"a": ' + "[" * 80 + "]" * 80 + "}"), "nested too deeply"),
+])
+def test_formula_state_is_checked_on_load(saved_formula, state, message):
+    document = copy.deepcopy(saved_formula[0])
+    document["formula"]["transform_state"]["center(a)"]["center"] = state
+    with pytest.raises(ngd.DataError, match="'formula.transform_state") as info:
+        _load(document)
+    assert re.search(message, str(info.value)), str(info.value)
 
 
 def test_softmax_classes_and_rows_agree(saved):

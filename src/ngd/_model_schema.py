@@ -36,6 +36,20 @@ class Invalid(ValueError):
     """A defect of the document; the message names the key."""
 
 
+class RepeatedKey(Invalid):
+    """A JSON object names one key twice (json.load would keep the last silently)."""
+
+
+def unique_object(pairs):
+    """json.load's object_pairs_hook: the dict of ``pairs``, RepeatedKey for a repeated key."""
+    document = dict(pairs)
+    if len(document) != len(pairs):
+        seen = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise RepeatedKey(f"the key {shown(key)} appears twice in one object")
+    return document
+
+
 @dataclass
 class Checked:
     """The document's values as a LoadedModel keeps them."""
@@ -67,6 +81,7 @@ def check_document(document):
     for key in ("model", "feature_names", "coef", "intercept"):
         if key not in document:
             raise Invalid(f"missing {key!r}")
+    of_type(document.get("ngd_version"), "ngd_version", "str")
     model, family, link, power = check_model(document)
     nb_alpha = check_nb_alpha(document, model)
     names = check_feature_names(document["feature_names"], "feature_names")
@@ -165,19 +180,22 @@ def string_list(value, path, unique=True):
     return list(value)
 
 
-def distinct(items, path, key=lambda item: item):
-    """Invalid when two entries of ``items`` are equal (by ``key``)."""
+def distinct(items, path, key=None):
+    """Invalid when two entries of ``items`` are equal (by ``key``); O(n) with a set."""
+    keys = list(items) if key is None else [key(item) for item in items]
+    if len(set(keys)) == len(keys):
+        return
     seen = set()
-    for i, item in enumerate(items):
-        k = key(item)
+    for i, k in enumerate(keys):
         if k in seen:
-            raise Invalid(f"{child(path, i)!r} repeats an earlier entry ({shown(item)})")
+            raise Invalid(f"{child(path, i)!r} repeats an earlier entry ({shown(items[i])})")
         seen.add(k)
 
 
 def check_json_values(document):
     """Invalid for a non-finite number (NaN, Infinity, 1e999) or a string that is not valid
-    Unicode anywhere in the document (iterative: no recursion on deep documents)."""
+    Unicode anywhere in the document (iterative: no recursion on deep documents). A list's
+    scalars are checked at once; paths are built only for containers and defects."""
     stack = [("", document)]
     while stack:
         path, value = stack.pop()
@@ -186,25 +204,48 @@ def check_json_values(document):
                 text_ok(key, path)
                 stack.append((child(path, key), item))
         elif isinstance(value, list):
-            if all(type(item) is float for item in value):
-                bad = next((i for i, v in enumerate(value) if not math.isfinite(v)), None)
-                if bad is not None:
-                    raise Invalid(f"{child(path, bad)!r} is {shown(value[bad])}: the format "
-                                  "allows finite numbers only")
-                continue
-            stack.extend((child(path, i), item) for i, item in enumerate(value))
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise Invalid(f"{path!r} is {shown(value)}: the format allows finite numbers only")
-        elif isinstance(value, str):
-            text_ok(value, path)
+            types = set(map(type, value))
+            scalars_ok(value, path, types)
+            if list in types or dict in types:
+                stack.extend((child(path, i), item) for i, item in enumerate(value)
+                             if isinstance(item, (list, dict)))
+        else:
+            scalars_ok([value], path, {type(value)}, alone=True)
 
 
-def text_ok(text, path):
+def scalars_ok(values, path, types, alone=False):
+    """Invalid for a non-finite float or a string with an unpaired surrogate among
+    ``values`` (the scalars of one list, or one value when ``alone``; ``types``: the types
+    present)."""
+    floats = values if types == {float} else [v for v in values if type(v) is float] \
+        if float in types else []
+    if floats and not np.isfinite(floats).all():
+        bad = next(i for i, v in enumerate(values) if type(v) is float and not math.isfinite(v))
+        where = path if alone else child(path, bad)
+        raise Invalid(f"{where!r} is {shown(values[bad])}: the format allows finite numbers "
+                      "only")
+    if str not in types:
+        return
+    texts = values if types == {str} else [v for v in values if type(v) is str]
+    try:
+        "".join(texts).encode("utf-8")
+    except UnicodeEncodeError:
+        bad = next(i for i, v in enumerate(values) if type(v) is str and not encodes(v))
+        text_ok(values[bad], path if alone else child(path, bad))
+
+
+def encodes(text):
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
+        return False
+    return True
+
+
+def text_ok(text, path):
+    if not encodes(text):
         raise Invalid(f"{path or 'a key'!r} holds a string that is not valid Unicode (an "
-                      "unpaired surrogate)") from None
+                      "unpaired surrogate)")
 
 
 # -------------------------------------------------------------------------- sections --
@@ -293,7 +334,7 @@ def check_nb_alpha(document, model):
 
 
 def check_feature_names(names, path):
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+    if not isinstance(names, list) or not set(map(type, names)) <= {str}:
         raise Invalid(f"{path!r} must be a list of strings, one per coefficient column")
     distinct(names, path)
     return list(names)
@@ -303,11 +344,17 @@ def number_row(row, path):
     """``row`` (a list of JSON numbers) as a float64 array."""
     if not isinstance(row, list):
         raise Invalid(f"{path!r} must be a list of numbers, got {shown(row)}")
-    for i, value in enumerate(row):
-        if not is_number(value):
-            raise Invalid(f"'coef' and 'intercept' must be numbers: {child(path, i)!r} is "
-                          f"{shown(value)}")
-    return np.array(row, dtype=np.float64)
+    types = set(map(type, row))
+    if types <= {float, int}:
+        try:
+            values = np.array(row, dtype=np.float64)
+        except OverflowError:           # an int beyond the float range
+            values = None
+        if values is not None and np.isfinite(values).all():
+            return values
+    bad = next(i for i, value in enumerate(row) if not is_number(value))
+    raise Invalid(f"'coef' and 'intercept' must be numbers: {child(path, bad)!r} is "
+                  f"{shown(row[bad])}")
 
 
 def check_coefficients(document, model, n_features):

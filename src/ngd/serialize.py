@@ -40,7 +40,8 @@ import os
 
 import numpy as np
 
-from ngd._model_schema import FORMAT, FORMAT_VERSION, Invalid, check_document
+from ngd._model_schema import (FORMAT, FORMAT_VERSION, Invalid, RepeatedKey, check_document,
+                               unique_object)
 from ngd.exceptions import DataError
 from ngd.frames import TableSpec, design_from_frame, is_frame
 from ngd.io.atomic import write_files_atomic
@@ -129,10 +130,12 @@ def load_model(path):
     name = getattr(path, "name", None) or str(path)
     try:
         if hasattr(path, "read"):
-            document = json.load(path)
+            document = json.load(path, object_pairs_hook=unique_object)
         else:
             with open(path, encoding="utf-8") as handle:
-                document = json.load(handle)
+                document = json.load(handle, object_pairs_hook=unique_object)
+    except RepeatedKey as exc:
+        raise DataError(f"{name}: not a valid ngd model file: {exc}") from None
     except IsADirectoryError:
         raise DataError(f"{name}: is a directory, not a model file") from None
     except FileNotFoundError:
@@ -192,8 +195,9 @@ class LoadedModel:
                                        for c in columns},
                              {c: list(v) for c, v in categories.items()},
                              {c: True for c in categories})
-        if self.formula_spec is None and sorted(_spec_features(spec)) != \
-                sorted(self.feature_names):
+        features = _spec_features(spec)         # feature_names are distinct
+        if self.formula_spec is None and (len(features) != len(self.feature_names)
+                                          or set(features) != set(self.feature_names)):
             where = "'input.table'" if table is not None else \
                 "'input.columns' and 'input.categories'"
             raise DataError(f"{bad}{where} do not give the model's 'feature_names'")
@@ -281,6 +285,8 @@ def dumps(result, feature_names=None, **meta):
 def _spec_features(spec):
     """The feature names a TableSpec gives (ngd.frames' Design order): numeric columns, then
     ``column=level`` for each categorical's kept levels."""
+    if not spec.levels:
+        return list(spec.columns)
     numeric = [c for c in spec.columns if spec.kinds[c] == "numeric"]
     return numeric + [f"{c}={level}" for c in spec.columns if spec.kinds[c] == "categorical"
                       for level in spec.levels[c][int(spec.drop_first[c]):]]
