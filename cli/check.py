@@ -25,7 +25,7 @@ Examples:
 @click.option("--no-intercept", is_flag=True, help="Fit without an intercept.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, envvar="NGD_NUM_THREADS",
               show_envvar=True, help="Threads for the kernels  [default: all cores]")
-@click.option("--draws", type=click.IntRange(min=2), default=200,
+@click.option("--draws", type=click.IntRange(2, 100_000), default=200,
               help="Responses drawn from the fitted model for the Monte-Carlo rows.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of the draws.")
 @json_option

@@ -51,7 +51,7 @@ TABLE_ROWS = 20
               help="Maximum number of updates per method.")
 @click.option("--tol", type=finite_float(min=0), default=1e-6,
               help="Stop a method once V* - V <= tol.")
-@click.option("--episodes", type=click.IntRange(min=1), default=16,
+@click.option("--episodes", type=click.IntRange(1, 100_000), default=16,
               help="Episodes per iteration for sampled gradients and Fishers.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of the sampled episodes.")
 @click.option("--every", type=click.IntRange(min=1), default=None,

@@ -89,3 +89,8 @@ def test_overflowing_columns_give_our_line_only(tmp_path, recwarn, column, value
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and f"column '{key}'" in lines[0], lines
     assert [w for w in recwarn if issubclass(w.category, RuntimeWarning)] == []
+
+
+@pytest.mark.parametrize("command, flag", [("check", "--draws"), ("policy", "--episodes")])
+def test_sample_counts_are_bounded_before_allocation(tmp_path, command, flag):
+    _assert_refused(_invoke(tmp_path, command, flag, "1000000000000"), flag)
