@@ -24,7 +24,7 @@ from ngd.cli._progress import Progress
 from ngd.elastic_net import MAX_ABS
 from ngd.io import write_files_atomic
 from ngd.io.chunks import ChunkSource
-from ngd._text import name_list
+from ngd.messages import name_list
 
 EPILOG = """\b
 Examples:

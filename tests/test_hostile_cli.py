@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 import ngd
 from ngd.cli.main import cli
-from ngd._text import name_list
+from ngd.messages import name_list
 
 
 def _separated_csv(path, duplicate=True):

@@ -10,7 +10,7 @@ import pytest
 from ngd.exceptions import DataError
 from ngd.io import read_csv
 from ngd.io.arrow import _check_names as check_arrow_names
-from ngd._text import name_list
+from ngd.messages import name_list
 from ngd.io.csv import read_header
 from ngd.io.svmlight import MAX_FEATURES, read_svmlight
 

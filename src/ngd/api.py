@@ -12,7 +12,7 @@ from ngd.io.chunks import ChunkSource
 from ngd.models import get_model, normalise_model_name
 from ngd.models.categorical import CategoricalModel, dense_part
 from ngd.models.families import check_nb_alpha
-from ngd._text import name_list
+from ngd.messages import name_list
 from ngd.optim import CurvatureStepper, SGDStepper, run
 from ngd.optim.adam import AdamStepper
 from ngd.optim.diagonal import DiagonalStepper

@@ -29,7 +29,7 @@ import numpy as np
 from ngd._optional import require
 from ngd.exceptions import DataError
 from ngd.frames import check_magnitude
-from ngd._text import name_list
+from ngd.messages import name_list
 from ngd.io.csv import _Roles
 from ngd.io.dataset import Dataset
 

@@ -30,7 +30,7 @@ from collections import Counter
 
 import numpy as np
 
-from ngd._text import name_list
+from ngd.messages import name_list
 from ngd._validation import MAX_ABS
 from ngd.design import Categorical, Design
 from ngd.exceptions import DataError

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse
 
 from ngd import _sparse
-from ngd._text import name_list
+from ngd.messages import name_list
 from ngd.exceptions import DataError
 from ngd.io.csv import MAX_ABS
 from ngd.io.svmlight import MAX_FEATURES

@@ -25,7 +25,7 @@ import warnings
 
 import numpy as np
 
-from ngd._text import name_list
+from ngd.messages import name_list
 from ngd.exceptions import ConvergenceWarning, DampingWarning
 from ngd.result import CONVERGED_STATUSES, STATUS_MESSAGES, FitResult, History
 
