@@ -59,7 +59,7 @@ class Model(Protocol):
 
     @property
     def l2(self):
-        """float >= 0, the ridge of L, read at every evaluation (L1 fits set it to 0 later)."""
+        """float >= 0, L's ridge, read at each evaluation (a Design's dense part: inner.l2)."""
 
     @property
     def n_threads(self):
