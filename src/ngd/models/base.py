@@ -74,7 +74,7 @@ class Model(Protocol):
         """bool (n_params,): True where l2 applies, False at every intercept entry."""
 
     def initial_theta(self):
-        """float64 (n_params,): coef 0, intercepts at the intercept-only MLE (exact sans offset)."""
+        """float64 (n_params,): coef 0, intercepts at the null MLE (exact without an offset)."""
 
     def split(self, theta):
         """(coef, intercept): (n_features,) and float, softmax (K, p) and (K,); 0.0 if none."""
