@@ -248,3 +248,17 @@ def test_the_dask_dataset_checks_a_sparse_structure_before_toarray():
                       target_name="y")
     with pytest.raises(ngd.exceptions.DataError, match="indices"):
         as_dask_dataset(dataset)
+
+
+def test_float32_npz_arrays_are_read_without_numpy_warnings(tmp_path):
+    import warnings
+    from ngd.io.npz import read_npz
+    X, y = _good()
+    sparse = _saved(tmp_path, X.astype(np.float32), y.astype(np.float32), "s32")
+    np.save(tmp_path / "s32.w.npy", np.ones(N, np.float32))
+    dense = tmp_path / "d32.npz"
+    np.savez(dense, X=X.toarray().astype(np.float32), y=y, offset=np.zeros(N, np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_npz(sparse).sample_weight.shape == (N,)
+        assert read_npz(dense).offset.shape == (N,)

@@ -185,6 +185,13 @@ def _companions(path, n, has_target):
     return y, arrays
 
 
+def _above_max(a):
+    """|a| > MAX_ABS elementwise (float32 arrays: MAX_ABS casts to inf, which no value
+    exceeds, rightly; the cast's overflow warning is not shown)."""
+    with np.errstate(over="ignore"):
+        return np.abs(a) > MAX_ABS
+
+
 def _check_dense(path, X, block_rows=16384):
     """Finite values of magnitude <= MAX_ABS, checked one row block at a time (no temporary
     the size of X, which may be memory-mapped)."""
@@ -195,8 +202,7 @@ def _check_dense(path, X, block_rows=16384):
             row, col = np.argwhere(bad)[0]
             raise DataError(f"{path}: array 'X' has a non-finite value at row {start + row}, "
                             f"column {col}")
-        with np.errstate(over="ignore"):    # float32: MAX_ABS casts to inf, rightly
-            big = np.abs(block) > MAX_ABS
+        big = _above_max(block)
         if big.any():
             row, col = np.argwhere(big)[0]
             raise DataError(f"{path}: array 'X' value {block[row, col]:g} at row {start + row}, "
@@ -223,7 +229,7 @@ def _dataset(path, X, y, extra, names):
         if not np.isfinite(v).all():
             raise DataError(f"{path}: array {key!r} has a non-finite value at index "
                             f"{int(np.flatnonzero(~np.isfinite(v))[0])}")
-        if (np.abs(v) > MAX_ABS).any():
+        if _above_max(v).any():
             raise DataError(f"{path}: array {key!r} has values larger in magnitude than "
                             f"{MAX_ABS:g}: rescale it")
     if "w" in extra and (extra["w"] < 0).any():
@@ -235,7 +241,7 @@ def _dataset(path, X, y, extra, names):
     if sparse:
         if not np.isfinite(X.data).all():
             raise DataError(f"{path}: sparse matrix 'X' has non-finite stored values")
-        if X.data.size and np.abs(X.data).max() > MAX_ABS:
+        if _above_max(X.data).any():
             raise DataError(f"{path}: sparse matrix 'X' has values larger in magnitude than "
                             f"{MAX_ABS:g}: rescale it")
     else:
