@@ -272,6 +272,27 @@ def test_formula_state_is_checked_on_load(saved_formula, state, message):
     assert re.search(message, str(info.value)), str(info.value)
 
 
+@pytest.mark.parametrize("edit", [
+    lambda state: state.pop("center(a)"),
+    lambda state: state.update({"center(a)": {}}),
+])
+def test_formula_transform_state_is_not_refitted_on_new_data(saved_formula, edit):
+    document, frame = copy.deepcopy(saved_formula)
+    edit(document["formula"]["transform_state"])
+    model = _load(document)
+    with pytest.raises(ngd.DataError, match=r"transform state of center\(a\) is missing"):
+        model.predict(frame)
+
+
+def test_formula_transform_dividing_by_zero_warns_not(saved_formula):
+    document, frame = copy.deepcopy(saved_formula)
+    document["formula"]["transform_state"]["center(a)"]["scale"] = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ngd.DataError, match="non-finite"):
+            _load(document).predict(frame)
+
+
 def test_softmax_classes_and_rows_agree(saved):
     document = copy.deepcopy(saved["softmax"][0])
     document["classes"] = document["classes"][:2]

@@ -659,7 +659,16 @@ def design_matrix(spec, data):
     frame = _align_levels(frame, natives, encoder, pandas)
     _check_levels(encoder, frame, pandas)
     parsed.lhs = None                           # predictions need no response
-    built = _build(parsed, frame, natives, {}, fitted=True, states=(transform, encoder))
+    with np.errstate(all="ignore"):         # a non-finite column is refused below, by name
+        built = _build(parsed, frame, natives, {}, fitted=True, states=(transform, encoder))
+    refitted = _formula_state.encode(dict(built.model_spec.transform_state), "the state")
+    if refitted != spec["transform_state"]:
+        changed = sorted(set(refitted) ^ set(spec["transform_state"]) | {
+            k for k in set(refitted) & set(spec["transform_state"])
+            if refitted[k] != spec["transform_state"][k]})
+        raise DataError("malformed formula description in the model: the transform state "
+                        f"of {', '.join(map(str, changed[:5]))} is missing or incomplete (the "
+                        "transform would be refitted on these data)")
     if built.dropped:
         first = min(built.dropped)
         raise DataError(f"{len(built.dropped)} row(s) have a missing value in a column the "
