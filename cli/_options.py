@@ -14,6 +14,12 @@ class FiniteFloat(click.FloatRange):
     """A float option that refuses nan and infinities (click.FloatRange lets nan through
     every bound, and inf through a missing one), within the given range."""
 
+    name = "float"
+
+    def _describe_range(self):
+        """The range for --help ('' without bounds: no '[x<=None]')."""
+        return "" if self.min is None and self.max is None else super()._describe_range()
+
     def convert(self, value, param, ctx):
         number = super().convert(value, param, ctx)
         if not math.isfinite(number):

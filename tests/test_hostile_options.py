@@ -94,3 +94,21 @@ def test_overflowing_columns_give_our_line_only(tmp_path, recwarn, column, value
 @pytest.mark.parametrize("command, flag", [("check", "--draws"), ("policy", "--episodes")])
 def test_sample_counts_are_bounded_before_allocation(tmp_path, command, flag):
     _assert_refused(_invoke(tmp_path, command, flag, "1000000000000"), flag)
+
+
+def test_every_error_has_the_same_prefix(tmp_path):
+    """Usage errors (Click's), bad values (the options' types) and the library's errors all
+    print one line starting 'Error: '."""
+    data = str(_csv(tmp_path / "d.csv"))
+    runner = CliRunner()
+    for args in (["fit"], ["fit", data, "--bogus"], ["nope"], ["fit", data, "--tol", "nan"],
+                 ["fit", data, "--model", "nope"], ["fit", data, "--target", "missing"]):
+        result = runner.invoke(cli, args)
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: "), (args, lines)
+
+
+def test_a_float_without_bounds_shows_no_range_in_help():
+    text = CliRunner().invoke(cli, ["fit", "--help"]).output
+    assert "--power FLOAT" in text and "None]" not in text
