@@ -15,7 +15,8 @@ from setuptools import Extension, setup
 
 HERE = pathlib.Path(__file__).parent
 KERNELS = HERE / "src" / "ngd" / "_kernels"
-MODULES = ["fused", "fisher", "linalg", "sparse", "sparse_fused", "categorical", "_openmp"]
+MODULES = ["fused", "fisher", "linalg", "sparse", "sparse_fused", "categorical", "multiclass",
+           "_openmp"]
 
 OPENMP_PROBE = r"""
 #include <omp.h>

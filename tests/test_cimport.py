@@ -1,6 +1,7 @@
 """Downstream build: a third-party extension cimports ngd's C API (``ngd/kernels.pxd``):
 the version-1 kernels plus fisher_vector, cg_solve, multi_output_gram and axpy_step (version
-2), the CSR kernels csr_multi_output_gram and csr_matmat (version 3) and level_sums (4).
+2), the CSR kernels csr_multi_output_gram and csr_matmat (version 3), level_sums (4) and
+softmax_pass (5).
 
 The extension is written into ``tmp_path``, cythonized with ``include_path=[ngd.get_include()]``
 (required for editable installs, harmless otherwise), built in a subprocess, loaded from its
@@ -25,7 +26,7 @@ from libc.stdint cimport int32_t, int64_t
 from ngd.kernels cimport (weighted_gram, damped_cholesky, cholesky_solve, logistic_pass,
                           FISHER_EXACT, NGD_CAPI_VERSION, fisher_vector, cg_solve,
                           CG_CONVERGED, multi_output_gram, WEIGHTS_SOFTMAX, axpy_step,
-                          csr_multi_output_gram, csr_matmat, level_sums)
+                          csr_multi_output_gram, csr_matmat, level_sums, softmax_pass)
 
 CAPI_VERSION = NGD_CAPI_VERSION
 
@@ -108,6 +109,18 @@ def softmax_gram(const double[:, ::1] X, Py_ssize_t K, const double[:, ::1] P,
                                    K, WEIGHTS_SOFTMAX, &P[0, 0], K, NULL, &out[0, 0],
                                    n_threads)
     return status
+
+
+def softmax(const double[:, ::1] X, const double[:, ::1] W, const double[::1] b,
+            const Py_ssize_t[::1] codes, double[:, ::1] grad, double[:, ::1] P, int n_threads):
+    """Softmax loss sum, gradient (K, p + 1) and probabilities in one pass."""
+    cdef double loss = 0.0
+    cdef int status
+    with nogil:
+        status = softmax_pass(&X[0, 0], X.shape[0], X.shape[1], X.shape[1], True, W.shape[0],
+                              &W[0, 0], &b[0], &codes[0], NULL, &loss, &grad[0, 0], &P[0, 0],
+                              n_threads)
+    return status, loss
 
 
 def step(double[::1] theta, const double[::1] d, double alpha):
@@ -197,7 +210,28 @@ def test_downstream_links_no_blas(downstream):
 
 
 def test_capi_version(downstream):
-    assert downstream.CAPI_VERSION == 4
+    assert downstream.CAPI_VERSION == 5
+
+
+def test_softmax_pass_through_capi(downstream):
+    rng = np.random.default_rng(4)
+    n, p, K = 700, 5, 4
+    X = rng.standard_normal((n, p))
+    W, b = rng.standard_normal((K, p)), rng.standard_normal(K)
+    codes = rng.integers(0, K, n).astype(np.intp)
+    grad, P = np.full((K, p + 1), np.nan), np.full((n, K), np.nan)
+    with threadpool_limits(limits=1, user_api="blas"):
+        status, loss = downstream.softmax(X, W, b, codes, grad, P, 2)
+    assert status == 0
+    eta = X @ W.T + b
+    top = eta.max(axis=1, keepdims=True)
+    proba = np.exp(eta - top) / np.exp(eta - top).sum(axis=1, keepdims=True)
+    lse = top[:, 0] + np.log(np.exp(eta - top).sum(axis=1))
+    R = proba - np.eye(K)[codes]
+    np.testing.assert_allclose(loss, np.sum(lse - eta[np.arange(n), codes]), rtol=1e-13)
+    np.testing.assert_allclose(P, proba, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(grad, np.column_stack([R.T @ X, R.sum(axis=0)]), rtol=1e-12,
+                               atol=1e-11)
 
 
 def test_level_sums_through_capi(downstream):

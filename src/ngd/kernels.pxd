@@ -16,9 +16,9 @@
 #
 # Threading contract. "Kind 1" kernels parallelise over row blocks with OpenMP (n_threads) and
 # call BLAS from inside their parallel region: keep BLAS single-threaded around them
-# (threadpoolctl, user_api="blas"). They are: logistic_pass, weighted_gram, multi_output_gram,
-# fisher_vector, multi_output_fisher_vector, fisher_diagonal, multi_output_fisher_diagonal,
-# cg_solve, multi_output_cg_solve. "Kind 2" kernels make one large BLAS/LAPACK call and take
+# (threadpoolctl, user_api="blas"). They are: logistic_pass, softmax_pass, weighted_gram,
+# multi_output_gram, fisher_vector, multi_output_fisher_vector, fisher_diagonal,
+# multi_output_fisher_diagonal, cg_solve, multi_output_cg_solve. "Kind 2" kernels make one large BLAS/LAPACK call and take
 # no n_threads: damped_cholesky, cholesky_solve, woodbury_solve (BLAS threads are yours to
 # set). The parameter updates (axpy_step, momentum_step, adam_step) are elementwise. The CSR
 # kernels (csr_*) are OpenMP over row blocks and call no BLAS. Results do not depend on
@@ -39,7 +39,9 @@
 # with X in CSR form) and their index type sparse_index (earlier signatures unchanged);
 # 4 adds glm_pass, logistic_pass_resid and glm_pass_resid (the passes with the per-row residual
 # d(w nll)/d eta written out) and the categorical-code kernels level_sums, level_cross_sums
-# and gather_add (ngd/_kernels/categorical.pxd).
+# and gather_add (ngd/_kernels/categorical.pxd);
+# 5 adds softmax_pass (ngd/_kernels/multiclass.pxd: softmax logits, loss, gradient and class
+# probabilities in one pass over X, kind 1).
 from ngd._kernels.fused cimport (logistic_pass, logistic_pass_resid, glm_pass,
                                  glm_pass_resid, FisherKind, FISHER_NONE, FISHER_EXACT,
                                  FISHER_EMPIRICAL, axpy_step, momentum_step, adam_step)
@@ -56,6 +58,7 @@ from ngd._kernels.sparse cimport (sparse_index, csr_matvec, csr_matmat, csr_rmat
                                   csr_multi_output_fisher_diagonal)
 from ngd._kernels.sparse_fused cimport csr_logistic_pass
 from ngd._kernels.categorical cimport level_sums, level_cross_sums, gather_add
+from ngd._kernels.multiclass cimport softmax_pass
 
 cdef enum:
-    NGD_CAPI_VERSION = 4
+    NGD_CAPI_VERSION = 5

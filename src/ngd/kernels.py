@@ -25,6 +25,7 @@ from ngd._kernels import categorical as _categorical
 from ngd._kernels import fisher as _fisher
 from ngd._kernels import fused as _fused
 from ngd._kernels import linalg as _linalg
+from ngd._kernels import multiclass as _multiclass
 from ngd._threads import blas_threads, effective_n_threads, fit_threads
 from ngd._validation import as_matrix, as_square, as_vector
 from ngd.exceptions import DataError
@@ -94,6 +95,40 @@ def logistic_pass(X, coef, intercept, y, sample_weight=None, offset=None, *, fis
         loss = _fused._logistic_pass(X, coef, float(intercept), y, w, off, kind, grad, weights,
                                      n_threads)
     return loss, grad, weights
+
+
+def softmax_pass(X, coef, intercept, codes, sample_weight=None, *, proba=True,
+                 n_threads=None, check_finite=True):
+    """One pass over X for the softmax loss at eta_i = W x_i + b (coef W (K, p), intercept
+    b (K,), codes y_i in 0 .. K-1).
+
+    Returns (loss_sum, grad, P): loss_sum = sum_i w_i [logsumexp(eta_i) - eta_{i, y_i}],
+    grad (K, p + 1) with row k = [sum_i r_ik x_i, sum_i r_ik], r_ik = w_i (p_ik - [y_i = k]),
+    and the class probabilities P (n, K) (None with ``proba=False``). Sums are not normalised.
+    """
+    X = as_matrix(X, check_finite=check_finite)
+    n, p = X.shape
+    coef = np.ascontiguousarray(_numeric(coef, "coef"), dtype=np.float64)
+    if coef.ndim != 2 or coef.shape[1] != p or coef.shape[0] < 1:
+        raise ValueError(f"coef must have shape (K, {p}), got {coef.shape}")
+    K = coef.shape[0]
+    b = as_vector(intercept, K, "intercept")
+    codes = np.ascontiguousarray(codes, dtype=np.intp)
+    if codes.shape != (n,):
+        raise ValueError(f"codes must have shape ({n},), got {codes.shape}")
+    if codes.min() < 0 or codes.max() >= K:
+        raise ValueError(f"codes must lie in 0 .. {K - 1}")
+    w = None if sample_weight is None else as_vector(sample_weight, n, "sample_weight")
+    if not (np.isfinite(coef).all() and np.isfinite(b).all()):
+        raise ValueError("coef and intercept must be finite")
+    grad = np.zeros((K, p + 1))
+    P = np.empty((n, K)) if proba else None
+    row_major, ldx = _fused._layout(X.strides[0], X.strides[1], X.itemsize, n, p)
+    n_threads = effective_n_threads(n_threads)
+    with fit_threads(n_threads):
+        loss = _multiclass._softmax_pass(X, coef, b, codes, w, grad, P, row_major, ldx,
+                                         n_threads)
+    return loss, grad, P
 
 
 def _numeric(a, name):

@@ -25,7 +25,7 @@ from scipy.special import logsumexp, softmax
 
 from ngd import _sparse
 from ngd.kernels import (multi_output_fisher_diagonal, multi_output_fisher_vector,
-                         multi_output_gram)
+                         multi_output_gram, softmax_pass)
 from ngd.models._common import augmented_gram
 from ngd.models._linear import matvec, rmatvec
 from ngd.models.logistic import Evaluation
@@ -179,36 +179,49 @@ class SoftmaxModel:
     # --- evaluation ---------------------------------------------------------------------
     def evaluate(self, theta, curvature=None):
         """Loss, gradient (free parameters) and curvature weights (n, K, K) / sum w."""
-        return self._evaluate(theta, curvature, self.X, self.onehot, self.sample_weight,
-                              self.weight_sum)
+        return self._evaluate(theta, curvature, self.X, self.codes, self.onehot,
+                              self.sample_weight, self.weight_sum)
 
     def evaluate_rows(self, theta, rows):
         """Loss and gradient on a mini-batch."""
         w = self.sample_weight[rows]
-        return self._evaluate(theta, None, self.X[rows], self.onehot[rows], w, float(w.sum()))
+        return self._evaluate(theta, None, self.X[rows], self.codes[rows], self.onehot[rows], w,
+                              float(w.sum()))
 
-    def _evaluate(self, theta, curvature, X, onehot, w, w_sum):
+    def _evaluate(self, theta, curvature, X, codes, onehot, w, w_sum):
         if curvature not in (None,) + CURVATURES:
             raise ValueError(f"curvature must be one of {CURVATURES}, got {curvature!r}")
-        W, _ = self._unpack(theta)
-        eta = self.linear_predictor(theta, X)
-        # one exp for both: P = exp(eta - m) / s, logsumexp = m + log s (m the row maximum)
+        W, b = self._unpack(theta)
+        K, p = self.n_classes, self.n_features
+        if _sparse.is_sparse(X):
+            loss_sum, grad, P = self._sparse_pass(X, W, b, codes, onehot, w)
+        else:
+            loss_sum, grad, P = softmax_pass(X, W, b, codes, w, proba=curvature is not None,
+                                             n_threads=self.n_threads, check_finite=False)
+        loss = loss_sum / w_sum + 0.5 * self.l2 * float(np.sum(W * W))
+        full = np.empty(self.n_full)
+        full[:K * p] = (grad[:, :p] / w_sum + self.l2 * W).ravel()
+        if self.fit_intercept:
+            full[K * p:] = grad[:, p] / w_sum
+        weights = None
+        if curvature is not None:
+            weights = (curvature, P, P - onehot, w / w_sum)
+        return Evaluation(loss, full[self.free], weights, curvature)
+
+    def _sparse_pass(self, X, W, b, codes, onehot, w):
+        """softmax_pass's (loss sum, gradient (K, p + 1), P) for CSR X: logits X W^T, then
+        X^T R with R = w (P - onehot) (one exp per entry: P = exp(eta - m) / s,
+        logsumexp = m + log s, m the row maximum)."""
+        eta = _times(X, np.ascontiguousarray(W.T), self.n_threads) + b
         shifted = eta - eta.max(axis=1, keepdims=True)
         P = np.exp(shifted)
         total = P.sum(axis=1)
         P /= total[:, None]
         nll = np.log(total) - np.sum(shifted * onehot, axis=1)
-        loss = float(w @ nll) / w_sum + 0.5 * self.l2 * float(np.sum(W * W))
-        R = (w / w_sum)[:, None] * (P - onehot)
-        K, p = self.n_classes, self.n_features
-        full = np.empty(self.n_full)
-        full[:K * p] = (_transpose_times(X, R, self.n_threads).T + self.l2 * W).ravel()
-        if self.fit_intercept:
-            full[K * p:] = R.sum(axis=0)
-        weights = None
-        if curvature is not None:
-            weights = (curvature, P, P - onehot, w / w_sum)
-        return Evaluation(loss, full[self.free], weights, curvature)
+        R = w[:, None] * P
+        R[np.arange(R.shape[0]), codes] -= w
+        grad = np.column_stack([_transpose_times(X, R, self.n_threads).T, R.sum(axis=0)])
+        return float(w @ nll), grad, P
 
     def loss(self, theta):
         return self.evaluate(theta).loss
