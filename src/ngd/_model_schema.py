@@ -134,18 +134,24 @@ def number(value, path, low=None):
     return float(value)
 
 
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+_KINDS = {"str": ("a string", lambda v: isinstance(v, str)),
+          "bool": ("true or false", lambda v: isinstance(v, bool)),
+          "int": ("an integer", _is_int),
+          "count": ("an integer >= 0", lambda v: _is_int(v) and v >= 0),
+          "number": ("a finite number", is_number)}
+
+
 def of_type(value, path, kind, nullable=True):
-    """``value`` itself; Invalid unless of ``kind`` ("str", "bool", "int", "count" (int >= 0),
-    "number"), or null when ``nullable``."""
+    """``value`` itself; Invalid unless of ``kind`` (a key of _KINDS), or null when
+    ``nullable``."""
     if value is None and nullable:
         return None
-    checks = {"str": lambda v: isinstance(v, str), "bool": lambda v: isinstance(v, bool),
-              "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-              "count": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
-              "number": is_number}
-    if not checks[kind](value):
-        words = {"str": "a string", "bool": "true or false", "int": "an integer",
-                 "count": "an integer >= 0", "number": "a finite number"}[kind]
+    words, check = _KINDS[kind]
+    if not check(value):
         raise Invalid(f"{path!r} must be {words}{' or null' if nullable else ''}, got "
                       f"{shown(value)}")
     return value
@@ -168,15 +174,14 @@ def object_or_none(value, path):
     return value
 
 
-def string_list(value, path, unique=True):
-    """``value`` as a list of strings (distinct when ``unique``)."""
+def string_list(value, path):
+    """``value`` as a list of distinct strings."""
     if not isinstance(value, list):
         raise Invalid(f"{path!r} must be a list of strings, got {shown(value)}")
     for i, item in enumerate(value):
         if not isinstance(item, str):
             raise Invalid(f"{child(path, i)!r} must be a string, got {shown(item)}")
-    if unique:
-        distinct(value, path)
+    distinct(value, path)
     return list(value)
 
 
@@ -531,8 +536,7 @@ def check_terms(terms, n_features):
     for name, columns in terms.items():
         path = child("formula.terms", name)
         if not isinstance(columns, list) or not all(
-                isinstance(j, int) and not isinstance(j, bool) and 0 <= j < n_features
-                for j in columns):
+                _is_int(j) and 0 <= j < n_features for j in columns):
             raise Invalid(f"{path!r} must be a list of coefficient columns in [0, "
                           f"{n_features})")
 
@@ -587,7 +591,7 @@ def check_array(item, where):
         raise Invalid(f"{child(where, 'dtype')!r} must be a numeric numpy dtype, got "
                       f"{shown(dtype)}")
     if not isinstance(flat, list) or not isinstance(shape, list) or not all(
-            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape) \
+            _is_int(n) and n >= 0 for n in shape) \
             or math.prod(shape) != len(flat):
         raise Invalid(f"{where!r} must hold a list of values and a 'shape' of sizes >= 0 "
                       "whose product is their number")
