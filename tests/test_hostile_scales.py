@@ -145,3 +145,12 @@ def test_a_tiny_penalty_factor_cannot_overflow_alpha_max():
     X, y = _data()
     with pytest.raises(ValueError, match="alpha_max"):
         ngd.fit_path(X, y, penalty_factor=[1e-320, 1.0, 1.0], n_alphas=3)
+
+
+def test_a_fixed_nb_alpha_without_a_valid_start_is_named(recwarn):
+    X, y = _counts()
+    with pytest.raises(ValueError, match="^nb_alpha: no valid starting point") as info:
+        ngd.fit(X, y, model="negative_binomial", nb_alpha=1e20)
+    assert "nb_alpha = 1e+20" in str(info.value) and "\n" not in str(info.value)
+    assert _no_numpy_warnings(recwarn)
+    assert ngd.fit(X, y, model="negative_binomial", nb_alpha=2.0).converged

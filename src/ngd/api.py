@@ -460,7 +460,7 @@ def _fit_single(prepared, method, *, fisher, tol, max_iter, ftol, damping, step,
                                                                  curvature),
                                        seed=seed)
             step_rule = step
-        start = _start(model) if theta0 is None else theta0
+        start = _start(model, prepared.nb_alpha) if theta0 is None else theta0
         result = run(stepper, start, tol=float(tol), ftol=float(ftol),
                      max_iter=int(max_iter), method=method, callback=callback)
         result.attach_model(model)
@@ -488,19 +488,25 @@ def _fit_single(prepared, method, *, fisher, tol, max_iter, ftol, damping, step,
     return result
 
 
-def _start(model):
-    """The model's starting point; with an offset, no valid start is an error naming the
-    offset (on the linear predictor's scale: log(exposure) for a log link)."""
+def _start(model, nb_alpha=None):
+    """The model's starting point; with an offset or a fixed ``nb_alpha``, no valid start is
+    an error naming them (the offset is on the linear predictor's scale: log(exposure))."""
     offset = getattr(model, "offset", None)
-    if offset is None:
+    causes = {}
+    if offset is not None:
+        causes["offset"] = (f"the offset spans [{offset.min():g}, {offset.max():g}] on the "
+                            "linear predictor's scale; pass log(exposure) for a log link, "
+                            "not the exposure")
+    if nb_alpha is not None:
+        causes["nb_alpha"] = f"nb_alpha = {nb_alpha:g} may be too large for these means"
+    if not causes:
         return model.initial_theta()
     try:
         with np.errstate(all="ignore"):         # our message, not numpy's warnings
             return model.initial_theta()
     except DataError as exc:
-        raise DataError(f"offset: {exc} (the offset spans [{offset.min():g}, "
-                        f"{offset.max():g}] on the linear predictor's scale; pass "
-                        "log(exposure) for a log link, not the exposure)") from None
+        raise DataError(f"{' and '.join(causes)}: {exc} ({'; '.join(causes.values())})") \
+            from None
 
 
 def _family_name(model):
