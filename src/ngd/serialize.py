@@ -10,7 +10,8 @@ The document (``"format": "ngd.model"``, ``"format_version": 1``) holds:
 - ``model``, ``family``, ``link``, ``power``: as in the fit result (null when the result has
   none; logistic results carry no link: it is the logit);
 - ``nb_alpha`` (negative-binomial models only; optional, absent from other documents):
-  ``{"value": alpha, "stderr": its standard error or null, "estimated": true | false}``;
+  ``{"value": alpha, "stderr": its standard error or null, "estimated": true | false}``
+  (alpha >= 0; 0 when the estimate is at the boundary, the Poisson fit);
 - ``feature_names`` (one per column of X) and ``coef`` (a list, or a list of lists for
   models with a coefficient row per class), ``intercept`` (a number or a list), ``classes``
   (the labels in the order the fit used them, or null);
@@ -31,7 +32,9 @@ The document (``"format": "ngd.model"``, ``"format_version": 1``) holds:
 - ``ngd_version``: the version that wrote it.
 
 A reader must refuse a ``format_version`` it does not know. Non-finite numbers are not
-allowed in the document (``loss`` may be null).
+allowed in the document (``loss`` may be null). :func:`load_model` checks every key against
+this description (ngd._model_schema): an unknown or repeated key, a value of the wrong type,
+size or range is a DataError naming the file and the key.
 """
 import io
 import json
