@@ -150,10 +150,37 @@ def test_every_full_pass_of_a_fit_is_a_loop_evaluation(passes, family, power):
     X, y, _ = problem(family, n=20000, d=8)
     result = ngd.fit(X, y, model=family, power=power, link="log", stderr=False)
     assert result.converged
-    assert passes["pass"][X.shape[1]] == result.n_fev
+    assert passes["pass"][X.shape[1]] == result.n_fev and passes["matvec"] == 0
     fresh = GLM(X, y, family, "log", power=power)
     assert result.deviance == pytest.approx(fresh.deviance(result.x), rel=1e-13)
     assert result.null_deviance == pytest.approx(fresh.null_deviance(), rel=1e-12)
+    mu = np.exp(X @ result.coef + result.intercept)
+    if family != "poisson":
+        pearson = np.sum((y - mu) ** 2 / mu ** (2.0 if power is None else power))
+        assert result.pearson_chi2 == pytest.approx(pearson, rel=1e-12)
+    if family != "tweedie":
+        phi = result.dispersion
+        assert result.llf == pytest.approx(fresh.family.log_likelihood(y, mu, 1.0, phi),
+                                           rel=1e-12)
+
+
+def test_statistics_from_the_remembered_eta_match_a_fresh_model(passes):
+    X, y, off = problem("gamma", offset=True)
+    model = GLM(X, y, "gamma", "log", offset=off)
+    theta = model.initial_theta()
+    theta[:-1] = 0.03
+    model.evaluate(theta)
+    before = passes["matvec"]
+    pearson, llf = model.pearson_chi2(theta), model.log_likelihood(theta, 0.7)
+    assert passes["matvec"] == before
+    fresh = GLM(X, y, "gamma", "log", offset=off)
+    assert pearson == pytest.approx(fresh.pearson_chi2(theta), rel=1e-13)
+    assert llf == pytest.approx(fresh.log_likelihood(theta, 0.7), rel=1e-13)
+    assert passes["matvec"] > before                    # the fresh model computed its means
+    other = theta.copy()
+    other[-1] += 0.1                                    # another theta: means from X
+    assert model.pearson_chi2(other) == pytest.approx(fresh.pearson_chi2(other), rel=1e-13)
+    assert model.pearson_chi2(other) != pytest.approx(pearson, rel=1e-6)
 
 
 # --- stopping rule -----------------------------------------------------------------------
@@ -203,3 +230,27 @@ def test_predicted_stop_reaches_the_tight_optimum():
     # the distance to the optimum is of the order of the (predicted) next step
     assert np.abs(loose.x - tight.x).max() <= 10 * bound
     assert loose.loss - tight.loss <= 1e-12 * max(1.0, abs(tight.loss))
+
+
+@pytest.mark.parametrize("dtype,order", [(np.float64, "C"), (np.float32, "F")])
+def test_glm_pass_eta_out_is_the_linear_predictor_and_changes_nothing_else(dtype, order):
+    X, y, off = problem("poisson", n=5000, offset=True)
+    X = np.asarray(X, dtype=dtype, order=order)
+    model = GLM(X, y, "poisson", "log", offset=off)
+    family, link, param, link_power = model._kernel_codes
+    coef = np.linspace(-0.1, 0.1, X.shape[1])
+    fused = glm_module._fused
+
+    def run(eta_out):
+        grad, weights = np.empty(X.shape[1] + 1), np.empty(X.shape[0])
+        loss, valid = fused._glm_pass(X, coef, 0.3, y, None, off, None, family, link, param,
+                                      link_power, fused.GLM_CURVATURES["exact"], grad,
+                                      weights, 1, None, eta_out)
+        return loss, valid, grad, weights
+    eta = np.full(X.shape[0], np.nan)
+    with_eta, without = run(eta), run(None)
+    assert with_eta[:2] == without[:2]
+    np.testing.assert_array_equal(with_eta[2], without[2])
+    np.testing.assert_array_equal(with_eta[3], without[3])
+    expected = X.astype(np.float64) @ coef + 0.3 + off
+    np.testing.assert_allclose(eta, expected, rtol=1e-12, atol=1e-12)

@@ -11,7 +11,9 @@ Sums are unnormalised; the caller divides by sum(w). Row blocks are reduced in a
 so results do not depend on the number of threads. ``logistic_pass_resid`` and
 ``glm_pass_resid`` also write the per-row residual resid_out[i] = r_i = d(w_i nll_i)/d eta_i
 (the gradient of a term that enters eta like an offset, e.g. a categorical block, is then a
-sum of r); the other outputs are those of the plain passes, bit for bit. p may be 0.
+sum of r); ``glm_pass_out`` also the linear predictor eta_out[i] = eta_i (statistics at the
+fit's last iterate then need no further pass); the other outputs are those of the plain
+passes, bit for bit. p may be 0.
 
 ``glm_pass`` does the same for any GLM (family, link) pair given as integer codes (the tweedie
 power and the power-link exponent alongside): with mu = h(eta), s = h'(eta) / V(mu) and
@@ -258,6 +260,20 @@ cdef int glm_pass_resid(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_
                         double* grad_out, double* weight_out, int* valid_out,
                         double* resid_out, int n_threads) noexcept nogil:
     """``glm_pass`` that also writes r_i to resid_out (when not NULL)."""
+    return glm_pass_out(X, n, p, ldx, row_major, coef, intercept, y, w, offset, trials,
+                        family, link, tweedie_power, link_power, curvature, loss_out,
+                        grad_out, weight_out, valid_out, resid_out, NULL, n_threads)
+
+
+cdef int glm_pass_out(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
+                      bint row_major, const double* coef, double intercept,
+                      const double* y, const double* w, const double* offset,
+                      const double* trials, int family, int link, double tweedie_power,
+                      double link_power, int curvature, double* loss_out,
+                      double* grad_out, double* weight_out, int* valid_out,
+                      double* resid_out, double* eta_out, int n_threads) noexcept nogil:
+    """``glm_pass`` that also writes r_i to resid_out and eta_i to eta_out (each when not
+    NULL)."""
     cdef GlmSpec spec
     cdef Py_ssize_t rows = chunk_rows(n, p)
     cdef Py_ssize_t n_chunks = (n + rows - 1) // rows
@@ -299,6 +315,8 @@ cdef int glm_pass_resid(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_
                         resid[r] = resid[r] + intercept
                         if offset != NULL:
                             resid[r] = resid[r] + offset[i0 + r]
+                        if eta_out != NULL:
+                            eta_out[i0 + r] = resid[r]
                         nll = 0.0           # assigned here: thread-private in prange
                         row_resid = 0.0
                         row_weight = 0.0
@@ -340,9 +358,10 @@ cdef int glm_pass_resid(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_
 def _glm_pass(const floating[:, :] X, const double[::1] coef, double intercept,
               const double[::1] y, object w, object offset, object trials, int family,
               int link, double tweedie_power, double link_power, int curvature,
-              double[::1] grad_out, object weight_out, int n_threads, object resid_out=None):
-    """Unvalidated Python entry to ``glm_pass`` (``glm_pass_resid`` when resid_out, float64
-    (n,), is given); returns (weighted loss sum, valid) where valid
+              double[::1] grad_out, object weight_out, int n_threads, object resid_out=None,
+              object eta_out=None):
+    """Unvalidated Python entry to ``glm_pass`` (``glm_pass_out`` when resid_out or eta_out,
+    float64 (n,), is given); returns (weighted loss sum, valid) where valid
     is False when some row's eta or mean leaves the link's or family's domain (or its half
     deviance is not finite); the sums are then meaningless (loss inf)."""
     cdef Py_ssize_t n = X.shape[0], p = X.shape[1], ldx
@@ -357,12 +376,17 @@ def _glm_pass(const floating[:, :] X, const double[::1] coef, double intercept,
     cdef double* weight_ptr = NULL
     cdef double[::1] resid_view
     cdef double* resid_ptr = NULL
+    cdef double[::1] eta_view
+    cdef double* eta_ptr = NULL
     cdef double loss = 0.0
     cdef int status, valid = 0
     row_major, ldx = _layout(X.strides[0], X.strides[1], X.itemsize, n, p)
     if resid_out is not None:
         resid_view = resid_out
         resid_ptr = &resid_view[0]
+    if eta_out is not None:
+        eta_view = eta_out
+        eta_ptr = &eta_view[0]
     if w is not None:
         w_view = w
         w_ptr = &w_view[0]
@@ -378,10 +402,10 @@ def _glm_pass(const floating[:, :] X, const double[::1] coef, double intercept,
     elif curvature != GLM_CURVATURE_NONE:
         raise ValueError("weight_out is required when curvature is not GLM_CURVATURE_NONE")
     with nogil:
-        status = glm_pass_resid(&X[0, 0], n, p, ldx, row_major, &coef[0], intercept, &y[0],
-                                w_ptr, off_ptr, trials_ptr, family, link, tweedie_power,
-                                link_power, curvature, &loss, &grad_out[0], weight_ptr,
-                                &valid, resid_ptr, n_threads)
+        status = glm_pass_out(&X[0, 0], n, p, ldx, row_major, &coef[0], intercept, &y[0],
+                              w_ptr, off_ptr, trials_ptr, family, link, tweedie_power,
+                              link_power, curvature, &loss, &grad_out[0], weight_ptr,
+                              &valid, resid_ptr, eta_ptr, n_threads)
     if status == -1:
         raise MemoryError("glm_pass could not allocate its row-block buffers")
     if status != 0:

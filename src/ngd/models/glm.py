@@ -216,11 +216,13 @@ class GLM(SingleOutputModel):
     # --- one evaluation: loss, gradient, curvature weights -----------------------------
     def evaluate(self, theta, curvature=None):
         """Loss, gradient and (if curvature is given) per-row weights v_i / sum w. The loss
-        is remembered with theta and the data it was computed on (``_remembered_loss``)."""
+        and, for dense X, the linear predictor are remembered with theta and the data they
+        were computed on (``_remembered``)."""
+        eta = None if _sparse.is_sparse(self.X) else np.empty(self.n_samples)
         evaluation = self._evaluate(theta, curvature, self.X, self.y, self.sample_weight,
-                                    self.offset, self.weight_sum, self.trials)
-        self._last_loss = (np.array(theta, dtype=np.float64), self._loss_inputs(),
-                           evaluation.loss)
+                                    self.offset, self.weight_sum, self.trials, eta_out=eta)
+        self._last = (np.array(theta, dtype=np.float64), self._loss_inputs(), evaluation.loss,
+                      eta if np.isfinite(evaluation.loss) else None)
         return evaluation
 
     def _loss_inputs(self):
@@ -231,19 +233,19 @@ class GLM(SingleOutputModel):
                  self.link),
                 (self.l2, self._kernel_codes, self.fit_intercept, self.weight_sum))
 
-    def _remembered_loss(self, theta):
-        """The loss of the last ``evaluate`` if it was at this theta on the same data and
-        objective (e.g. the fit's final iterate), else None."""
-        last = getattr(self, "_last_loss", None)
+    def _remembered(self, theta):
+        """(loss, eta or None) of the last ``evaluate`` if it was at this theta on the same
+        data and objective (e.g. the fit's final iterate), else (None, None)."""
+        last = getattr(self, "_last", None)
         if last is None:
-            return None
-        at, (objects, values), loss = last
+            return None, None
+        at, (objects, values), loss, eta = last
         now_objects, now_values = self._loss_inputs()
         theta = np.asarray(theta, dtype=np.float64)
         if at.shape != theta.shape or not np.array_equal(at, theta) or values != now_values \
                 or any(a is not b for a, b in zip(objects, now_objects)):
-            return None
-        return loss
+            return None, None
+        return loss, eta
 
     def evaluate_rows(self, theta, rows):
         """Loss and gradient of the objective restricted to ``rows`` (a mini-batch)."""
@@ -251,11 +253,12 @@ class GLM(SingleOutputModel):
         off = None if self.offset is None else self.offset[rows]
         return self._evaluate(theta, None, self.X[rows], self.y[rows], w, off, float(w.sum()))
 
-    def _evaluate(self, theta, curvature, X, y, w, offset, w_sum, trials=None, resid_out=None):
+    def _evaluate(self, theta, curvature, X, y, w, offset, w_sum, trials=None, resid_out=None,
+                  eta_out=None):
         """One pass over X in the fused ``glm_pass`` kernel (CSR X: its CSR counterpart
         ``csr_glm_pass``); numpy for user-defined families or links, or dense X that is not a
-        C- or F-contiguous float32/float64 array. resid_out (float64 (n,), dense X only):
-        filled with r_i = w_i (mu_i - y_i) s_i."""
+        C- or F-contiguous float32/float64 array. resid_out and eta_out (float64 (n,), dense X
+        only): filled with r_i = w_i (mu_i - y_i) s_i and eta_i."""
         if curvature not in (None,) + CURVATURES:
             raise ValueError(f"curvature must be one of {CURVATURES}, got {curvature!r}")
         sparse = _sparse.is_sparse(X)
@@ -263,7 +266,7 @@ class GLM(SingleOutputModel):
                 X.dtype not in (np.float32, np.float64) or \
                 not (sparse or X.flags.c_contiguous or X.flags.f_contiguous):
             return self._evaluate_generic(theta, curvature, X, y, w, offset, w_sum, trials,
-                                          resid_out)
+                                          resid_out, eta_out)
         family, link, power, link_power = self._kernel_codes
         coef, intercept = self.split(theta)
         coef = np.ascontiguousarray(coef, dtype=np.float64)
@@ -276,7 +279,7 @@ class GLM(SingleOutputModel):
             loss_sum, valid = _sparse_fused._csr_glm_pass(X.data, X.indices, X.indptr,
                                                           X.shape[1], *args)
         else:
-            loss_sum, valid = _fused._glm_pass(X, *args, resid_out)
+            loss_sum, valid = _fused._glm_pass(X, *args, resid_out, eta_out)
         if not valid:
             return Evaluation(np.inf, np.full(self.n_params, np.nan), None, curvature)
         loss = loss_sum / w_sum + 0.5 * self.l2 * float(coef @ coef)
@@ -287,12 +290,14 @@ class GLM(SingleOutputModel):
         return Evaluation(loss, grad, weights, curvature)
 
     def _evaluate_generic(self, theta, curvature, X, y, w, offset, w_sum, trials=None,
-                          resid_out=None):
+                          resid_out=None, eta_out=None):
         """The numpy reference of ``_evaluate`` (two passes over X; the kernel's test oracle)."""
         if curvature not in (None,) + CURVATURES:
             raise ValueError(f"curvature must be one of {CURVATURES}, got {curvature!r}")
         coef, _ = self.split(theta)
         eta = self.linear_predictor(theta, X, offset)
+        if eta_out is not None:
+            eta_out[:] = eta
         terms = self._pointwise(y, eta)
         if terms is None or not np.all(np.isfinite(terms[1])):
             return Evaluation(np.inf, np.full(self.n_params, np.nan), None, curvature)
@@ -381,7 +386,7 @@ class GLM(SingleOutputModel):
     def deviance(self, theta):
         """2 sum_i w_i d(y_i, mu_i)/2 (w includes trials): from the fused pass's loss,
         2 sum w (L - l2/2 ||coef||^2), without a pass when the last evaluation was at theta."""
-        loss = self._remembered_loss(theta)
+        loss, _ = self._remembered(theta)
         if loss is not None or self._kernel_codes is not None:
             coef, _ = self.split(theta)
             if loss is None:
@@ -394,9 +399,14 @@ class GLM(SingleOutputModel):
 
     def _row_blocks(self, theta):
         """(rows, mu) per block of STATISTICS_BLOCK_ROWS rows: per-row statistics without
-        length-n temporaries."""
+        length-n temporaries; from the remembered eta of the last evaluation when it was at
+        theta (X is then not read)."""
+        _, eta = self._remembered(theta)
         for start in range(0, self.n_samples, STATISTICS_BLOCK_ROWS):
             rows = slice(start, min(start + STATISTICS_BLOCK_ROWS, self.n_samples))
+            if eta is not None:
+                yield rows, self.link.inverse(eta[rows])
+                continue
             offset = None if self.offset is None else self.offset[rows]
             yield rows, self.mean(theta, X=self.X[rows], offset=offset)
 
