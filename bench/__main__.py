@@ -101,19 +101,40 @@ def run_class(cls, quick, repeat, log):
     return records
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one ``Error: ...`` line and exit status 2 on a bad argument (no usage
+    block), as the ngd command line does."""
+
+    def error(self, message):
+        print(f"Error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _positive_int(text):
+    """An int >= 1 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not >= 1")
+    return value
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="smallest sizes, one timed run per benchmark (smoke test)")
     parser.add_argument("--only", choices=sorted(SUITES), action="append",
                         help="run only this suite (repeatable)")
     parser.add_argument("--json", metavar="PATH", help="write results and machine info here")
-    parser.add_argument("--repeat", type=int, default=None,
+    parser.add_argument("--repeat", type=_positive_int, default=None,
                         help="timed runs per benchmark (default: the class's repeat)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     args = parser.parse_args(argv)
 
     from bench.common import machine_info
+    from ngd.io import write_files_atomic
 
     def log(msg):
         if not args.quiet:
@@ -157,9 +178,7 @@ def main(argv=None):
         payload = dict(machine=info, quick=args.quick, suites=suites, failed=failed,
                        records=records,
                        tables=[dict(title=t, text=x) for t, x in tables])
-        with open(args.json, "w") as fh:
-            json.dump(payload, fh, indent=2, default=_plain)
-            fh.write("\n")
+        write_files_atomic([(args.json, json.dumps(payload, indent=2, default=_plain) + "\n")])
         log(f"wrote {args.json}")
     return 1 if failed else 0
 
