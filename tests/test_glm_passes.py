@@ -125,10 +125,12 @@ def test_remembered_loss_is_not_used_on_other_data(passes):
     theta = model.initial_theta()
     model.evaluate(theta)
     view = copy.copy(model)                 # as CategoricalModel's views: a new offset
-    view.offset = off + 1.0
+    view.offset = 2.0 * off
     shifted = view.deviance(theta)
-    fresh = GLM(X, y, "poisson", "log", offset=off + 1.0).deviance(theta)
-    assert shifted == pytest.approx(fresh, rel=1e-13)
+    fresh_model = GLM(X, y, "poisson", "log", offset=2.0 * off)
+    assert shifted == pytest.approx(fresh_model.deviance(theta), rel=1e-13)
+    assert view.null_deviance() == pytest.approx(fresh_model.null_deviance(), rel=1e-12)
+    assert view.null_deviance() != pytest.approx(model.null_deviance(), rel=1e-6)
     assert shifted != pytest.approx(model.deviance(theta), rel=1e-6)
     model.l2 = 1.0                          # the penalty is part of the remembered loss
     assert model.deviance(theta) == pytest.approx(
@@ -151,6 +153,7 @@ def test_every_full_pass_of_a_fit_is_a_loop_evaluation(passes, family, power):
     result = ngd.fit(X, y, model=family, power=power, link="log", stderr=False)
     assert result.converged
     assert passes["pass"][X.shape[1]] == result.n_fev and passes["matvec"] == 0
+    assert passes["pass"][0] == 1       # the start check; the null deviance reuses its loss
     fresh = GLM(X, y, family, "log", power=power)
     assert result.deviance == pytest.approx(fresh.deviance(result.x), rel=1e-13)
     assert result.null_deviance == pytest.approx(fresh.null_deviance(), rel=1e-12)

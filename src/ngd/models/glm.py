@@ -175,16 +175,23 @@ class GLM(SingleOutputModel):
     def _start_is_valid(self, intercept):
         """True when the loss at coef = 0 and this intercept (eta_i = intercept + offset_i) is
         finite; O(n): X is not read."""
-        return bool(np.isfinite(self._intercept_only().loss(np.array([intercept]))))
+        return bool(np.isfinite(self._intercept_only()._loss(np.array([intercept]))))
 
     def _intercept_only(self):
         """This model without columns (theta = [b], eta_i = b + offset_i, l2 = 0, y and the
-        weights as here, trials folded in): its passes cost O(n) and never read X."""
+        weights as here, trials folded in): its passes cost O(n) and never read X. Kept
+        while y, the weights, the offset, the family and the link are the same objects, so
+        that the null deviance at the start's intercept reuses the start check's loss."""
         if self.n_features == 0 and self.fit_intercept and self.l2 == 0:
             return self
-        return GLM(np.empty((self.n_samples, 0)), self.y, self.family, self.link,
-                   sample_weight=self.sample_weight, offset=self.offset,
-                   n_threads=self.n_threads)
+        inputs = (self.y, self.sample_weight, self.offset, self.family, self.link)
+        kept = getattr(self, "_null_model", None)
+        if kept is None or any(a is not b for a, b in zip(kept[0], inputs)):
+            kept = (inputs, GLM(np.empty((self.n_samples, 0)), self.y, self.family, self.link,
+                                sample_weight=self.sample_weight, offset=self.offset,
+                                n_threads=self.n_threads))
+            self._null_model = kept
+        return kept[1]
 
     # --- pointwise terms --------------------------------------------------------------
     def _pointwise(self, y, eta):
@@ -232,6 +239,11 @@ class GLM(SingleOutputModel):
         return ((self.X, self.y, self.sample_weight, self.offset, self.trials, self.family,
                  self.link),
                 (self.l2, self._kernel_codes, self.fit_intercept, self.weight_sum))
+
+    def _loss(self, theta):
+        """L(theta), remembered from the last evaluation when it was at theta."""
+        loss, _ = self._remembered(theta)
+        return self.evaluate(theta).loss if loss is None else loss
 
     def _remembered(self, theta):
         """(loss, eta or None) of the last ``evaluate`` if it was at this theta on the same
@@ -389,9 +401,7 @@ class GLM(SingleOutputModel):
         loss, _ = self._remembered(theta)
         if loss is not None or self._kernel_codes is not None:
             coef, _ = self.split(theta)
-            if loss is None:
-                loss = self.evaluate(theta).loss
-            loss = loss - 0.5 * self.l2 * float(coef @ coef)
+            loss = self._loss(theta) - 0.5 * self.l2 * float(coef @ coef)
             return float(2 * self.weight_sum * loss)
         eta = self.linear_predictor(theta, offset=self.offset)
         _, nll, _, _ = self._pointwise(self.y, eta)
@@ -422,7 +432,7 @@ class GLM(SingleOutputModel):
         null = self._intercept_only()
         if not self.fit_intercept:
             theta = np.zeros(1)
-            return null.deviance(theta) if np.isfinite(null.loss(theta)) else np.nan
+            return null.deviance(theta) if np.isfinite(null._loss(theta)) else np.nan
         closed_form = self.offset is None or (self.family.name == "poisson"
                                               and self.link.name == "log")
         if closed_form:
@@ -435,7 +445,7 @@ class GLM(SingleOutputModel):
             with np.errstate(all="ignore"):
                 b = float(self.link.link(np.array([ybar]))[0]) if self.offset is None \
                     else np.log(np.sum(w * self.y) / np.sum(w * np.exp(self.offset)))
-            if np.isfinite(b) and np.isfinite(null.loss(np.array([b]))):
+            if np.isfinite(b) and np.isfinite(null._loss(np.array([b]))):
                 return null.deviance(np.array([b]))        # the loss of the line above
 
         def at(b):
