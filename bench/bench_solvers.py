@@ -10,15 +10,18 @@ returns the same record (coef, intercept, iterations, converged); the final obje
 recomputed by one numpy function for all (``bench.common.logistic_objective``) and the gap is
 taken to the best objective of the run. Peers are optional: a missing one is skipped with a note.
 """
+import argparse
 import importlib.util
 import inspect
+import itertools
+import time
 import warnings
 
 import numpy as np
 
 import ngd
-from bench.common import (logistic_objective, logistic_problem, parse_shape,
-                          records_by_problem, solver_table)
+from bench.common import (SEED, format_table, logistic_objective, logistic_problem,
+                          parse_shape, records_by_problem, solver_table)
 
 TOL = 1e-8          # max |gradient| for ngd and scikit-learn's solvers alike
 MAX_ITER = 1000     # peers' cap (ngd keeps its own defaults: 100 for ngd/newton, 30 epochs sgd)
@@ -151,3 +154,117 @@ def summarize(records):
                  f"gap = L - L* (best of the run)")
         tables.append((title, solver_table(solvers)))
     return tables
+
+
+# ------------------------------------------------------------ solver="auto" against forced --
+#
+#     python -m bench.bench_solvers [--full]
+#
+# For each shape, model and l2: ngd.fit with solver="auto" and with each of cholesky,
+# woodbury and cg forced (same objective, tol, default subsample), the seconds of each, and
+# auto's time over the best forced time; a ratio above AUTO_RATIO_LIMIT is flagged. A forced
+# solver whose estimated cost (ngd.fisher.cost) exceeds SKIP_FACTOR times the cheapest
+# estimate, or whose memory exceeds the budget, is not run (shown as "skip").
+
+AUTO_RATIO_LIMIT = 1.5
+SKIP_FACTOR = 20.0
+REFIT_BELOW = 1.0    # seconds: faster fits are timed twice (best of two)
+FORCED = ("cholesky", "woodbury", "cg")
+CHOICE_GRID = [      # (n, p, nnz a row or None for dense AR(1) X)
+    (20_000, 50, None), (3_000, 600, None), (1_000, 2_000, None), (400, 3_000, None),
+    (2_000, 10_000, 30), (20_000, 2_000, 30)]
+CHOICE_GRID_FULL = [
+    (100_000, 50, None), (20_000, 1_500, None), (5_000, 4_000, None), (2_000, 6_000, None),
+    (10_000, 50_000, 40), (5_000, 20_000, 100), (100_000, 10_000, 20), (50_000, 5_000, 60)]
+
+
+def choice_problem(n, p, nnz, model, seed=SEED):
+    """(X, y): AR(1) dense X (nnz None) or bench_sparse's text-like CSR X, y logistic or
+    Poisson with a linear predictor of standard deviation about 1."""
+    from bench.bench_sparse import text_problem
+    if nnz is None:
+        X, y = logistic_problem(n, p, seed)
+    else:
+        X, y = text_problem(n, p, nnz, seed)
+    if model == "logistic":
+        return X, y
+    rng = np.random.default_rng(seed + 1)
+    eta = X @ (rng.standard_normal(p) / np.sqrt(min(p, 4 * (nnz or p))))
+    return X, rng.poisson(np.exp(0.5 * eta / max(float(np.std(eta)), 1e-12))).astype(float)
+
+
+def _timed_fit(X, y, model, l2, solver, n_threads):
+    """(seconds, result) of a fit: the best of two when the first took under REFIT_BELOW s."""
+    times = []
+    while not times or (len(times) < 2 and times[0] < REFIT_BELOW):
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = ngd.fit(X, y, model=model, l2=l2, solver=solver, tol=TOL, stderr=False,
+                          n_threads=n_threads)
+        times.append(time.perf_counter() - start)
+    return min(times), res
+
+
+def estimates(X, y, model, l2):
+    """auto's (pick, per-iteration estimates) for this fit (ngd.fisher.auto_solver on the
+    prepared model, with the default subsample's rows)."""
+    from ngd.api import _prepare
+    from ngd.fisher import auto_solver, auto_subsample_size
+    prepared = _prepare(X, y, model, None, None, None, None, None, True, l2, 1, "numpy").model
+    rows = auto_subsample_size(prepared.n_samples, prepared.n_params) or prepared.n_samples
+    return auto_solver(prepared, "exact", rows)
+
+
+def _skipped(costs, name):
+    """Why a forced solver is not run, from auto's estimates, or None."""
+    from ngd.fisher.cost import memory_budget
+    if costs is None or name not in costs:
+        return None if costs is None else "n/a"
+    best = min(c["seconds"] for c in costs.values())
+    if costs[name]["bytes"] > memory_budget():
+        return "memory"
+    return "skip" if costs[name]["seconds"] > SKIP_FACTOR * max(best, 1e-3) else None
+
+
+def choice_rows(grid, models=("logistic", "poisson"), l2s=(1e-5, 1e-2), n_threads=1,
+                log=print):
+    """One row per (shape, model, l2): auto's pick, each solver's seconds, auto / best."""
+    rows = []
+    for (n, p, nnz), model, l2 in itertools.product(grid, models, l2s):
+        X, y = choice_problem(n, p, nnz, model)
+        _, costs = estimates(X, y, model, l2)
+        auto_time, auto = _timed_fit(X, y, model, l2, "auto", n_threads)
+        times = {}
+        for name in FORCED:
+            reason = _skipped(costs, name)
+            times[name] = reason if reason else _timed_fit(X, y, model, l2, name, n_threads)[0]
+        ran = [t for t in times.values() if not isinstance(t, str)]
+        best = min(ran + [auto_time])
+        ratio = auto_time / best
+        shape = f"{n}x{p}" + (f" csr {nnz}/row" if nnz else " dense")
+        rows.append([shape, model, f"{l2:g}", auto.solver, f"{auto_time:.2f}",
+                     *(t if isinstance(t, str) else f"{t:.2f}" for t in times.values()),
+                     f"{ratio:.2f}", "SLOW" if ratio > AUTO_RATIO_LIMIT else ""])
+        log("  " + "  ".join(rows[-1]))
+    return rows
+
+
+def main(argv=None):
+    """Print the auto-against-forced table (default grid, or --full)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="the larger shapes of issue 15")
+    parser.add_argument("--models", default="logistic,poisson")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="n_threads of every fit (default 1: timings on a shared machine)")
+    args = parser.parse_args(argv)
+    grid = CHOICE_GRID_FULL if args.full else CHOICE_GRID
+    rows = choice_rows(grid, models=tuple(args.models.split(",")), n_threads=args.threads,
+                       log=print)
+    print()
+    print(format_table(["shape", "model", "l2", "auto", "auto s", *FORCED, "auto/best", ""],
+                       rows, right=range(2, 9)))
+
+
+if __name__ == "__main__":
+    main()

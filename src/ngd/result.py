@@ -63,7 +63,9 @@ class FitResult(OptimizeResult):
     """Result of :func:`ngd.fit`: a dict with attribute access (scipy's OptimizeResult).
 
     Keys: coef, intercept, stderr, loss, grad, grad_norm, n_iter, n_fev, converged, status,
-    message, method, fisher, step_rule, damping, time, n_threads, dtype, classes, history; and
+    message, method, fisher, step_rule, damping, time, n_threads, dtype, classes, history,
+    solver (the curvature solver used) and solver_costs (solver="auto": the per-iteration
+    estimates {solver: {"seconds", "bytes"}} it chose the cheapest of, ngd.fisher.cost); and
     scipy's aliases x (coef then intercept), fun, jac, nit, nfev, success. Statistics
     (ngd.statistics): cov (of x), cov_type, dispersion, deviance, llf, aic, bic, df_resid,
     nobs, use_t and df_inference (the t / F degrees of freedom), n_groups (clusters).
@@ -256,7 +258,7 @@ class FitResult(OptimizeResult):
         coefficient rows (p-values and 95% intervals), cov_type, distribution and df."""
         keys = ("method", "fisher", "step_rule", "loss", "grad_norm", "n_iter", "n_fev",
                 "converged", "status", "message", "damping", "time", "n_threads", "dtype",
-                "cov_type", "df_inference", "n_groups")
+                "cov_type", "df_inference", "n_groups", "solver", "solver_costs")
         out = {key: _plain(self.get(key)) for key in keys}
         out["coef"] = _plain(self.coef)
         out["intercept"] = _plain(self.intercept)

@@ -2,8 +2,9 @@
 
 A problem is summarised (:func:`problem_shape`) by its curvature rows n (the subsample when the
 curvature is subsampled), columns p, outputs K (softmax classes, else 1), parameters P, stored
-entries per row z (p for dense X), the ridge mu = l2 + damping and the item size of X. Per
-iteration of the fit (:func:`solver_costs`):
+entries per row z (p for dense X), the ridge mu = l2 + damping and the item size of X (a
+float32 dense X halves the memory-bound passes). Per iteration of the fit
+(:func:`ngd.fisher.choice.solver_costs`):
 
 - cholesky: the Gram, K(K+1)/2 blocks of n p^2 (dense) or sum_i z_i^2 (CSR) multiply-adds,
   and the factor, P^3 / 3; memory 16 P^2 bytes (the matrix and its factor);
@@ -21,14 +22,18 @@ estimate of the Jacobi-preconditioned condition number: the Marchenko-Pastur spr
 null space of a wide X is not reached: gradients lie in the row space), capped by the ridge
 bound 1 + (1 + sqrt(p / n))^2 d / mu (the largest Marchenko-Pastur eigenvalue in units of d) with
 d = WEIGHT_SCALE x (mean squared stored entry) x z / p, the typical diagonal of the curvature.
-Constants were fitted to the CG counts of logistic fits on AR(1)-correlated dense X (5000 x 1000 and 2000 x 3000, l2 = 1e-5 and 1e-2: 15 to 38 a solve).
+Constants were fitted to the CG counts of logistic fits on AR(1)-correlated dense X (5000 x 1000,
+2000 x 3000, 1500 x 2000; l2 = 1e-5 and 1e-2: 15 to 43 a solve, fewer at the larger l2).
 
-Rates: measured on the development machine (2 cores, OpenBLAS, float64 X, December 2026) by
-timing ngd.kernels.weighted_gram (20000 x 1000: 2.5e10 to 5e10 multiply-adds/s with the machine
-shared or not), damped_cholesky (p = 1000: 1.5e10 to 4.4e10 flop/s), fisher_vector on dense
-(20000 x 1000: 5.8e9 flop/s counting 4 n p; 1.8e9 under load) and CSR X (1e4 x 5e4, 40 a row:
-3.3e9 flop/s in cache) and _sparse.kernel_matrix (8.5e9 multiply-adds/s); the constants take
-round values between the loaded and unloaded figures, since only their ratios decide.
+Rates: measured on the development machine (AMD EPYC, 2 cores shared with other jobs, 32 MB L3,
+OpenBLAS, one thread, float64 X, December 2026), best of 5 timings: ngd.kernels.weighted_gram
+(1500 x 2000 and 20000 x 1000: 3.2e10 and 3.8e10 multiply-adds/s, 1.7e10 at 3000 x 600),
+damped_cholesky and scipy's cho_factor (p = 1000, 2000: 3e10 flop/s), fisher_vector counting
+4 n z flops (dense 20000 x 1000: 4.6e9, 1500 x 2000: 5.3e9; CSR 2e4 x 2e3 and 1e5 x 1e4: 2.5e9
+to 4.2e9), ngd._sparse.weighted_gram (2000 x 10000 and 20000 x 2000: 4.7e-8 s per entry of its
+p x p output, 100000 x 10000: 1.8e-8) and _sparse.kernel_matrix (2000 rows of text-like CSR:
+2.5e-8 s per entry of X X^T). Under load every rate drops (by 2 to 10 with threads oversubscribed);
+only their ratios decide.
 """
 import math
 import os
@@ -40,9 +45,11 @@ from ngd import _sparse
 
 GRAM_RATE = 3.0e10             # dense Gram / X X^T multiply-adds per second (BLAS-3)
 CHOLESKY_RATE = 3.0e10         # Cholesky flops per second (p^3 / 3 for p x p)
-DENSE_PASS_RATE = 3.0e9        # flops per second of a dense X u or X^T r (2 per entry)
-SPARSE_PASS_RATE = 1.5e9       # flops per second of a CSR X u or X^T r (2 per stored entry)
+DENSE_PASS_RATE = 5.0e9        # flops per second of a dense X u or X^T r (2 per entry)
+SPARSE_PASS_RATE = 3.0e9       # flops per second of a CSR X u or X^T r (2 per stored entry)
 SPARSE_GRAM_RATE = 1.0e9       # CSR Gram / X X^T multiply-adds per second (scattered)
+SPARSE_GRAM_ENTRY = 3e-8       # seconds per entry of the dense P x P output of the CSR Gram
+SPARSE_KERNEL_ENTRY = 2.5e-8   # seconds per entry of a CSR X X^T (a sparse product, densified)
 SQUARE_RATE = 1.0e9            # memory-bound element operations per second on n x n arrays
 WOODBURY_SQUARE_PASSES = 8     # n^2 element operations of a Woodbury solve besides the factor
 AMORTISED_ITERATIONS = 10      # iterations that share Woodbury's X X^T
@@ -58,7 +65,7 @@ FALLBACK_MEMORY = 8 * 2 ** 30  # bytes assumed when the physical memory cannot b
 class ProblemShape:
     """What the estimates need: rows (curvature rows), columns p, outputs K, params P,
     entries_per_row z, row_square (mean z_i^2), column_square (sum_j c_j^2 per row^2, for
-    X X^T), mean_square (mean squared stored entry), sparse, mu (l2 + damping)."""
+    X X^T), mean_square (mean squared stored entry), sparse, mu (l2 + damping), itemsize."""
 
     rows: int
     columns: int
@@ -70,6 +77,7 @@ class ProblemShape:
     mean_square: float
     sparse: bool
     mu: float
+    itemsize: int = 8
 
 
 @dataclass(frozen=True)
@@ -91,8 +99,9 @@ def problem_shape(model, n_rows, damping=0.0):
     n, p = model.n_samples, model.n_features
     outputs = int(getattr(model, "n_classes", 1) or 1)
     mu = float(model.l2) + float(damping)
+    itemsize = int(getattr(getattr(X, "dtype", None), "itemsize", 8))
     common = dict(rows=int(n_rows), columns=p, outputs=outputs, params=int(model.n_params),
-                  mu=mu)
+                  mu=mu, itemsize=itemsize)
     if _sparse.is_sparse(X):
         z = np.diff(X.indptr).astype(float)
         counts = np.bincount(X.indices, minlength=p).astype(float)
@@ -119,8 +128,8 @@ def memory_budget():
 
 def _pass_seconds(shape, passes):
     """Seconds of ``passes`` passes over the curvature rows of X (2 flops per entry each),
-    times the outputs."""
-    rate = SPARSE_PASS_RATE if shape.sparse else DENSE_PASS_RATE
+    times the outputs; memory bound: a dense float32 X at twice the float64 rate."""
+    rate = SPARSE_PASS_RATE if shape.sparse else DENSE_PASS_RATE * 8.0 / shape.itemsize
     return passes * 2.0 * shape.rows * shape.entries_per_row * shape.outputs / rate
 
 
@@ -129,8 +138,8 @@ def cholesky_cost(shape):
     K = shape.outputs
     blocks = K * (K + 1) / 2
     if shape.sparse:
-        gram = blocks * shape.rows * shape.row_square / SPARSE_GRAM_RATE \
-            + 2.0 * shape.params ** 2 / SQUARE_RATE
+        gram = blocks * shape.rows * shape.row_square / 2.0 / SPARSE_GRAM_RATE \
+            + SPARSE_GRAM_ENTRY * shape.params ** 2
     else:
         gram = blocks * shape.rows * shape.columns ** 2 / GRAM_RATE
     factor = shape.params ** 3 / 3.0 / CHOLESKY_RATE
@@ -141,7 +150,7 @@ def woodbury_cost(shape):
     """n x n factor, memory-bound n^2 work, three passes, amortised X X^T."""
     n = shape.rows
     if shape.sparse:
-        kernel = n * n * shape.column_square / SPARSE_GRAM_RATE + n * n / SQUARE_RATE
+        kernel = n * n * shape.column_square / SPARSE_GRAM_RATE + SPARSE_KERNEL_ENTRY * n * n
     else:
         kernel = n * n * shape.columns / GRAM_RATE
     seconds = n ** 3 / 3.0 / CHOLESKY_RATE + WOODBURY_SQUARE_PASSES * n * n / SQUARE_RATE \
