@@ -255,11 +255,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="the larger shapes of issue 15")
     parser.add_argument("--models", default="logistic,poisson")
+    parser.add_argument("--l2", default="1e-5,1e-2")
+    parser.add_argument("--shape", help="one shape instead of the grid: NxP (dense AR(1)) or "
+                                        "NxP:Z (text-like CSR, Z entries a row)")
     parser.add_argument("--threads", type=int, default=1,
                         help="n_threads of every fit (default 1: timings on a shared machine)")
     args = parser.parse_args(argv)
     grid = CHOICE_GRID_FULL if args.full else CHOICE_GRID
-    rows = choice_rows(grid, models=tuple(args.models.split(",")), n_threads=args.threads,
+    if args.shape:
+        size, _, nnz = args.shape.partition(":")
+        grid = [(*parse_shape(size), int(nnz) if nnz else None)]
+    rows = choice_rows(grid, models=tuple(args.models.split(",")),
+                       l2s=tuple(float(v) for v in args.l2.split(",")), n_threads=args.threads,
                        log=print)
     print()
     print(format_table(["shape", "model", "l2", "auto", "auto s", *FORCED, "auto/best", ""],
