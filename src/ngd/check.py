@@ -28,6 +28,7 @@ import scipy.optimize
 from scipy.stats import norm
 
 from ngd.api import fit as _fit
+from ngd.models.base import CAPABILITY_MEMBERS, capabilities
 from ngd.result import FitResult
 
 MEAN_SCORE_LEVEL = 1e-3
@@ -84,8 +85,9 @@ def check_model(model, theta, *, theta0=None, dispersion=1.0, n_draws=200, seed=
         raise ValueError(f"n_draws must be an integer >= 2, got {n_draws!r}")
     if not (np.isfinite(kl_budget) and kl_budget > 0):
         raise ValueError(f"kl_budget must be a finite number > 0, got {kl_budget!r}")
-    rng = np.random.default_rng(seed)
     theta = np.asarray(theta, dtype=np.float64)
+    _require_checkable(model, theta)
+    rng = np.random.default_rng(seed)
     theta0 = model.initial_theta() if theta0 is None else np.asarray(theta0, dtype=np.float64)
     fisher = _likelihood_part(model, model.exact_fisher(theta))
     draws = _Replicates(model, theta, fisher, int(n_draws), rng)
@@ -99,6 +101,30 @@ def check_model(model, theta, *, theta0=None, dispersion=1.0, n_draws=200, seed=
             _empirical_fisher_row(model, theta, theta0, fisher, float(dispersion), draws)]
 
 
+def _model_label(model):
+    """The model's name for messages, with the Tweedie power."""
+    power = getattr(getattr(model, "family", None), "power", None)
+    return model.name if power is None else f"{model.name} (power {power:g})"
+
+
+def _require_checkable(model, theta):
+    """ValueError naming the model unless it can draw responses, give its KL divergence and
+    its Hessian (in-memory models whose family has a sampler and a closed-form KL)."""
+    found = capabilities(model)
+    absent = sorted(member for name in ("sampling", "hessian") if name not in found
+                    for member in CAPABILITY_MEMBERS[name] if not hasattr(model, member))
+    where = " fitted out of core (refit with backend='numpy')" if "chunked" in found else ""
+    if absent:
+        raise ValueError(f"cannot check the {_model_label(model)} model{where}: it has no "
+                         f"{', '.join(absent)}")
+    try:
+        model.sample_response(theta, np.random.default_rng(0))
+        model.mean_kl(theta, theta)
+    except NotImplementedError as exc:
+        raise ValueError(f"cannot check the {_model_label(model)} model: "
+                         f"{' '.join(str(exc).split())}") from None
+
+
 def _likelihood_part(model, matrix):
     """A curvature of the objective without its l2 term."""
     return matrix - np.diag(model.l2 * model.penalty_mask)
@@ -108,17 +134,20 @@ def _relative(a, b):
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
-def _response(model, draw):
-    """A drawn response as the model stores it (softmax: one-hot rows)."""
-    return np.eye(model.n_classes)[draw] if hasattr(model, "onehot") else draw
+def _response(classes, draw):
+    """A drawn response as the model stores it (``classes``, softmax: one-hot rows)."""
+    return np.eye(classes)[draw] if classes else draw
 
 
-def _with_response(model, response):
-    """A shallow copy of ``model`` fitted to ``response`` (softmax: rows of class
-    frequencies)."""
+def _with_response(model, classes, response, codes=None):
+    """A shallow copy of ``model`` fitted to ``response`` (softmax, ``classes`` > 0: one-hot
+    rows with their class ``codes``, or rows of class frequencies without codes, which only
+    the Hessian reads: it does not depend on the response)."""
     replica = copy.copy(model)
-    if hasattr(model, "onehot"):
+    if classes:
         replica.onehot = response
+        if codes is not None:
+            replica.codes = codes
     else:
         replica.y = response
     return replica
@@ -146,9 +175,11 @@ class _Replicates:
         moments = np.zeros((2, model.n_params, model.n_params))   # sums of F^ and F^ * F^
         groups = min(HESSIAN_GROUPS, n_draws)
         group_sums = [0.0] * groups
+        classes = model.n_classes if "class_codes" in capabilities(model) else 0
         for r in range(n_draws):
-            response = _response(model, model.sample_response(theta, rng))
-            replica = _with_response(model, response)
+            draw = model.sample_response(theta, rng)
+            response = _response(classes, draw)
+            replica = _with_response(model, classes, response, draw)
             evaluation = replica.evaluate(theta, "empirical")
             self.scores[r] = penalty * theta - evaluation.grad    # grad L = -mean score + l2 coef
             empirical = _likelihood_part(model, replica.curvature_matrix(evaluation.weights))
@@ -157,7 +188,7 @@ class _Replicates:
             group_sums[r % groups] = group_sums[r % groups] + response
         self.empirical = (moments[0] / n_draws, _standard_error(*moments, n_draws))
         sizes = np.bincount(np.arange(n_draws) % groups)
-        hessians = np.array([_likelihood_part(model, _with_response(model, total / size)
+        hessians = np.array([_likelihood_part(model, _with_response(model, classes, total / size)
                                               .hessian(theta))
                              for total, size in zip(group_sums, sizes)])
         self.hessian = (np.average(hessians, axis=0, weights=sizes),

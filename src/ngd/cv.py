@@ -12,8 +12,9 @@ seeded and stratified by class for logistic and softmax models.
 No fold copies X: each fold's model is the full X with the held-out rows' weights set to 0
 (the training objective is unchanged; the passes still visit those rows, K/(K-1) times the
 work of a copied training set, 1.25x for K = 5), and the held-out predictions gather the test
-rows one block at a time (a CSR X stays CSR: X[rows] of a CSR matrix is CSR). The folds (and
-the full-data path) run in parallel threads, each with cores / n_jobs kernel threads.
+rows one block at a time (a CSR X stays CSR: X[rows] of a CSR matrix is CSR; a Design's
+one-hot columns are gathered from its codes). The folds (and the full-data path) run in
+parallel threads, each with cores / n_jobs kernel threads.
 """
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,9 @@ from scipy.optimize import OptimizeResult
 from scipy.special import logsumexp, softmax
 
 from ngd._threads import effective_n_threads, fit_threads
+from ngd.design import is_design
 from ngd.elastic_net import check_curvature, check_solver, fit_prepared, path_penalty, prepare
+from ngd.models.base import capabilities
 from ngd.optim.proximal import CurvatureCache, LastEvaluation
 from ngd.path import GridSpec, check_grid, json_value, null_fit, solve_path
 
@@ -185,8 +188,29 @@ def _folds_from_splits(splits, n):
     return folds
 
 
+def _is_softmax(model):
+    """True for a model whose response is class codes (a Design's ``codes`` are its
+    categoricals', not classes)."""
+    return "class_codes" in capabilities(model)
+
+
 def _labels(model):
-    return model.codes if hasattr(model, "codes") else model.y
+    return model.codes if _is_softmax(model) else model.y
+
+
+def _rows_times(X, rows, B):
+    """X[rows] @ B in float64 for an array, a CSR matrix or a Design (its one-hot columns
+    gathered from the codes)."""
+    if not is_design(X):
+        return X[rows].astype(np.float64, copy=False) @ B
+    out = X.dense[rows].astype(np.float64, copy=False) @ B[:X.n_dense]
+    start = X.n_dense
+    for block in X.categoricals:
+        codes = block.codes[rows]
+        keep = codes >= 0
+        out[keep] += B[start + codes[keep]]
+        start += block.n_columns
+    return out
 
 
 def _jobs(n_jobs, threads, tasks):
@@ -203,7 +227,7 @@ class _Scorer:
     def __init__(self, model, metric):
         self.model = model
         self.metric = metric
-        self.softmax = hasattr(model, "codes")
+        self.softmax = _is_softmax(model)
         self.stats = None if self.softmax else model.as_glm()
         self.weights = model.sample_weight if self.softmax else self.stats.sample_weight
         self.y = model.codes if self.softmax else self.stats.y
@@ -217,7 +241,7 @@ class _Scorer:
         X = self.model.X
         for start in range(0, rows.size, _BLOCK_ROWS):
             block = rows[start:start + _BLOCK_ROWS]
-            eta[start:start + block.size] = X[block].astype(np.float64, copy=False) @ B
+            eta[start:start + block.size] = _rows_times(X, block, B)
         eta = eta.reshape(rows.size, *coef.shape[:2]) + \
             np.reshape(path.intercept, (1,) + coef.shape[:2])
         if not self.softmax:

@@ -92,6 +92,8 @@ class ChunkedModel:
             self.family_name, self.link_name = self.family.name, self.link.name
         else:
             self.family_name, self.link_name = "binomial", "logit"
+        if self.has_dispersion:          # the statistics pass sums Pearson's chi^2 only then
+            self.pearson_chi2 = self._pearson_chi2
         self._summarise()
 
     def _map_reduce(self, task, args, label="pass", use_X=True):
@@ -135,6 +137,7 @@ class ChunkedModel:
         self.n_classes = K                   # the softmax layout, as ngd.elastic_net reads it
         self.free = self._softmax.free
         self.expand = self._softmax.expand
+        self._report_matrix = self._softmax._report_matrix      # cov_params' reported gauge
 
     # --- the model interface --------------------------------------------------------
     def split(self, theta):
@@ -262,8 +265,9 @@ class ChunkedModel:
         """2 sum_i w_i d(y_i, mu_i)/2."""
         return float(self._statistics(theta)["deviance"])
 
-    def pearson_chi2(self, theta):
-        """sum_i w_i (y_i - mu_i)^2 / V(mu_i)."""
+    def _pearson_chi2(self, theta):
+        """sum_i w_i (y_i - mu_i)^2 / V(mu_i) (offered as ``pearson_chi2`` by families with a
+        dispersion)."""
         return float(self._statistics(theta)["pearson"])
 
     def null_deviance(self):

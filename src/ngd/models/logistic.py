@@ -29,6 +29,13 @@ _KERNEL_KIND = {
 }
 
 
+def _scaled_rows(X, r):
+    """diag(r) X as a dense float64 (n, p) array; a sparse X is scaled before densifying."""
+    if _sparse.is_sparse(X):
+        return X.astype(np.float64, copy=False).multiply(r[:, None]).toarray()
+    return np.asarray(X, dtype=np.float64) * r[:, None]
+
+
 @dataclass
 class Evaluation:
     """Objective value, gradient and per-row curvature weights at one theta."""
@@ -138,10 +145,9 @@ class LogisticModel(SingleOutputModel):
         return expit(self.linear_predictor(theta, X, offset))
 
     def scores(self, theta):
-        """Per-sample scores of the log-likelihood, s_i = (y_i - p_i) [x_i, 1], shape (n, n_params)."""
+        """Per-row log-likelihood scores s_i = (y_i - p_i) [x_i, 1], dense (n, n_params)."""
         r = self.y - self.predict_proba(theta, offset=self.offset)
-        X = np.asarray(self.X, dtype=np.float64)
-        cols = [X * r[:, None]]
+        cols = [_scaled_rows(self.X, r)]
         if self.fit_intercept:
             cols.append(r[:, None])
         return np.hstack(cols)
