@@ -131,3 +131,23 @@ def test_folds_from_index_pairs_and_splitters_equal_the_fold_array(breast_cv):
         ngd.cross_validate(X, y, cv=[pairs[0], pairs[0]])
     with pytest.raises(ValueError, match="cannot split 4 sample"):
         ngd.cross_validate(X[:4], [0, 1, 0, 1], cv=5)
+
+
+@pytest.mark.parametrize("seed, error, message", [
+    (np.nan, TypeError, "seed must be an integer"),
+    (-1, ValueError, "seed must be an integer >= 0"),
+    ("1", TypeError, "seed must be an integer"),
+])
+def test_bad_seed_is_named(seed, error, message):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((60, 3)), rng.integers(0, 2, 60)
+    with pytest.raises(error, match=message):
+        ngd.cross_validate(X, y, model="logistic", cv=3, seed=seed)
+
+
+@pytest.mark.parametrize("cv", ["x", b"3"])
+def test_text_cv_is_named(cv):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((60, 3)), rng.integers(0, 2, 60)
+    with pytest.raises(TypeError, match="cv must be a number of folds"):
+        ngd.cross_validate(X, y, model="logistic", cv=cv)

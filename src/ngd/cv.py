@@ -24,6 +24,7 @@ from scipy.optimize import OptimizeResult
 from scipy.special import logsumexp, softmax
 
 from ngd._threads import effective_n_threads, fit_threads
+from ngd._validation import check_seed
 from ngd.design import is_design
 from ngd.elastic_net import check_curvature, check_solver, fit_prepared, path_penalty, prepare
 from ngd.models.base import capabilities
@@ -100,7 +101,7 @@ def cross_validate(X, y, model="logistic", l1_ratio=1.0, n_alphas=100, alpha_min
     data = dict(model=model, link=link, power=power, trials=trials, offset=offset,
                 fit_intercept=fit_intercept)
     full = prepare(X, y, sample_weight=sample_weight, n_threads=threads, **data)
-    folds = _folds(cv, full, stratify, seed)
+    folds = _folds(cv, full, stratify, check_seed(seed))
     n_folds = int(folds.max()) + 1
     jobs = _jobs(n_jobs, threads, n_folds + 1)
     if metric == "misclassification" and full.model.name not in ("logistic", "softmax",
@@ -160,6 +161,9 @@ def _folds(cv, prepared, stratify, seed):
             raise ValueError("stratify=True needs a classification model (logistic, softmax)")
         labels = _labels(prepared.model) if stratify else None
         return make_folds(n, int(cv), seed, labels)
+    if isinstance(cv, (str, bytes)):
+        raise TypeError(f"cv must be a number of folds, an integer array of shape ({n},), "
+                        f"(train, test) index pairs or a scikit-learn splitter, got {cv!r}")
     if hasattr(cv, "split"):                          # a scikit-learn splitter
         cv = list(cv.split(np.empty((n, 1)), _labels(prepared.model)))
     if isinstance(cv, (list, tuple)) and cv and isinstance(cv[0], (list, tuple)):
