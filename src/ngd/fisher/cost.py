@@ -93,8 +93,9 @@ class Cost:
 
 
 def problem_shape(model, n_rows, damping=0.0):
-    """The :class:`ProblemShape` of ``model`` with ``n_rows`` curvature rows: sparse statistics
-    in O(nnz + p), a dense X's mean squared entry from at most SAMPLE_ROWS rows."""
+    """The :class:`ProblemShape` of ``model`` with ``n_rows`` curvature rows: the row and
+    column counts of a CSR X in O(nnz + p); the mean squared entry from at most SAMPLE_ROWS
+    rows of a dense X, or SAMPLE_ROWS^2 evenly spaced stored entries of a CSR X."""
     X = getattr(model, "X", None)
     n, p = model.n_samples, model.n_features
     outputs = int(getattr(model, "n_classes", 1) or 1)
@@ -105,7 +106,8 @@ def problem_shape(model, n_rows, damping=0.0):
     if _sparse.is_sparse(X):
         z = np.diff(X.indptr).astype(float)
         counts = np.bincount(X.indices, minlength=p).astype(float)
-        mean_square = float(np.mean(np.square(X.data, dtype=float))) if X.nnz else 0.0
+        data = X.data[::max(1, X.nnz // (SAMPLE_ROWS * SAMPLE_ROWS))]
+        mean_square = float(np.mean(np.square(data, dtype=float))) if data.size else 0.0
         return ProblemShape(entries_per_row=float(z.mean()), row_square=float(z @ z) / n,
                             column_square=float(counts @ counts) / (n * n),
                             mean_square=mean_square, sparse=True, **common)
