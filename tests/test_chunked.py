@@ -243,14 +243,16 @@ def test_one_pass_per_evaluation_without_offset(passes, method, cov_type):
                   cov_type=cov_type)                                # 7 chunks
     assert fit.n_chunks == 7
     labels = [label for label, *_ in passes]
-    # the summary pass, one pass per evaluation (loss, gradient AND curvature Gram), the
-    # statistics pass (0/1 labels: the log-likelihood is -deviance / 2, no pass of its own)
-    # and one null-model pass over y and w (its start, log-odds of the mean, is its MLE)
-    assert labels == ["summary"] + ["pass"] * fit.n_fev + ["stats", "null"]
+    # the summary pass, one null-model pass over y and w (the start check: the loss at
+    # coef = 0; its intercept, log-odds of the mean, is the null model's MLE, so the null
+    # deviance reuses it), one pass per evaluation (loss, gradient AND curvature Gram) and
+    # the statistics pass (0/1 labels: the log-likelihood is -deviance / 2, no pass of its own)
+    assert labels == ["summary", "null"] + ["pass"] * fit.n_fev + ["stats"]
     assert fit.n_passes == len(passes) == fit.n_fev + 3
     assert all(calls == 7 for _, _, calls, _ in passes)          # each chunk once per pass
-    assert all(all(x_given) for *_, x_given in passes[:-1]) and not any(passes[-1][3])
-    assert [name for _, name, *_ in passes][1:-2] == ["evaluation"] * fit.n_fev
+    assert not any(passes[1][3])
+    assert all(all(x_given) for *_, x_given in passes[:1] + passes[2:])
+    assert [name for _, name, *_ in passes][2:-1] == ["evaluation"] * fit.n_fev
 
 
 def test_null_fit_passes_do_not_read_x(passes):
@@ -263,8 +265,8 @@ def test_null_fit_passes_do_not_read_x(passes):
     null = [entry for entry in passes if entry[0] == "null"]
     assert len(null) >= 2                                         # the start and >= 1 step
     assert fit.n_passes == len(passes) == fit.n_fev + 3 + len(null)
-    assert labels[:1 + fit.n_fev] == ["summary"] + ["pass"] * fit.n_fev
-    assert labels[1 + fit.n_fev] == "stats" and labels[-1] == "llf"
+    assert labels[:2 + fit.n_fev] == ["summary", "null"] + ["pass"] * fit.n_fev   # start check
+    assert labels[2 + fit.n_fev] == "stats" and labels[-1] == "llf"
     for label, name, calls, x_given in passes:
         assert calls == 5
         if label == "null":
@@ -644,3 +646,13 @@ def test_chunks_on_a_thread_pool_give_the_single_thread_sums():
     bad[[1500, 4800], [1, 2]] = np.inf
     with pytest.raises(DataError, match=r"row 1500, column 1"):
         ngd.fit(bad, y, model="poisson", backend="chunked", chunk_rows=700, n_threads=2)
+
+
+def test_offset_without_a_valid_start_is_named_out_of_core():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((200, 3)), rng.poisson(1.0, 200).astype(float)
+    offset = np.zeros(200)
+    offset[0] = 1000.0                    # exp(1000) overflows: no finite loss at coef = 0
+    with pytest.raises(ngd.DataError, match="^offset: no valid starting point") as info:
+        ngd.fit(X, y, model="poisson", offset=offset, backend="chunked")
+    assert "\n" not in str(info.value)

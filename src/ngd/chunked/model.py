@@ -76,6 +76,7 @@ class ChunkedModel:
         self.n_passes = 0
         self._stats = None
         self._null = None               # the null deviance, once computed
+        self._last_null = None          # (b, _null_pass(b)) of the last intercept-only pass
         self._softmax = None            # softmax: the parameter layout (see _summarise)
         if self.name == "softmax":
             if has_offset:
@@ -174,6 +175,13 @@ class ChunkedModel:
         theta = np.zeros(self.n_params)
         if self.fit_intercept:
             theta[-1] = self._null_intercept()
+        # the loss at coef = 0 is the intercept-only model's: a pass over y, w and the offset
+        if not np.isfinite(self._null_pass(theta[-1] if self.fit_intercept else 0.0)[0]):
+            cause = ("offset: " if self.has_offset else "")
+            raise DataError(f"{cause}no valid starting point for the {self.name} model out of "
+                            "core (the mean leaves the family's domain at coef = 0"
+                            + ("; the offset is on the linear predictor's scale: pass "
+                               "log(exposure) for a log link" if self.has_offset else "") + ")")
         return theta
 
     def evaluate(self, theta, curvature=None):
@@ -287,8 +295,13 @@ class ChunkedModel:
         return self._null
 
     def _null_pass(self, b):
-        """(loss, score, Fisher, deviance) sums of the intercept-only model at b."""
-        return self._map_reduce(tasks.null_evaluation, (b,), label="null", use_X=False)
+        """(loss, score, Fisher, deviance) sums of the intercept-only model at b; the last
+        one is kept, so that the null deviance at the start's intercept (no offset: its MLE)
+        reuses the start check's pass."""
+        if self._last_null is None or self._last_null[0] != b:
+            self._last_null = (b, self._map_reduce(tasks.null_evaluation, (b,), label="null",
+                                                   use_X=False))
+        return self._last_null[1]
 
     def log_likelihood(self, theta, phi):
         """Full log-likelihood at dispersion phi (one more pass; Gaussian-identity at the
