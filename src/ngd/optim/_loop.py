@@ -11,8 +11,8 @@ confirming a step already known to be small) -- moved no coordinate by more than
 xtol * (1 + max_j |theta_j|) with xtol = max(1e-10, 1e-2 tol) (second-order steps; this
 keeps the rule meaningful when the objective's scale is tiny, e.g. a GLM with a small
 dispersion, and lets a loose tol stop early), or when the loss changed by no more than
-rounding (16 eps |L|: nothing more can be
-gained); otherwise stop at max_iter (2), when the line search fails (3), on a non-finite
+rounding (16 eps |L|: nothing more can be gained); otherwise stop at max_iter (2), when the
+line search fails (3), on a non-finite
 loss or gradient (4, keeping the last finite iterate), when the callback raises
 StopIteration (5), or when the recent movement of theta is a direction
 along which the likelihood increases without bound, i.e. the data are (quasi-)separated and
