@@ -9,11 +9,13 @@ import pytest
 import scipy.sparse as sp
 
 import ngd
-from ngd.api import _prepare
+from ngd.fitting import prepare as _prepare
 from ngd.fisher import auto_solver, choose_solver
 from ngd.fisher.choice import FREE_SECONDS, cheapest, solver_costs
 from ngd.fisher.cost import (CG_MAX, Cost, ProblemShape, cg_cost, cg_iterations, cholesky_cost,
                              memory_budget, problem_shape, woodbury_cost)
+from ngd.models import LogisticModel
+from ngd.models.softmax import SoftmaxModel
 from ngd.optim import CurvatureStepper
 
 
@@ -25,7 +27,10 @@ def _dense(n, p, **changes):
 
 
 def _model(X, y, model="logistic", l2=1e-5):
-    return _prepare(X, y, model, None, None, None, None, None, True, l2, 1, "numpy").model
+    """A logistic (or softmax on integer codes) model on clean float64 X and y."""
+    if model == "softmax":
+        return SoftmaxModel(X, y, int(y.max()) + 1, l2=l2)
+    return LogisticModel(X, y, l2=l2)
 
 
 def _wide_csr(n, p, per_row, seed=0):
