@@ -8,7 +8,7 @@ import pytest
 from scipy.special import expit
 
 import ngd
-from ngd.api import _prepare
+from ngd.fitting import prepare as _prepare
 from ngd.fisher import CGSolver, CholeskySolver, RowSubsample, WoodburySolver, choose_solver
 from ngd.models import RowSample
 

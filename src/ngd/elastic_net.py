@@ -25,9 +25,10 @@ import numbers
 
 import numpy as np
 
-from ngd import _sparse
+from ngd import _sparse, frames
 from ngd._validation import MAX_ABS, check_real
 from ngd._threads import fit_threads
+from ngd.fitting import family_name, link_name, prepare as prepare_data
 from ngd.models import normalise_model_name
 from ngd.optim.proximal import CompositeProblem, CurvatureCache, minimise
 
@@ -126,16 +127,14 @@ def prepare(X, y, *, model, link, power, trials, sample_weight, offset, fit_inte
     it is built with l2 > 0 for the symmetric gauge and its l2 then set to 0. CSR X stays
     sparse for the single-output models (TypeError for softmax); a DataFrame is converted
     by ngd.frames."""
-    from ngd import frames
-    from ngd.api import _prepare
     X, _ = frames.fit_design(X, fit_intercept)
     y, trials, sample_weight, offset = frames.per_row_arrays(y, trials, sample_weight, offset)
     symmetric = normalise_model_name(model) == "softmax"
     if symmetric and _sparse.is_sparse(X):
         raise TypeError("L1 / elastic-net fits of model='softmax' need dense X "
                         "(X.toarray()); sparse X is fitted by logistic and the GLM families")
-    prepared = _prepare(X, y, model, link, power, trials, sample_weight, offset,
-                        fit_intercept, 1.0 if symmetric else 0.0, n_threads, backend)
+    prepared = prepare_data(X, y, model, link, power, trials, sample_weight, offset,
+                            fit_intercept, 1.0 if symmetric else 0.0, n_threads, backend)
     prepared.model.l2 = 0.0
     return prepared
 
@@ -174,7 +173,6 @@ def fit_prepared(prepared, penalty, *, curvature="exact", tol=1e-8, max_iter=100
                  callback=None, theta0=None, cache=None, previous_l1=None):
     """Proximal NGD on a prepared model (from :func:`prepare`); a FitResult with coef,
     intercept, kkt_violation, n_nonzero, deviance and null_deviance (no standard errors)."""
-    from ngd.api import _family_name, _link_name
     check_solver(tol, max_iter, ftol)
     model = prepared.model
     l1, ridge = penalty.vectors(model)
@@ -196,8 +194,8 @@ def fit_prepared(prepared, penalty, *, curvature="exact", tol=1e-8, max_iter=100
                   penalty_factor=penalty.factor, fisher=curvature, step_rule="armijo",
                   n_threads=prepared.n_threads, dtype=prepared.dtype, classes=prepared.classes,
                   tol=float(tol), max_iter=int(max_iter), model=model.name,
-                  family=getattr(model, "family_name", None) or _family_name(model),
-                  link=getattr(model, "link_name", None) or _link_name(model),
+                  family=getattr(model, "family_name", None) or family_name(model),
+                  link=getattr(model, "link_name", None) or link_name(model),
                   power=getattr(getattr(model, "family", None), "power", None),
                   l2=penalty.alpha * (1.0 - penalty.l1_ratio),
                   fit_intercept=model.fit_intercept, damping=0.0)

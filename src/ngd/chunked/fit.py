@@ -1,9 +1,16 @@
 """What the chunked backends share around a fit: the options they support, the model ``spec``
-the chunk tasks rebuild models from, and the run through the shared optimiser."""
+the chunk tasks rebuild models from, and the run through the shared optimiser.
+
+A chunked model is wrapped in an ``ngd.fitting.Prepared`` and fitted by the path the
+in-memory backend uses (``ngd.fitting.fit_prepared``, or ``ngd.elastic_net.fit_prepared``
+with a penalty); this module does not import ``ngd.api``, which calls the backends."""
 import numpy as np
 
+from ngd import elastic_net
 from ngd.chunked.tasks import LABEL_MODELS
+from ngd.elastic_net import check_curvature, check_penalty
 from ngd.exceptions import DataError
+from ngd.fitting import Prepared, fit_prepared, model_kind
 
 METHODS = ("ngd", "newton")
 
@@ -12,9 +19,6 @@ def model_spec(backend, model, method, fisher, l2, link, power, trials, fit_inte
                alpha, l1_ratio, penalty_factor):
     """(spec, l2, penalty) for a chunked fit (penalty: an ``ngd.elastic_net`` Penalty or
     None), or a ValueError/TypeError naming what ``backend`` does not support."""
-    from ngd.api import model_kind
-    from ngd.elastic_net import check_curvature, check_penalty
-
     l2, penalty = check_penalty(l2, alpha, l1_ratio, penalty_factor)
     if penalty is not None:
         check_curvature(method, fisher)
@@ -50,25 +54,23 @@ def run_fit(model, method, backend, dtype, n_threads, statistics=True, penalty=N
     the reduced Gram), or with an elastic-net ``penalty`` proximal NGD (``ngd.elastic_net``;
     the model's own l2 is 0); the result also carries ``backend``, ``n_passes`` (passes over
     the data, statistics included) and ``n_chunks``."""
-    from ngd import api
-    from ngd.elastic_net import check_curvature, fit_prepared
     if model.fit_intercept is False and model.name not in LABEL_MODELS:
         if not np.isfinite(model.loss(model.initial_theta())):
             raise DataError(f"no valid starting point for the {model.spec['name']} family with "
                             f"the {model.link_name} link at coef = 0 (a chunked fit has no "
                             "least-squares start); try an intercept or another link")
     model.cov_type = options["cov_type"]
-    prepared = api._Prepared(model, model.classes, n_threads, dtype)
+    prepared = Prepared(model, model.classes, n_threads, dtype)
     if penalty is not None:
         model.l2 = 0.0
-        result = fit_prepared(prepared, penalty,
-                              curvature=check_curvature(method, options["fisher"]),
-                              tol=options["tol"],
-                              max_iter=100 if options["max_iter"] is None else options["max_iter"],
-                              ftol=options["ftol"], callback=options["callback"])
+        result = elastic_net.fit_prepared(
+            prepared, penalty, curvature=check_curvature(method, options["fisher"]),
+            tol=options["tol"],
+            max_iter=100 if options["max_iter"] is None else options["max_iter"],
+            ftol=options["ftol"], callback=options["callback"])
     else:
         options["solver"] = "cholesky"
-        result = api._fit_prepared(prepared, method, statistics=statistics, **options)
+        result = fit_prepared(prepared, method, statistics=statistics, **options)
     result.update(backend=backend, n_passes=model.n_passes,
                   n_chunks=sum(1 for rows in model.chunk_rows if rows > 0))
     return result
