@@ -9,7 +9,6 @@ import pytest
 import scipy.sparse as sp
 
 import ngd
-from ngd.fitting import prepare as _prepare
 from ngd.fisher import auto_solver, choose_solver
 from ngd.fisher.choice import FREE_SECONDS, cheapest, solver_costs
 from ngd.fisher.cost import (CG_MAX, Cost, ProblemShape, cg_cost, cg_iterations, cholesky_cost,
