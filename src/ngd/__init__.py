@@ -7,10 +7,11 @@
 The step is the natural gradient F^{-1} grad L, with F the Fisher information (exact or
 empirical); Newton and SGD run on the same objective for comparison.
 """
-from importlib import metadata as _metadata
 from pathlib import Path as _Path
 
+from ngd._version import __version__
 from ngd.api import fit, compare, METHODS
+from ngd.check import check_fit
 from ngd.predict import predict
 from ngd.exceptions import ConvergenceWarning, DataError, DampingWarning, NgdError
 from ngd.result import FitResult, History
@@ -21,12 +22,6 @@ from ngd.path import PathResult, fit_path
 from ngd.cv import CVResult, cross_validate, fit_cv
 from ngd.estimators_cv import GLMRegressorCV, LogisticRegressionCV
 from ngd.inference import HypothesisTest, lr_test, wald_test
-
-try:
-    __version__ = _metadata.version("ngd")
-except _metadata.PackageNotFoundError:  # running from a source tree
-    __version__ = "0+unknown"
-
 
 def build_info():
     """Build and threading facts: OpenMP on/off, omp_get_max_threads(), default thread count."""
@@ -48,5 +43,5 @@ __all__ = [
     "DataError", "ConvergenceWarning", "DampingWarning", "__version__",
     "save_model", "load_model", "LogisticRegression", "GLMRegressor",
     "fit_path", "PathResult", "cross_validate", "fit_cv", "CVResult", "LogisticRegressionCV",
-    "GLMRegressorCV", "wald_test", "lr_test", "HypothesisTest",
+    "GLMRegressorCV", "wald_test", "lr_test", "HypothesisTest", "check_fit",
 ]

@@ -19,6 +19,10 @@ dispersion 1, the l2 term removed):
    et al. 2019): the gap |F^ - phi F| / |phi F| at theta* (phi the estimated dispersion) must
    not exceed the largest gap of the replicates (a Monte-Carlo information-matrix test); the
    gap at theta0 is reported next to it.
+
+:func:`check_fit` takes a FitResult (or fits one); ``FitResult.check()`` calls it through
+``ngd.result.register_checker``, so ``ngd.result`` does not import this module (which imports
+``ngd.api``).
 """
 import copy
 from dataclasses import asdict, dataclass
@@ -29,7 +33,7 @@ from scipy.stats import norm
 
 from ngd.api import fit as _fit
 from ngd.models.base import CAPABILITY_MEMBERS, capabilities
-from ngd.result import FitResult
+from ngd.result import FitResult, register_checker
 
 MEAN_SCORE_LEVEL = 1e-3
 MC_STANDARD_ERRORS = 4.0
@@ -75,6 +79,9 @@ def check_fit(fit, X=None, y=None, *, n_draws=200, seed=0, kl_budget=1e-4, **fit
     dispersion = result.get("dispersion") or 1.0
     return check_model(model, result.x, dispersion=dispersion, n_draws=n_draws, seed=seed,
                        kl_budget=kl_budget)
+
+
+register_checker(check_fit)
 
 
 def check_model(model, theta, *, theta0=None, dispersion=1.0, n_draws=200, seed=0,

@@ -1,4 +1,8 @@
-"""FitResult (a scipy OptimizeResult) and the per-iteration History of a fit."""
+"""FitResult (a scipy OptimizeResult) and the per-iteration History of a fit.
+
+The optimisers build these, so this module imports no fitting code: :meth:`FitResult.check`
+runs the checker that ``ngd.check`` registers here on import (``import ngd`` imports it).
+"""
 import textwrap
 
 import numpy as np
@@ -17,9 +21,17 @@ STATUS_MESSAGES = {
 CONVERGED_STATUSES = (0, 1)
 SUMMARY_WIDTH = 100             # characters per line of FitResult.summary()
 
+_CHECKER = {}                   # "check_fit": ngd.check.check_fit, set by register_checker
+
 HISTORY_COLUMNS = ("iter", "loss", "grad_norm", "decrement", "step_size", "kl", "damping",
                    "dir_deriv", "n_linesearch", "n_updates", "fisher_rows", "solver_iter",
                    "time")
+
+
+def register_checker(check_fit):
+    """Make ``check_fit(result, **options)`` the implementation of :meth:`FitResult.check`
+    (called by ngd.check, which imports this module)."""
+    _CHECKER["check_fit"] = check_fit
 
 
 class History:
@@ -86,9 +98,9 @@ class FitResult(OptimizeResult):
 
     def check(self, **options):
         """Verify the Fisher-information propositions numerically on this fit; a list of
-        :class:`ngd.check.CheckRow` (see :func:`ngd.check.check_fit` for the options)."""
-        from ngd.check import check_fit
-        return check_fit(self, **options)
+        :class:`ngd.check.CheckRow`: ``ngd.check_fit(self, **options)`` (see it for the
+        options)."""
+        return _CHECKER["check_fit"](self, **options)
 
     def coefficient_names(self, feature_names=None):
         """Names of the reported coefficients, in the order of :meth:`coefficient_rows`:

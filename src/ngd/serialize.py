@@ -45,6 +45,7 @@ import numpy as np
 
 from ngd._model_schema import (FORMAT, FORMAT_VERSION, Invalid, RepeatedKey, check_document,
                                unique_object)
+from ngd._version import __version__
 from ngd.exceptions import DataError
 from ngd.frames import TableSpec, design_from_frame, is_frame
 from ngd.io.atomic import write_files_atomic
@@ -100,8 +101,6 @@ def model_document(result, feature_names=None, *, columns=None, categories=None,
         raise ValueError(f"feature_names has {len(feature_names)} names but the model has "
                          f"{n_features} coefficients per row")
     classes = result.get("classes")
-    from ngd import __version__
-
     nb_alpha = {} if result.get("nb_alpha") is None else {"nb_alpha": {
         "value": _number(result["nb_alpha"]), "stderr": _number(result.get("nb_alpha_stderr")),
         "estimated": bool(result.get("nb_alpha_estimated", False))}}
