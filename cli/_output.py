@@ -8,6 +8,8 @@ import os
 import click
 import numpy as np
 
+import ngd
+
 
 def format_table(headers, rows, align):
     """Fixed-width text table; align is a string of 'l'/'r' per column."""
@@ -80,3 +82,14 @@ def _cell(value):
             return str(int(value))
         return repr(value)
     return value
+
+
+def model_json(result, dataset):
+    """The model file of ``result`` (ngd.save_model) with the names and roles of
+    ``dataset``'s columns, as text."""
+    buffer = io.StringIO()
+    ngd.save_model(result, buffer, dataset.feature_names, columns=dataset.columns,
+                   categories=dataset.categories, target=dataset.target_name,
+                   weights=dataset.weights_name, offset=dataset.offset_name,
+                   trials=dataset.trials_name, cluster=dataset.cluster_names)
+    return buffer.getvalue()

@@ -9,7 +9,7 @@ import ngd
 from ngd.cli._errors import InputError
 from ngd.cli._options import finite_float, scale_float
 from ngd.path import MAX_ALPHAS
-from ngd.cli._output import emit_json, fmt, format_table
+from ngd.cli._output import emit_json, fmt, format_table, model_json
 from ngd.io import write_files_atomic
 
 _OPTIONS = [
@@ -120,8 +120,7 @@ def run(data, dataset, penalty, library, outputs, as_json):
         figure.savefig(buffer, format="png")
         files.append((outputs["plot"], buffer.getvalue()))
     if outputs.get("model") is not None:
-        from ngd.cli.fit import _model_json
-        files.append((outputs["model"], _model_json(result.fit, dataset)))
+        files.append((outputs["model"], model_json(result.fit, dataset)))
     write_files_atomic(files)
     report["outputs"] = {key: str(value) if value is not None else None
                          for key, value in outputs.items()}

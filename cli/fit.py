@@ -1,7 +1,6 @@
 """``ngd fit DATA``: fit, print the coefficient table and the convergence comparison; write
 the model, the per-iteration history and a convergence plot on request."""
 import functools
-import io
 import importlib.util
 import math
 import os
@@ -18,7 +17,8 @@ from ngd.cli import _formula, _penalty
 from ngd.cli._data import data_options, load_training
 from ngd.cli._errors import InputError
 from ngd.cli._options import finite_float, json_option, model_data_options, scale_float
-from ngd.cli._output import (check_writable, csv_text, emit_json, fmt, format_table)
+from ngd.cli._output import (check_writable, csv_text, emit_json, fmt, format_table,
+                             model_json)
 from ngd.cli._plot import convergence_png, have_matplotlib
 from ngd.cli._progress import Progress
 from ngd.elastic_net import MAX_ABS
@@ -293,7 +293,7 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
     report.update(_penalty.report_keys(primary))
     files = []
     if output is not None:
-        files.append((output, _model_json(primary, dataset)))
+        files.append((output, model_json(primary, dataset)))
     if history is not None:
         files.append((history, history_csv(results)))
     if plot is not None:
@@ -375,15 +375,6 @@ def _check_outputs(data, paths):
             raise InputError(f"{seen[real]} and {option} name the same file {path}")
         seen[real] = option
     return {"model": paths["--output"], "history": paths["--history"], "plot": paths["--plot"]}
-
-
-def _model_json(result, dataset):
-    buffer = io.StringIO()
-    ngd.save_model(result, buffer, dataset.feature_names, columns=dataset.columns,
-                   categories=dataset.categories, target=dataset.target_name,
-                   weights=dataset.weights_name, offset=dataset.offset_name,
-                   trials=dataset.trials_name, cluster=dataset.cluster_names)
-    return buffer.getvalue()
 
 
 def history_csv(results):
