@@ -14,22 +14,26 @@ import sys
 ROOTS = {"ngd": pathlib.Path("src/ngd"), "ngd.cli": pathlib.Path("cli")}
 
 
-def module_files():
-    """{module name: path} for every .py file of the package and the CLI."""
+def module_files(base=pathlib.Path(".")):
+    """{module name: path} for every .py file of the package and the CLI (folders under
+    ``base``, the source checkout)."""
     files = {}
     for package, root in ROOTS.items():
-        for path in sorted(root.rglob("*.py")):
-            parts = list(path.relative_to(root).with_suffix("").parts)
+        for path in sorted((base / root).rglob("*.py")):
+            parts = list(path.relative_to(base / root).with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts.pop()
             files[".".join([package, *parts])] = path
     return files
 
 
-def resolve(module, node, is_package, modules):
+def resolve(module, node, is_package, modules, bound):
     """The ngd modules an ``import`` / ``from ... import`` node depends on: ``from P import m``
     with m a submodule counts as m only (P's ``__init__`` runs for any submodule import, an
-    edge every module would share); ``from P import name`` counts P."""
+    edge every module would share), unless P's ``__init__`` binds the name m itself (then
+    ``from P import m`` gets that object, e.g. ngd.chunked's ``fit`` function, not the
+    submodule ngd.chunked.fit) and it counts as P; ``from P import name`` counts P.
+    ``bound``: {package: names its ``__init__`` binds at top level}."""
     if isinstance(node, ast.Import):
         return [alias.name for alias in node.names]
     base = module if is_package else module.rpartition(".")[0]
@@ -38,21 +42,38 @@ def resolve(module, node, is_package, modules):
     target = node.module or ""
     if node.level:
         target = f"{base}.{target}" if target else base
-    names = [f"{target}.{alias.name}" for alias in node.names]
-    submodules = [name for name in names if name in modules]
-    return submodules + ([target] if len(submodules) < len(names) else [])
+    shadowed = bound.get(target, set())
+    submodules = [f"{target}.{alias.name}" for alias in node.names
+                  if f"{target}.{alias.name}" in modules and alias.name not in shadowed]
+    return submodules + ([target] if len(submodules) < len(node.names) else [])
+
+
+def top_level_names(tree):
+    """Names a module binds at top level: imports, functions, classes and assignments."""
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
+    return names
 
 
 def import_graph(files):
     """{module: sorted ngd modules it imports}."""
+    trees = {module: ast.parse(path.read_text(), str(path)) for module, path in files.items()}
+    bound = {module: top_level_names(trees[module]) for module, path in files.items()
+             if path.name == "__init__.py"}
     graph = {}
     for module, path in files.items():
-        tree = ast.parse(path.read_text(), str(path))
         is_package = path.name == "__init__.py"
         targets = set()
-        for node in ast.walk(tree):
+        for node in ast.walk(trees[module]):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                targets.update(name for name in resolve(module, node, is_package, files)
+                targets.update(name for name in resolve(module, node, is_package, files, bound)
                                if name in files and name != module)
         graph[module] = sorted(targets)
     return graph
