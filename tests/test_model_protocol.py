@@ -630,8 +630,6 @@ def _expected_structure(case):
 
 def _known_gap(name, case):
     """Why a capability the model has (its members exist) fails for this case, or None."""
-    if name == "scores" and case.storage == "csr" and case.model not in LABEL_MODELS:
-        return "GLM.scores densifies X with np.asarray, which fails on CSR"
     if name == "sampling" and case.model == "tweedie":
         return "the Tweedie family has no closed-form KL (mean_kl raises)"
     return None

@@ -9,8 +9,8 @@ import numpy as np
 from ngd.chunked import tasks
 from ngd.exceptions import DataError
 from ngd.fisher import RowSubsample
+from ngd.models._common import Evaluation
 from ngd.models.glm import null_intercept_deviance
-from ngd.models.logistic import Evaluation
 from ngd.models.separation import columns_by_movement
 
 

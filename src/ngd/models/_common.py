@@ -1,10 +1,27 @@
-"""Pieces shared by the models: the Gram of [X, 1], row subsamples and the curvature
+"""Pieces shared by the models: the Evaluation record of one pass, the Gram of [X, 1], row subsamples and the curvature
 accessors (matrix, matrix-vector product, diagonal). X is a dense array or a CSR matrix
 validated by ``ngd.fit``; CSR goes through the sparse kernels."""
+from dataclasses import dataclass
+
 import numpy as np
 
 from ngd import _sparse
 from ngd.kernels import fisher_diagonal, fisher_vector, weighted_gram
+
+
+@dataclass
+class Evaluation:
+    """Objective value, gradient and per-row curvature weights at one theta."""
+
+    loss: float
+    grad: np.ndarray
+    weights: np.ndarray | None
+    curvature: str | None
+
+    @property
+    def grad_norm(self):
+        """max_j |grad_j|."""
+        return float(np.max(np.abs(self.grad)))
 
 
 def augmented_gram(X, v, fit_intercept, n_threads):

@@ -1,5 +1,5 @@
 """X times a vector and X^T times a vector with float64 accumulation for float32 X (CSR X
-through the sparse kernels)."""
+through the sparse kernels), and diag(r) X as a dense float64 array."""
 import numpy as np
 
 from ngd import _sparse
@@ -38,3 +38,10 @@ def rmatvec(X, r, n_threads=1):
     for start in range(0, X.shape[0], rows):
         out += X[start:start + rows].astype(np.float64).T @ r[start:start + rows]
     return out
+
+
+def scaled_rows(X, r):
+    """diag(r) X as a dense float64 (n, p) array; a sparse X is scaled before densifying."""
+    if _sparse.is_sparse(X):
+        return X.astype(np.float64, copy=False).multiply(r[:, None]).toarray()
+    return np.asarray(X, dtype=np.float64) * r[:, None]

@@ -27,10 +27,9 @@ from ngd._validation import MAX_ABS, _check_finite_rows
 from ngd.design import is_design
 from ngd.exceptions import DataError
 from ngd.kernels import fisher_diagonal
-from ngd.models._common import EvaluatedModel, augmented_gram
+from ngd.models._common import EvaluatedModel, Evaluation, augmented_gram
 from ngd.models._linear import matvec, rmatvec
 from ngd.models.glm import GLM
-from ngd.models.logistic import Evaluation
 from ngd.models.separation import columns_by_movement, design_certificate
 
 DENSE_MATRIX_MAX_PARAMS = 8192      # curvature_matrix refuses more (use the blocks)

@@ -17,13 +17,12 @@ from ngd import _sparse
 from ngd._kernels import fused as _fused
 from ngd._kernels import sparse_fused as _sparse_fused
 from ngd.exceptions import DataError
-from ngd.models._common import SingleOutputModel
-from ngd.models._linear import matvec, rmatvec
+from ngd.models._common import Evaluation, SingleOutputModel
+from ngd.models._linear import matvec, rmatvec, scaled_rows
 from ngd.models import families as _families
 from ngd.models import links as _links
 from ngd.models.families import check_link, get_family
 from ngd.models.links import get_link
-from ngd.models.logistic import Evaluation
 from ngd.models.separation import binary_certificate, involved_columns
 
 CURVATURES = ("exact", "empirical", "observed")
@@ -379,8 +378,7 @@ class GLM(SingleOutputModel):
         r = (self.y - mu) * s
         if self.trials is not None:
             r = r * self.trials
-        X = np.asarray(self.X, dtype=np.float64)
-        cols = [X * r[:, None]] + ([r[:, None]] if self.fit_intercept else [])
+        cols = [scaled_rows(self.X, r)] + ([r[:, None]] if self.fit_intercept else [])
         return np.hstack(cols)
 
     def sample_response(self, theta, rng):

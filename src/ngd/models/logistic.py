@@ -5,16 +5,14 @@
 
 theta is laid out as [coef (p values), intercept] (the intercept last, as in scikit-learn).
 """
-from dataclasses import dataclass
-
 import numpy as np
 from scipy.special import expit
 
 from ngd import _sparse
 from ngd._kernels import fused as _fused
 from ngd._kernels import sparse_fused as _sparse_fused
-from ngd.models._common import SingleOutputModel
-from ngd.models._linear import matvec
+from ngd.models._common import Evaluation, SingleOutputModel
+from ngd.models._linear import matvec, scaled_rows
 from ngd.models.separation import binary_certificate, involved_columns
 
 CURVATURES = ("exact", "empirical", "observed", "bohning")
@@ -27,28 +25,6 @@ _KERNEL_KIND = {
     # canonical link: the observed Hessian weight of the logit loss is p (1 - p) as well
     "observed": _fused.FISHER_KINDS["exact"],
 }
-
-
-def _scaled_rows(X, r):
-    """diag(r) X as a dense float64 (n, p) array; a sparse X is scaled before densifying."""
-    if _sparse.is_sparse(X):
-        return X.astype(np.float64, copy=False).multiply(r[:, None]).toarray()
-    return np.asarray(X, dtype=np.float64) * r[:, None]
-
-
-@dataclass
-class Evaluation:
-    """Objective value, gradient and per-row curvature weights at one theta."""
-
-    loss: float
-    grad: np.ndarray
-    weights: np.ndarray | None
-    curvature: str | None
-
-    @property
-    def grad_norm(self):
-        """max_j |grad_j|."""
-        return float(np.max(np.abs(self.grad)))
 
 
 class LogisticModel(SingleOutputModel):
@@ -147,7 +123,7 @@ class LogisticModel(SingleOutputModel):
     def scores(self, theta):
         """Per-row log-likelihood scores s_i = (y_i - p_i) [x_i, 1], dense (n, n_params)."""
         r = self.y - self.predict_proba(theta, offset=self.offset)
-        cols = [_scaled_rows(self.X, r)]
+        cols = [scaled_rows(self.X, r)]
         if self.fit_intercept:
             cols.append(r[:, None])
         return np.hstack(cols)

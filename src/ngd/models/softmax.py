@@ -26,9 +26,8 @@ from scipy.special import logsumexp, softmax
 from ngd import _sparse
 from ngd.kernels import (multi_output_fisher_diagonal, multi_output_fisher_vector,
                          multi_output_gram, softmax_pass)
-from ngd.models._common import augmented_gram
+from ngd.models._common import Evaluation, augmented_gram
 from ngd.models._linear import matvec, rmatvec
-from ngd.models.logistic import Evaluation
 from ngd.models.separation import (_SLACK, _row_norms, involved_columns,
                                    multiclass_certificate)
 
