@@ -3,6 +3,8 @@ front door ``ngd.api`` is imported by no backend and by nothing it calls."""
 import ast
 import importlib.util
 import pathlib
+import subprocess
+import sys
 
 import pytest
 
@@ -81,3 +83,11 @@ def test_from_package_import_submodule_is_an_edge_to_the_submodule(tool):
     assert edges("from . import _sparse") == ["ngd._sparse"]
     # ngd.chunked's __init__ binds `fit` (a function): the import gets it, not the submodule
     assert edges("from ngd.chunked import fit") == ["ngd.chunked"]
+
+
+def test_fit_result_check_is_registered_whichever_module_is_imported_first():
+    # ngd.result imports no check code; importing any ngd module runs ngd/__init__, which
+    # imports ngd.check, which registers FitResult.check's implementation
+    code = ("import ngd.result, ngd.check; "
+            "assert ngd.result._CHECKER['check_fit'] is ngd.check.check_fit")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

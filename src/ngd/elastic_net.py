@@ -28,7 +28,7 @@ import numpy as np
 from ngd import _sparse, frames
 from ngd._validation import MAX_ABS, check_real
 from ngd._threads import fit_threads
-from ngd.fitting import family_name, link_name, prepare as prepare_data
+from ngd.fitting import model_fields, prepare as prepare_data
 from ngd.models import normalise_model_name
 from ngd.optim.proximal import CompositeProblem, CurvatureCache, minimise
 
@@ -193,10 +193,7 @@ def fit_prepared(prepared, penalty, *, curvature="exact", tol=1e-8, max_iter=100
                   alpha=penalty.alpha, l1_ratio=penalty.l1_ratio,
                   penalty_factor=penalty.factor, fisher=curvature, step_rule="armijo",
                   n_threads=prepared.n_threads, dtype=prepared.dtype, classes=prepared.classes,
-                  tol=float(tol), max_iter=int(max_iter), model=model.name,
-                  family=getattr(model, "family_name", None) or family_name(model),
-                  link=getattr(model, "link_name", None) or link_name(model),
-                  power=getattr(getattr(model, "family", None), "power", None),
+                  tol=float(tol), max_iter=int(max_iter), **model_fields(model),
                   l2=penalty.alpha * (1.0 - penalty.l1_ratio),
                   fit_intercept=model.fit_intercept, damping=0.0)
     result.update(fun=result.loss, jac=result.grad, nit=result.n_iter, nfev=result.n_fev,

@@ -1,6 +1,6 @@
 """The one fit path every backend shares: validate the data and build the model
 (:func:`prepare` -> :class:`Prepared`), then run one optimiser and attach the statistics
-(:func:`fit_prepared`).
+(:func:`fit_prepared`); :func:`model_fields` describes the fitted model on a result.
 
 Layering: this module sits below ``ngd.api`` (the front door, which dispatches on the
 backend), ``ngd.elastic_net`` and the chunked / Dask backends, which all call it; it imports
@@ -197,6 +197,33 @@ def _fit_single(prepared, method, *, fisher, tol, max_iter, ftol, damping, step,
                 subsample="auto", stderr="auto", statistics=True, theta0=None):
     """``method``'s stepper run on ``prepared.model`` from its start (or ``theta0``), with
     standard errors and deviances when ``statistics``; the options checked here once."""
+    max_iter = _check_options(method, fisher, solver, stderr, cov_type, tol, ftol, damping, kl,
+                              learning_rate, seed, max_iter)
+    model = prepared.model
+    with fit_threads(prepared.n_threads):
+        stepper, curvature, step_rule = _stepper(
+            model, method, fisher, damping=damping, step=step, kl=kl, batch_size=batch_size,
+            learning_rate=learning_rate, seed=seed, solver=solver, subsample=subsample)
+        start = _start(model, prepared.nb_alpha) if theta0 is None else theta0
+        result = run(stepper, start, tol=float(tol), ftol=float(ftol),
+                     max_iter=int(max_iter), method=method, callback=callback)
+        result.attach_model(model)
+        result.solver = getattr(stepper, "solver_name", None)
+        _statistics(result, prepared, statistics, stderr, cov_type)
+    result.update(fisher=curvature, step_rule=step_rule, n_threads=prepared.n_threads,
+                  dtype=prepared.dtype, classes=prepared.classes, tol=float(tol),
+                  max_iter=int(max_iter), **model_fields(model),
+                  l2=model.l2, fit_intercept=model.fit_intercept,
+                  damping=float(result.history["damping"][-1]) if result.n_iter else 0.0)
+    result.update(fun=result.loss, jac=result.grad, nit=result.n_iter, nfev=result.n_fev,
+                  success=result.converged)
+    return result
+
+
+def _check_options(method, fisher, solver, stderr, cov_type, tol, ftol, damping, kl,
+                   learning_rate, seed, max_iter):
+    """The solver options of :func:`fit_prepared` checked (ValueError/TypeError naming the
+    option); returns max_iter, ``method``'s default when None."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if fisher not in FISHERS:
@@ -219,58 +246,51 @@ def _fit_single(prepared, method, *, fisher, tol, max_iter, ftol, damping, step,
         max_iter = DEFAULT_MAX_ITER[method]
     if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 0:
         raise ValueError(f"max_iter must be an integer >= 0, got {max_iter!r}")
+    return max_iter
+
+
+def _stepper(model, method, fisher, *, damping, step, kl, batch_size, learning_rate, seed,
+             solver, subsample):
+    """(stepper, curvature, step rule) of ``method`` on ``model``; curvature None for the
+    stochastic methods."""
+    if method == "sgd":
+        stepper = SGDStepper(model, batch_size=batch_size, learning_rate=learning_rate,
+                             seed=seed)
+        return stepper, None, "sgd"
+    if method == "sqn":
+        stepper = SQNStepper(model, batch_size=batch_size, learning_rate=learning_rate,
+                             seed=seed)
+        return stepper, None, "sqn"
+    if method in ("adam", "rmsprop"):
+        stepper = AdamStepper(model, method, batch_size=batch_size,
+                              learning_rate=learning_rate, seed=seed)
+        return stepper, None, method
+    if method == "ngd" and fisher == "diagonal":
+        stepper = DiagonalStepper(model, damping=float(damping), step_rule=step,
+                                  kl_budget=float(kl))
+        return stepper, fisher, step
+    curvature = fisher if method == "ngd" else "observed"
+    stepper = CurvatureStepper(model, curvature, damping=float(damping), step_rule=step,
+                               kl_budget=float(kl), solver=solver,
+                               subsample=_subsample_size(subsample, method, model, curvature),
+                               seed=seed)
+    return stepper, curvature, step
+
+
+def _statistics(result, prepared, statistics, stderr, cov_type):
+    """Standard errors, covariance and deviances on ``result`` when ``statistics``, else
+    coef and intercept with the statistics None."""
     model = prepared.model
-    with fit_threads(prepared.n_threads):
-        if method == "sgd":
-            stepper = SGDStepper(model, batch_size=batch_size, learning_rate=learning_rate,
-                                 seed=seed)
-            curvature, step_rule = None, "sgd"
-        elif method == "sqn":
-            stepper = SQNStepper(model, batch_size=batch_size, learning_rate=learning_rate,
-                                 seed=seed)
-            curvature, step_rule = None, "sqn"
-        elif method in ("adam", "rmsprop"):
-            stepper = AdamStepper(model, method, batch_size=batch_size,
-                                  learning_rate=learning_rate, seed=seed)
-            curvature, step_rule = None, method
-        elif method == "ngd" and fisher == "diagonal":
-            stepper = DiagonalStepper(model, damping=float(damping), step_rule=step,
-                                      kl_budget=float(kl))
-            curvature, step_rule = fisher, step
-        else:
-            curvature = fisher if method == "ngd" else "observed"
-            stepper = CurvatureStepper(model, curvature, damping=float(damping),
-                                       step_rule=step, kl_budget=float(kl), solver=solver,
-                                       subsample=_subsample_size(subsample, method, model,
-                                                                 curvature),
-                                       seed=seed)
-            step_rule = step
-        start = _start(model, prepared.nb_alpha) if theta0 is None else theta0
-        result = run(stepper, start, tol=float(tol), ftol=float(ftol),
-                     max_iter=int(max_iter), method=method, callback=callback)
-        result.attach_model(model)
-        result.solver = getattr(stepper, "solver_name", None)
-        if statistics:
-            covariance = stderr is True or (stderr == "auto" and (
-                model.n_params <= STDERR_MAX_PARAMS
-                or getattr(model, "uses_block_covariance", False)))   # a Design: blocks
-            attach_statistics(result, model, cov_type, covariance=covariance,
-                              cluster=prepared.cluster)
-        else:
-            coef, intercept = model.split(result.x)
-            result.update(coef=coef, intercept=intercept, stderr=None, intercept_stderr=None,
-                          cov=None, cov_type=None, dispersion=None)
-    result.update(fisher=curvature, step_rule=step_rule, n_threads=prepared.n_threads,
-                  dtype=prepared.dtype, classes=prepared.classes, tol=float(tol),
-                  max_iter=int(max_iter), model=model.name,
-                  family=getattr(model, "family_name", None) or family_name(model),
-                  link=getattr(model, "link_name", None) or link_name(model),
-                  power=getattr(getattr(model, "family", None), "power", None),
-                  l2=model.l2, fit_intercept=model.fit_intercept,
-                  damping=float(result.history["damping"][-1]) if result.n_iter else 0.0)
-    result.update(fun=result.loss, jac=result.grad, nit=result.n_iter, nfev=result.n_fev,
-                  success=result.converged)
-    return result
+    if statistics:
+        covariance = stderr is True or (stderr == "auto" and (
+            model.n_params <= STDERR_MAX_PARAMS
+            or getattr(model, "uses_block_covariance", False)))   # a Design: blocks
+        attach_statistics(result, model, cov_type, covariance=covariance,
+                          cluster=prepared.cluster)
+    else:
+        coef, intercept = model.split(result.x)
+        result.update(coef=coef, intercept=intercept, stderr=None, intercept_stderr=None,
+                      cov=None, cov_type=None, dispersion=None)
 
 
 def _start(model, nb_alpha=None):
@@ -294,13 +314,22 @@ def _start(model, nb_alpha=None):
             from None
 
 
-def family_name(model):
+def model_fields(model):
+    """The fitted model's description on a result: model, family, link and power (None where
+    the model has none)."""
+    return dict(model=model.name,
+                family=getattr(model, "family_name", None) or _family_name(model),
+                link=getattr(model, "link_name", None) or _link_name(model),
+                power=getattr(getattr(model, "family", None), "power", None))
+
+
+def _family_name(model):
     """The name of the model's family, or None for models without one."""
     family = getattr(model, "family", None)
     return None if family is None else family.name
 
 
-def link_name(model):
+def _link_name(model):
     """The name of the model's link, or None for models without one."""
     link = getattr(model, "link", None)
     return None if link is None else link.name
