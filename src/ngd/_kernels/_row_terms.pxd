@@ -276,16 +276,18 @@ cdef inline bint _inverse_gaussian_family(double y, const LinkTerms* t, bint der
 
 cdef inline bint _tweedie_family(double y, double p, const LinkTerms* t, bint deriv,
                                  FamilyTerms* f) noexcept nogil:
-    """General power p (not 0, 1, 2, which are gaussian, poisson, gamma)."""
+    """General power p (not 0, 1, 2, which are gaussian, poisson, gamma), from one power of
+    the mean, a = mu^(1-p) = exp((1 - p) log mu): mu^(2-p) = mu a, V = mu^p = mu / a and
+    V' = p mu^(p-1) = p / a (with y^(2-p) for y > 0, one exp per row besides the link's)."""
     cdef double mu = t.h, y_term = 0.0
-    f.var = pow(mu, p)
+    cdef double a = exp((1.0 - p) * t.log_h)
+    f.var = mu / a
     if deriv:
-        f.dvar = p * pow(mu, p - 1.0)
+        f.dvar = p / a
     if y > 0:
-        y_term = pow(fmax(y, 0.0), 2.0 - p)
+        y_term = pow(y, 2.0 - p)
     y_term = y_term / ((1.0 - p) * (2.0 - p))
-    f.nll = (y_term - y * exp((1.0 - p) * t.log_h) / (1.0 - p)
-             + exp((2.0 - p) * t.log_h) / (2.0 - p))
+    f.nll = y_term - y * a / (1.0 - p) + (mu * a) / (2.0 - p)
     return mu > 0 and isfinite(mu)
 
 
