@@ -10,9 +10,6 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-# The one cycle still allowed: Evaluation / GLM shared by ngd.models.glm and ngd.models.logistic,
-# to be removed when Evaluation moves out of them; delete this entry then.
-KNOWN_CYCLES = {frozenset({"ngd.models.glm", "ngd.models.logistic"})}
 BELOW_API = ("ngd.chunked", "ngd.dask_backend", "ngd.elastic_net", "ngd.fitting")
 
 
@@ -49,8 +46,8 @@ def test_the_graph_covers_the_package_and_the_cli(graph):
     assert "ngd.fitting" in graph["ngd.api"]
 
 
-def test_no_import_cycle_except_the_known_one(tool, graph):
-    assert {frozenset(component) for component in tool.cycles(graph)} <= KNOWN_CYCLES
+def test_no_import_cycle(tool, graph):
+    assert tool.cycles(graph) == []
 
 
 @pytest.mark.parametrize("package", BELOW_API)
