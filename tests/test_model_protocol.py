@@ -628,13 +628,6 @@ def _expected_structure(case):
     return out | {"curvature_data"} | ({"trials", "mean"} if glm else set())
 
 
-def _known_gap(name, case):
-    """Why a capability the model has (its members exist) fails for this case, or None."""
-    if name == "sampling" and case.model == "tweedie":
-        return "the Tweedie family has no closed-form KL (mean_kl raises)"
-    return None
-
-
 def test_every_capability_has_a_check():
     assert set(CAPABILITIES) == set(CAPABILITY_MEMBERS) == set(CHECKS)
     assert all(CAPABILITIES.values()) and all(REQUIRED.values())
@@ -656,11 +649,7 @@ def test_capabilities_hold(case):
                 make_solver(name, model, "exact")
     theta = _theta(model)
     for name in sorted(found):
-        if _known_gap(name, case):          # must still fail: update the gap when fixed
-            with pytest.raises((TypeError, ValueError, NotImplementedError)):
-                CHECKS[name](model, theta, case)
-        else:
-            CHECKS[name](model, theta, case)
+        CHECKS[name](model, theta, case)
     if "subsample_type" not in found:
         _check_row_sample(model, theta)
 

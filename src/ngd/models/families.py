@@ -283,7 +283,11 @@ class Tweedie(Family):
         return np.nan
 
     def mean_kl(self, mu0, mu1):
-        raise NotImplementedError("closed-form KL is not available for tweedie")
+        """KL at phi = 1 of an exponential dispersion family: d(mu0, mu1) / 2, half the unit
+        deviance at y = mu0."""
+        if self._special is not None:
+            return self._special.mean_kl(mu0, mu1)
+        return self.half_deviance(mu0, None, mu1, None)
 
     def sample(self, mu, rng, trials=None):
         """y ~ Tweedie(mu, phi = 1): the special powers delegate; 1 < p < 2 is compound
