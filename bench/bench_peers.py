@@ -14,8 +14,9 @@ generated inside the measuring process):
                                               scoring ("ngd") and Newton ("ngd-newton")
     logistic-badly-scaled    200 000 x    50  column scales 1e-3 ... 1e3, l2 = 0
     glm-*                    400 000 x    60  every GLM family, l2 = 0: gaussian identity,
-                                              poisson, gamma, inverse gaussian and tweedie 1.5
-                                              (log link), binomial logit / probit / cloglog
+                                              poisson, gamma, inverse gaussian and tweedie
+                                              1.2 / 1.5 / 1.8 (log link), gamma with the
+                                              inverse link, binomial logit / probit / cloglog
                                               (0/1 y), negative binomial (alpha = 0.5 fixed)
     sparse-{logistic,poisson}-wide   10 000 x 50 000 CSR, 40 draws a row, l2 = 1e-5 (n < p)
     sparse-{logistic,poisson}-tall  200 000 x 20 000 CSR, 50 draws a row, l2 = 1e-6 (n > p)
@@ -37,7 +38,7 @@ in tests/test_bench_peers.py):
 - glum ``alpha=l2, l1_ratio=0`` with family normal / binomial / poisson / gamma /
   inverse.gaussian, ``TweedieDistribution(power)``, ``NegativeBinomialDistribution(theta=
   alpha)`` (Var = mu + theta mu^2, ngd's nb_alpha); links identity, log, logit, cloglog (glum
-  has no probit link and no multinomial model); sparse X passed as CSR.
+  has no probit or inverse link and no multinomial model); sparse X passed as CSR.
 - statsmodels GLM (IRLS; Binomial with Logit / Probit / CLogLog, Tweedie(var_power), and
   NegativeBinomial(alpha)) and MNLogit (Newton) fit the unpenalised objective on dense X only
   (their ridge path, ``fit_regularized(L1_wt=0)``, is a plain BFGS call with no tolerance and
@@ -183,8 +184,8 @@ def glum_family(problem):
     link = "logit" if problem.model == "logistic" else problem.link
     if model == "softmax":
         raise Skip("glum has no multinomial model")
-    if link == "probit":
-        raise Skip("glum has no probit link")
+    if link in ("probit", "inverse"):
+        raise Skip(f"glum has no {link} link")
     if model == "tweedie":
         from glum import TweedieDistribution
         return TweedieDistribution(power=problem.spec.power), link
@@ -266,6 +267,8 @@ def sklearn_estimator(problem, solver):
     if problem.offset is not None:
         raise Skip("scikit-learn's GLMs take no offset")
     if problem.model == "gamma":
+        if problem.link != "log":
+            raise Skip("scikit-learn's GammaRegressor has the log link only")
         return linear_model.GammaRegressor(solver=solver, alpha=alpha), y, None
     power, link = sklearn_tweedie_form(problem)
     return linear_model.TweedieRegressor(solver=solver, power=power, link=link,
@@ -334,8 +337,9 @@ def statsmodels_family(problem):
     """statsmodels GLM family object of ``problem`` (GLM models)."""
     import statsmodels.api as sm
     families, links = sm.families, sm.families.links
-    link = {"identity": links.Identity, "log": links.Log, "logit": links.Logit,
-            "probit": links.Probit, "cloglog": links.CLogLog}[problem.link or "logit"]()
+    link = {"identity": links.Identity, "log": links.Log, "inverse": links.InversePower,
+            "logit": links.Logit, "probit": links.Probit,
+            "cloglog": links.CLogLog}[problem.link or "logit"]()
     model = "binomial" if problem.model == "logistic" else problem.model
     if model == "tweedie":
         return families.Tweedie(var_power=problem.spec.power, link=link)

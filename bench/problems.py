@@ -111,11 +111,17 @@ SPECS = {spec.name: spec for spec in (
     _glm("glm-gaussian", "gaussian", "identity", "identity link, unit noise", (1.0, 0.5)),
     _glm("glm-poisson", "poisson", "log", "log link (canonical)", (0.5, 0.2)),
     _glm("glm-gamma", "gamma", "log", "log link, shape 2", (0.5, 1.0)),
+    _glm("glm-gamma-inverse", "gamma", "inverse",
+         "inverse link (canonical), shape 2; eta = 2 + X beta stays > 0", (0.1, 2.0)),
     _glm("glm-inverse-gaussian", "inverse_gaussian", "log",
          "log link, y ~ IG(mu, shape 4)", (0.3, 0.0)),
     _glm("glm-tweedie", "tweedie", "log",
          "power 1.5, log link, y compound Poisson-gamma (phi = 1; about 13 % zeros)",
          (0.5, 0.0), power=1.5),
+    _glm("glm-tweedie-1.2", "tweedie", "log", "power 1.2, log link (many zeros)", (0.5, 0.0),
+         power=1.2),
+    _glm("glm-tweedie-1.8", "tweedie", "log", "power 1.8, log link (near gamma)", (0.5, 0.0),
+         power=1.8),
     _glm("glm-binomial-logit", "binomial", "logit", "0/1 y", (1.5, 0.3)),
     _glm("glm-binomial-probit", "binomial", "probit", "0/1 y", (1.0, 0.2)),
     _glm("glm-binomial-cloglog", "binomial", "cloglog", "0/1 y", (1.0, -0.5)),
@@ -222,6 +228,8 @@ def _inverse_link(link, eta):
         return eta
     if link == "log":
         return np.exp(eta)
+    if link == "inverse":
+        return 1.0 / eta
     if link == "logit":
         return _sigmoid(eta)
     if link == "probit":
@@ -411,4 +419,6 @@ def objective(problem, coef, intercept):
     if problem.model == "softmax":
         return softmax_objective(X, y, coef, intercept, l2)
     eta = _linear_predictor(X, coef, intercept, problem.offset)
+    if problem.link == "inverse" and np.any(eta <= 0):
+        return np.inf                         # a mean outside the family's domain
     return float(np.mean(half_deviance(problem.spec, y, eta))) + _penalty(coef, l2)
