@@ -1,16 +1,20 @@
 """Follow-ups of the model-layer review, each fixed: GLM per-row scores on CSR X, the Tweedie
 KL (so FitResult.check runs for tweedie), the negative binomial deviance and KL at huge
 alpha * mu, repr-exact power link names, and no glm <-> logistic import cycle."""
+from decimal import Decimal, localcontext
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy import integrate, stats
-from scipy.special import logsumexp
+from scipy.special import logsumexp, xlogy
 
 import ngd
 from ngd.check import CheckRow
 from ngd.models import GLM
-from ngd.models.families import Gamma, InverseGaussian, Poisson, Tweedie
+from ngd.models.families import (NB_LARGE, Gamma, InverseGaussian, NegativeBinomial, Poisson,
+                                 Tweedie)
+from ngd.models.links import get_link
 
 N = 200
 
@@ -88,3 +92,63 @@ def test_tweedie_fit_check_runs(p):
     rows = ngd.fit(X, y, model="tweedie", power=p, n_threads=1).check(n_draws=40)
     assert len(rows) == 8 and all(isinstance(row, CheckRow) for row in rows)
     assert all(np.isfinite(row.value) for row in rows)
+
+
+# --- 3. negative binomial deviance and KL at huge alpha * mu -----------------------------------
+def _nb_half_deviance_reference(y, mu, alpha):
+    """y log(y/mu) - (y + r) log((r + y)/(r + mu)), r = 1/alpha, in 500-digit decimals of the
+    exact float inputs."""
+    with localcontext() as context:
+        context.prec = 500
+        y, mu, r = Decimal(float(y)), Decimal(float(mu)), 1 / Decimal(float(alpha))
+        fit = y * (y / mu).ln() if y > 0 else Decimal(0)
+        return float(fit - (y + r) * ((r + y) / (r + mu)).ln())
+
+
+def _relative_error(found, expected):
+    expected = np.asarray(expected)
+    return np.abs(found - expected) / np.abs(expected)
+
+
+@pytest.mark.parametrize("alpha_mu", [1e10, 1e16, 1e17, 1e50, 1e200])
+def test_nb_half_deviance_and_kl_at_huge_alpha_mu(alpha_mu):
+    mu = np.array([0.3, 1.0, 2.0, 7.5, 40.0])
+    y = np.array([0.0, 0.0, 3.0, 1.0, 45.0])
+    family = NegativeBinomial(alpha_mu / mu[1])
+    found = family.half_deviance(y, None, mu, None)
+    expected = [_nb_half_deviance_reference(*row, family.alpha) for row in zip(y, mu)]
+    assert np.all(np.isfinite(found)) and np.all(found > 0)
+    assert np.max(_relative_error(found, expected)) < 1e-13
+    mu1 = np.roll(mu, 1)
+    kl = family.mean_kl(mu, mu1)
+    expected = [_nb_half_deviance_reference(*row, family.alpha) for row in zip(mu, mu1)]
+    assert np.max(_relative_error(kl, expected)) < 1e-13
+
+
+@pytest.mark.parametrize("alpha", [1e-6, 0.01, 0.7, 4.0])
+def test_nb_half_deviance_and_kl_for_ordinary_alpha_are_unchanged(alpha):
+    """Below NB_LARGE the direct forms (those of the fused kernel) are kept, value for value."""
+    rng = np.random.default_rng(13)
+    mu = rng.uniform(0.1, 30.0, 500)
+    y = rng.negative_binomial(1 / alpha, 1 / (1 + alpha * mu)).astype(float)
+    assert np.max(alpha * np.maximum(y, mu)) <= NB_LARGE
+    family = NegativeBinomial(alpha)
+    direct = (xlogy(y, y) - np.where(y > 0, y * np.log(mu), 0.0)
+              - (y + 1 / alpha) * np.log1p(alpha * (y - mu) / (1 + alpha * mu)))
+    found = family.half_deviance(y, np.log(mu), mu, get_link("log"))
+    np.testing.assert_allclose(found, direct, rtol=1e-14, atol=0)
+    mu1 = mu[::-1]
+    direct_kl = xlogy(mu, mu / mu1) - (mu + 1 / alpha) * np.log1p(alpha * (mu - mu1)
+                                                                  / (1 + alpha * mu1))
+    np.testing.assert_allclose(family.mean_kl(mu, mu1), direct_kl, rtol=1e-14, atol=0)
+
+
+def test_nb_large_form_agrees_with_the_direct_form_near_the_switch():
+    """Either side of NB_LARGE both forms give the high-precision value (no jump in the
+    loss where the form changes)."""
+    mu = np.array([0.5, 2.0, 9.0])
+    y = np.array([0.0, 1.0, 12.0])
+    for alpha in (0.5 * NB_LARGE / mu.max(), 2.0 * NB_LARGE / mu.max()):
+        expected = [_nb_half_deviance_reference(*row, alpha) for row in zip(y, mu)]
+        found = NegativeBinomial(alpha).half_deviance(y, None, mu, None)
+        assert np.max(_relative_error(found, expected)) < 1e-9

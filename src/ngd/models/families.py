@@ -330,10 +330,43 @@ def nb_log_pmf(y, mu, alpha):
             - (y + 1.0 / alpha) * np.log1p(alpha * mu))
 
 
+NB_LARGE = 1e4      # alpha max(y, mu) above this: the half deviance of _nb_large_half_deviance
+
+
+def _log_quotient(num, den, x):
+    """log(num / den) for num, den > 0 with x = num / den - 1 computed without cancellation:
+    log1p(x) for the quotient in [1/2, 3/2], the log of the quotient elsewhere."""
+    return np.where(np.abs(x) <= 0.5, np.log1p(x), np.log(num / den))
+
+
+def _nb_large_half_deviance(y, mu, alpha):
+    """NB2 half unit deviance accurate for any alpha (r = 1/alpha):
+    y log(y (r + mu) / (mu (r + y))) - r log((r + y) / (r + mu)), which is
+    y log(y/mu) - (y + r) log((1 + alpha y)/(1 + alpha mu)) with the O(y) parts cancelled
+    analytically (the direct form keeps them, and its log1p rounds to log(0) at y = 0 once
+    alpha mu > ~1e16)."""
+    r = 1.0 / alpha
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fit = _log_quotient(y * (r + mu), mu * (r + y), r * (y - mu) / (mu * (r + y)))
+        spread = _log_quotient(r + y, r + mu, (y - mu) / (r + mu))
+        return np.where(y > 0, y * fit, 0.0) - r * spread
+
+
+def _nb_large_rows(out, y, mu, alpha):
+    """``out`` (the direct half deviance) with the rows where alpha max(y, mu) > NB_LARGE
+    replaced by :func:`_nb_large_half_deviance`."""
+    large = alpha * np.maximum(y, mu) > NB_LARGE
+    if not np.any(large):
+        return out
+    return np.where(large, _nb_large_half_deviance(y, mu, alpha), out)
+
+
 class NegativeBinomial(Family):
     """NB2 counts at a fixed alpha > 0 (a gamma mixture of Poissons): V(mu) = mu + alpha mu^2,
     d = 2 [y log(y / mu) - (y + 1/alpha) log((1 + alpha y) / (1 + alpha mu))], written with
-    log1p(alpha (y - mu) / (1 + alpha mu)); Poisson as alpha -> 0. No free scale (phi = 1)."""
+    log1p(alpha (y - mu) / (1 + alpha mu)) (as the fused kernel) up to alpha max(y, mu) =
+    NB_LARGE, with :func:`_nb_large_half_deviance` above; Poisson as alpha -> 0. No free scale
+    (phi = 1)."""
 
     name = "negative_binomial"
     canonical_link = "log"      # the conventional default (the canonical link is
@@ -354,8 +387,10 @@ class NegativeBinomial(Family):
     def half_deviance(self, y, eta, mu, link):
         a = self.alpha
         log_mu = _positive_log(mu, link, eta)
-        return (xlogy(y, y) - np.where(y > 0, y * log_mu, 0.0)
-                - (y + 1.0 / a) * np.log1p(a * (y - mu) / (1.0 + a * mu)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = (xlogy(y, y) - np.where(y > 0, y * log_mu, 0.0)
+                   - (y + 1.0 / a) * np.log1p(a * (y - mu) / (1.0 + a * mu)))
+        return _nb_large_rows(out, y, mu, a)
 
     def check_response(self, y):
         if np.any(y < 0):
@@ -365,9 +400,12 @@ class NegativeBinomial(Family):
         return float(np.sum(w * nb_log_pmf(y, mu, self.alpha)))
 
     def mean_kl(self, mu0, mu1):
+        """KL(NB(mu0) || NB(mu1)) = d(mu0, mu1) / 2."""
         a = self.alpha
-        return xlogy(mu0, mu0 / mu1) - (mu0 + 1.0 / a) * np.log1p(a * (mu0 - mu1)
-                                                                 / (1.0 + a * mu1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = xlogy(mu0, mu0 / mu1) - (mu0 + 1.0 / a) * np.log1p(a * (mu0 - mu1)
+                                                                    / (1.0 + a * mu1))
+        return _nb_large_rows(out, mu0, mu1, a)
 
     def sample(self, mu, rng, trials=None):
         """y ~ NB2(mu, alpha): failures before 1/alpha successes of probability
