@@ -167,3 +167,15 @@ def test_stepper_keeps_the_estimates_and_the_result_names_the_solver():
     fit = ngd.fit(X, y, l2=1e-3)
     document = json.loads(json.dumps(fit.to_dict()))
     assert document["solver"] == fit.solver == "cholesky"
+    assert document["solver_costs"] == fit.solver_costs
+    assert set(fit.solver_costs) == set(costs)
+
+
+def test_result_reports_the_estimates_auto_compared():
+    rng = np.random.default_rng(5)
+    X = sp.random(400, 3000, density=0.01, format="csr", random_state=5)
+    y = (rng.random(400) < 0.5).astype(float)
+    fit = ngd.fit(X, y, l2=1e-3)
+    costs = {name: Cost(**c) for name, c in fit.solver_costs.items()}
+    assert fit.solver == cheapest(costs)
+    assert ngd.fit(X, y, l2=1e-3, solver="cg").solver_costs is None

@@ -50,9 +50,10 @@ def fit(X, y=None, model="logistic", method="ngd", fisher="exact", l2=0.0, link=
     step: "armijo" (backtracking from alpha = 1), "kl" (backtracking from
     alpha = min(1, sqrt(2 kl / g^T C^{-1} g)), the KL-budget step) or "lm"
     (Levenberg-Marquardt damping adapted by the ratio of actual to predicted decrease).
-    solver: how (C + lambda I) d = -g is solved: "auto" (by shape), "cholesky" (dense),
-    "cg" (matrix-free preconditioned CG) or "woodbury" (n x n system, single-output models
-    with fewer rows than parameters); see ngd.fisher.
+    solver: how (C + lambda I) d = -g is solved: "auto" (the cheapest by estimated cost,
+    ngd.fisher.cost; the estimates are in result.solver_costs), "cholesky" (dense), "cg"
+    (matrix-free preconditioned CG) or "woodbury" (n x n system, single-output models with
+    fewer rows than parameters); see ngd.fisher.
     subsample: rows the curvature is computed on: "auto" (method "ngd" on large n: a seeded
     random subset of max(10 000, 16 p) rows, grown when convergence slows; the gradient always
     uses every row, so the optimum is unchanged), None (all rows), an int (rows) or a float

@@ -209,6 +209,7 @@ def _fit_single(prepared, method, *, fisher, tol, max_iter, ftol, damping, step,
                      max_iter=int(max_iter), method=method, callback=callback)
         result.attach_model(model)
         result.solver = getattr(stepper, "solver_name", None)
+        result.solver_costs = getattr(stepper, "solver_costs", None)
         _statistics(result, prepared, statistics, stderr, cov_type)
     result.update(fisher=curvature, step_rule=step_rule, n_threads=prepared.n_threads,
                   dtype=prepared.dtype, classes=prepared.classes, tol=float(tol),

@@ -94,7 +94,7 @@ def model_covariance(model, theta, cov_type="model", phi=1.0, cluster=None):
         return None
     if escalations:
         return None
-    inverse = np.column_stack([cholesky_solve(factor, e) for e in np.eye(model.n_params)])
+    inverse = cholesky_solve(factor, np.eye(model.n_params))    # one solve, p right-hand sides
     inverse = 0.5 * (inverse + inverse.T)
     if cov_type == "model":
         return phi * inverse
