@@ -152,3 +152,13 @@ def test_nb_large_form_agrees_with_the_direct_form_near_the_switch():
         expected = [_nb_half_deviance_reference(*row, alpha) for row in zip(y, mu)]
         found = NegativeBinomial(alpha).half_deviance(y, None, mu, None)
         assert np.max(_relative_error(found, expected)) < 1e-9
+
+
+@pytest.mark.xfail(strict=True, reason="the fused kernel's NB row terms (_kernels/_row_terms.pxd) "
+                                       "still use the direct form, -inf at y = 0 there")
+def test_nb_fit_at_huge_alpha_has_a_valid_start():
+    rng = np.random.default_rng(14)
+    X = rng.standard_normal((200, 2))
+    y = rng.poisson(2.0, 200).astype(float)
+    fit = ngd.fit(X, y, model="negative_binomial", nb_alpha=1e17, n_threads=1)
+    assert fit.converged and np.all(np.isfinite(fit.x))
