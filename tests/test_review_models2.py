@@ -162,3 +162,24 @@ def test_nb_fit_at_huge_alpha_has_a_valid_start():
     y = rng.poisson(2.0, 200).astype(float)
     fit = ngd.fit(X, y, model="negative_binomial", nb_alpha=1e17, n_threads=1)
     assert fit.converged and np.all(np.isfinite(fit.x))
+
+
+# --- 4. power link names keep the exponent exactly ---------------------------------------------
+@pytest.mark.parametrize("power", [1 / 3, 0.123456789])
+def test_power_link_name_round_trips_bit_for_bit(power):
+    link = get_link(f"power({power!r})")
+    assert link.power == power
+    assert get_link(link.name).power == power
+
+
+@pytest.mark.parametrize("power", [1 / 3, 0.123456789])
+def test_saved_power_link_model_loads_the_same_exponent(tmp_path, power):
+    rng = np.random.default_rng(15)
+    X = rng.uniform(0.5, 1.5, (150, 2))
+    y = rng.gamma(4.0, np.exp(0.2 * X[:, 0] + 0.5) / 4.0)
+    fit = ngd.fit(X, y, model="gamma", link=f"power({power!r})", n_threads=1)
+    ngd.save_model(fit, tmp_path / "model.json")
+    loaded = ngd.load_model(tmp_path / "model.json")
+    assert get_link(loaded.link).power == power
+    mean = np.power(X @ fit.coef + fit.intercept, 1 / power)
+    np.testing.assert_allclose(loaded.predict(X), mean, rtol=1e-13)

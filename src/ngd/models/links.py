@@ -212,7 +212,7 @@ class PowerLink(Link):
             raise ValueError(f"power link exponent must be finite and non-zero, got {power}")
         self.power = power
         self.name = {-1.0: "inverse", -2.0: "inverse_squared", 0.5: "sqrt"}.get(
-            power, f"power({power:g})")
+            power, f"power({power!r})")   # repr: the exponent round-trips exactly
 
     def link(self, mu):
         return np.power(mu, self.power)
