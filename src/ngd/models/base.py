@@ -152,12 +152,13 @@ CAPABILITIES = {
                     "the covariance of theta (softmax: through the gauge, pinned entries nan); "
                     "absent: split(sqrt(diag(cov)))",
     "report_matrix": "_report_matrix() -> R with concatenated split(theta) == R @ theta "
-                     "(in-memory softmax: the reported gauge as a linear map)",
+                     "(softmax, in memory and chunked: the reported gauge as a linear map)",
     "as_glm": "as_glm() -> the same objective as a GLM (a Design: with a GLM inside), the "
               "statistics view (deviance, pearson_chi2, log_likelihood, y, link)",
     "dispersion": "on the statistics view: has_dispersion (bool, a free scale phi, estimated "
                   "by pearson_chi2 / (n - k)) and pearson_chi2(theta) = sum_i w_i (y_i - "
-                  "mu_i)^2 / V(mu_i), read only when has_dispersion; absent: phi = 1",
+                  "mu_i)^2 / V(mu_i), read only when has_dispersion (chunked models offer "
+                  "pearson_chi2 only with a dispersion); absent: phi = 1",
     "evaluate_rows": "evaluate_rows(theta, rows) -> Evaluation of L on those rows, normalised "
                      "by their weight sum (mini-batch methods: sgd, sqn, adam, rmsprop)",
     "gradient_lipschitz": "gradient_lipschitz() -> float >= lambda_max of the exact Fisher at "
@@ -166,11 +167,12 @@ CAPABILITIES = {
                "'observed') (ngd.check, negative-binomial joint information)",
     "scores": "scores(theta) -> (n, n_params) per-row log-likelihood scores without w "
               "(binomial counts: of the row's m trials): grad L = -(1/sum w) sum_i (w_i/m_i) "
-              "s_i + l2 theta on penalty_mask (cluster covariance; logistic and GLM fail on "
-              "CSR X)",
+              "s_i + l2 theta on penalty_mask (cluster covariance; a dense array, for CSR X "
+              "too)",
     "sampling": "sample_response(theta, rng) -> a response drawn from the model (softmax: "
                 "codes) and mean_kl(theta0, theta1) = (1/sum w) sum_i w_i KL(p_i(theta0) || "
-                "p_i(theta1)) at phi = 1 (ngd.check; tweedie: mean_kl raises NotImplementedError)",
+                "p_i(theta1)) at phi = 1 (ngd.check; tweedie powers without a sampler, "
+                "2 < p < 3 and p > 3: sample_response raises NotImplementedError)",
     "in_memory": "X (dense, CSR or a Design; n_samples rows) and sample_weight ((n,) or None; "
                  "binomial counts: w m) held in this process (row subsamples, cv, inference)",
     "response": "single-output response y (n,) (binomial counts: the proportion) and offset "
