@@ -15,6 +15,7 @@ from ngd.models import GLM
 from ngd.models.families import (NB_LARGE, Gamma, InverseGaussian, NegativeBinomial, Poisson,
                                  Tweedie)
 from ngd.models.links import get_link
+from ngd.statistics import cluster_covariance
 
 N = 200
 
@@ -42,6 +43,20 @@ def test_glm_scores_on_csr_equal_the_dense_scores(dtype, sparse_type, fit_interc
     assert isinstance(found, np.ndarray) and found.shape == (N, csr.n_params)
     np.testing.assert_allclose(found, dense.scores(theta), rtol=1e-12, atol=1e-14)
 
+
+def test_cluster_covariance_of_a_csr_glm_equals_the_dense_one():
+    rng = np.random.default_rng(16)
+    X = rng.standard_normal((N, 3))
+    X[rng.random(X.shape) < 0.5] = 0.0
+    y = rng.poisson(np.exp(0.3 * X[:, 0])).astype(float)
+    groups = [rng.integers(0, 12, N)]
+    w = rng.uniform(0.5, 2.0, N)
+    dense = GLM(X, y, "poisson", sample_weight=w, n_threads=1)
+    csr = GLM(sp.csr_matrix(X), y, "poisson", sample_weight=w, n_threads=1)
+    theta = 0.1 * rng.standard_normal(dense.n_params)
+    bread = np.linalg.inv(dense.exact_fisher(theta) * dense.weight_sum)
+    np.testing.assert_allclose(cluster_covariance(csr, theta, bread, groups),
+                               cluster_covariance(dense, theta, bread, groups), rtol=1e-12)
 
 # --- 2. Tweedie KL and check -------------------------------------------------------------------
 def _compound_poisson_log_density(y, mu, p, n_max=400):
