@@ -169,8 +169,6 @@ def test_nb_large_form_agrees_with_the_direct_form_near_the_switch():
         assert np.max(_relative_error(found, expected)) < 1e-9
 
 
-@pytest.mark.xfail(strict=True, reason="the fused kernel's NB row terms (_kernels/_row_terms.pxd) "
-                                       "still use the direct form, -inf at y = 0 there")
 def test_nb_fit_at_huge_alpha_has_a_valid_start():
     rng = np.random.default_rng(14)
     X = rng.standard_normal((200, 2))

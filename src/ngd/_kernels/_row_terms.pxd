@@ -291,13 +291,28 @@ cdef inline bint _tweedie_family(double y, double p, const LinkTerms* t, bint de
     return mu > 0 and isfinite(mu)
 
 
+cdef inline double _log_quotient(double num, double den, double x) noexcept nogil:
+    """log(num / den) with x = num / den - 1: log1p(x) for the quotient in [1/2, 3/2]."""
+    if fabs(x) <= 0.5:
+        return log1p(x)
+    return log(num / den)
+
+
 cdef inline bint _negative_binomial_family(double y, double alpha, const LinkTerms* t,
                                           bint deriv, FamilyTerms* f) noexcept nogil:
     """NB2 at a fixed alpha > 0: V = mu + alpha mu^2, half unit deviance
-    y log(y/mu) - (y + 1/alpha) log1p(alpha (y - mu) / (1 + alpha mu))."""
-    cdef double mu = t.h, fit = 0.0
+    y log(y/mu) - (y + 1/alpha) log1p(alpha (y - mu) / (1 + alpha mu)); above
+    alpha max(y, mu) = NB_LARGE (r = 1/alpha) the form of ngd.models.families
+    y log(y (r + mu) / (mu (r + y))) - r log((r + y) / (r + mu))."""
+    cdef double mu = t.h, fit = 0.0, r
     f.var = mu + alpha * (mu * mu)
     f.dvar = 1.0 + 2.0 * (alpha * mu)
+    if alpha * fmax(y, mu) > 1e4:          # ngd.models.families.NB_LARGE
+        r = 1.0 / alpha
+        f.nll = -r * _log_quotient(r + y, r + mu, (y - mu) / (r + mu))
+        if y > 0:
+            f.nll += y * _log_quotient(y * (r + mu), mu * (r + y), r * (y - mu) / (mu * (r + y)))
+        return mu > 0 and isfinite(mu)
     if y > 0:
         fit = y * t.log_h
     f.nll = _xlogx(y) - fit - (y + 1.0 / alpha) * log1p(alpha * (y - mu) / (1.0 + alpha * mu))
