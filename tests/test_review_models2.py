@@ -196,3 +196,16 @@ def test_saved_power_link_model_loads_the_same_exponent(tmp_path, power):
     assert get_link(loaded.link).power == power
     mean = np.power(X @ fit.coef + fit.intercept, 1 / power)
     np.testing.assert_allclose(loaded.predict(X), mean, rtol=1e-13)
+
+
+@pytest.mark.parametrize("power", [-0.5, 1e-05, -1.5e-3, 2.5])
+def test_power_link_with_a_sign_or_exponent_parses(power):
+    link = get_link(f"power({power!r})")
+    assert link.power == power
+    assert get_link(link.name).power == power
+
+
+@pytest.mark.parametrize("name, expected", [("Inverse-Squared", "inverse_squared"),
+                                            ("power(-1)", "inverse"), ("POWER(0.5)", "sqrt")])
+def test_link_names_are_case_and_dash_insensitive(name, expected):
+    assert get_link(name).name == expected

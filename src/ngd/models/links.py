@@ -258,12 +258,13 @@ def get_link(name):
         return name
     if not isinstance(name, str):
         raise TypeError(f"link must be a string, got {type(name).__name__}")
-    key = name.strip().lower().replace("-", "_")
-    if key in LINKS:
-        return LINKS[key]()
-    if key.startswith("power(") and key.endswith(")"):
+    key = name.strip().lower()
+    if key.startswith("power(") and key.endswith(")"):     # the exponent keeps its '-'
         try:
             return PowerLink(float(key[6:-1]))
         except ValueError as exc:
             raise ValueError(f"bad power link {name!r}: {exc}") from None
+    key = key.replace("-", "_")
+    if key in LINKS:
+        return LINKS[key]()
     raise ValueError(f"unknown link {name!r}; available: {', '.join(LINKS)}, power(a)")
