@@ -9,27 +9,7 @@ import click
 import numpy as np
 
 import ngd
-
-
-def format_table(headers, rows, align):
-    """Fixed-width text table; align is a string of 'l'/'r' per column."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[j]) for row in cells) for j in range(len(headers))]
-    lines = []
-    for i, row in enumerate(cells):
-        parts = [cell.ljust(w) if a == "l" else cell.rjust(w)
-                 for cell, w, a in zip(row, widths, align)]
-        lines.append("  ".join(parts).rstrip())
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def fmt(value, spec):
-    """Format a number, or '-' for None/nan."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
-    return format(value, spec)
+from ngd.report import fmt, format_table  # noqa: F401  (the CLI's tables: ngd.report's)
 
 
 def plain(value):

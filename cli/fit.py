@@ -17,14 +17,15 @@ from ngd.cli import _formula, _penalty
 from ngd.cli._data import data_options, load_training
 from ngd.cli._errors import InputError
 from ngd.cli._options import finite_float, json_option, model_data_options, scale_float
-from ngd.cli._output import (check_writable, csv_text, emit_json, fmt, format_table,
-                             model_json)
+from ngd.cli._output import check_writable, emit_json, model_json
+from ngd.cli._report import fit_document, history_csv
 from ngd.cli._plot import convergence_png, have_matplotlib
 from ngd.cli._progress import Progress
 from ngd.elastic_net import MAX_ABS
 from ngd.io import write_files_atomic
 from ngd.io.chunks import ChunkSource
 from ngd.messages import name_list
+from ngd.report import render
 
 EPILOG = """\b
 Examples:
@@ -289,7 +290,7 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
     primary = results[method]
     for result in results.values() if frame is not None else ():
         formulas.attach(result, frame)      # names, terms and the spec for --output
-    report = build_report(dataset, model, l2, primary, results)
+    report = fit_document(dataset, model, l2, primary, results)
     report.update(_penalty.report_keys(primary))
     files = []
     if output is not None:
@@ -318,7 +319,7 @@ def fit_command(data, model, link, power, target, features, weights, offset, tri
     if as_json:
         emit_json(report)
     else:
-        click.echo(render_report(report))
+        click.echo(render(report))
     for line in _warning_lines(caught, primary, method):
         click.echo(line, err=True)
     if primary.get("separation") is not None:
@@ -375,155 +376,3 @@ def _check_outputs(data, paths):
             raise InputError(f"{seen[real]} and {option} name the same file {path}")
         seen[real] = option
     return {"model": paths["--output"], "history": paths["--history"], "plot": paths["--plot"]}
-
-
-def history_csv(results):
-    """One CSV: a ``method`` column, then the History columns, rows of every method."""
-    columns = None
-    rows = []
-    for method, result in results.items():
-        table = result.history.as_dict()
-        if columns is None:
-            columns = list(table)
-        for i in range(len(result.history)):
-            rows.append([method] + [table[c][i] if c in table else math.nan for c in columns])
-    return csv_text(["method"] + (columns or []), rows)
-
-
-def build_report(dataset, model, l2, primary, results):
-    """The content of ``ngd fit`` output as plain data (the JSON document, schema ngd.fit/1)."""
-    finite = [r.loss for r in results.values() if math.isfinite(r.loss)]
-    best = min(finite) if finite else math.nan
-    coefficients = [{key: _finite(value) for key, value in row.items()}
-                    for row in primary.coefficient_rows(dataset.feature_names)]
-    convergence = [{"method": r.method, "fisher": r.fisher, "step": r.step_rule,
-                    "n_iter": r.n_iter, "time": r.time, "loss": r.loss,
-                    "gap": r.loss - best if math.isfinite(r.loss) else None,
-                    "grad_norm": r.grad_norm, "decrement": _finite(r.get("newton_decrement")),
-                    "solver": r.get("solver"), "converged": bool(r.converged),
-                    "status": r.status, "message": r.message} for r in results.values()]
-    classes = primary.get("classes")
-    classes = None if classes is None else [_label(c) for c in classes]
-    return {"schema": "ngd.fit/1",
-            "data": {"source": dataset.source, "n_samples": dataset.n_samples,
-                     "n_features": dataset.n_features, "target": dataset.target_name,
-                     "classes": None if classes is None
-                     else {str(c): i for i, c in enumerate(classes)},
-                     "weights": dataset.weights_name, "offset": dataset.offset_name,
-                     "trials": dataset.trials_name, "categorical": dataset.categories,
-                     "n_dropped": dataset.n_dropped},
-            "model": primary.get("model") or model, "family": primary.get("family"),
-            "link": primary.get("link"), "power": primary.get("power"),
-            "l2": l2, "method": primary.method, "fisher": primary.fisher,
-            "loss": primary.loss, "converged": bool(primary.converged),
-            "message": primary.message, "coefficients": coefficients,
-            "statistics": {key: _finite(primary.get(key)) for key in STATISTICS},
-            "cov_type": primary.get("cov_type"),
-            "inference": {"statistic": "t" if primary.distribution == "t" else "z",
-                          "distribution": primary.distribution,
-                          "df": _finite(primary.get("df_inference"))
-                          if primary.distribution == "t" else None,
-                          "conf_level": 0.95,
-                          "cluster": dataset.cluster_names or None,
-                          "n_groups": None if primary.get("n_groups") is None
-                          else list(primary.n_groups)},
-            "separation": None if primary.get("separation") is None else
-            [dataset.feature_names[j] for j in primary.separation["columns"]],
-            "convergence": convergence, "best_loss": best,
-            "backend": primary.get("backend") or "numpy",
-            "n_passes": primary.get("n_passes"),
-            "nb_alpha": None if primary.get("nb_alpha") is None else {
-                "value": primary.nb_alpha, "stderr": primary.get("nb_alpha_stderr"),
-                "estimated": bool(primary.get("nb_alpha_estimated"))}}
-
-
-def _nb_alpha_line(report):
-    """The negative binomial's alpha line of the text report (None for other models)."""
-    nb = report.get("nb_alpha")
-    if nb is None:
-        return None
-    if not nb["estimated"]:
-        return f"NB2 alpha {nb['value']:.6g} (fixed; Var = mu + alpha mu^2)"
-    stderr = "" if nb["stderr"] is None else f", std. err. {nb['stderr']:.4g}"
-    return (f"NB2 alpha {nb['value']:.6g}{stderr} (maximum likelihood; Var = mu + alpha mu^2; "
-            "standard errors from the joint observed information of the coefficients and "
-            "alpha)")
-
-
-STATISTICS = ("dispersion", "deviance", "null_deviance", "df_resid", "llf", "aic", "bic")
-STATISTIC_LABELS = {"dispersion": "dispersion", "deviance": "deviance",
-                    "null_deviance": "null deviance", "df_resid": "df residual",
-                    "llf": "log-likelihood", "aic": "AIC", "bic": "BIC"}
-
-
-def _finite(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _label(value):
-    """A class label for display: integral floats as integers (1.0 -> 1)."""
-    value = value.item() if hasattr(value, "item") else value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-def _errors_phrase(report):
-    """How the standard errors were computed and the reference distribution (a head line)."""
-    inference = report["inference"]
-    cov_type = report["cov_type"]
-    if cov_type == "robust":
-        phrase = "robust (sandwich) standard errors"
-    elif cov_type == "cluster":
-        groups = " x ".join(f"{g} {name}" for g, name in zip(inference["n_groups"] or (),
-                                                             inference["cluster"] or ()))
-        phrase = f"cluster-robust (CR1) standard errors, clusters: {groups}"
-    elif (report.get("nb_alpha") or {}).get("estimated"):
-        phrase = ("standard errors from the inverse joint observed information (coefficients "
-                  "and alpha)")
-    else:
-        phrase = "standard errors from the inverse Fisher information"
-    if inference["distribution"] == "t":
-        return phrase + f"; t distribution, {inference['df']:.6g} df"
-    return phrase
-
-
-def render_report(report):
-    """Human-readable tables of a report from :func:`build_report`."""
-    data = report["data"]
-    what = f"{report['model']} regression" if report["model"] == "logistic" else \
-        f"{report['model']} model" + (f" (link {report['link']})" if report["link"] else "")
-    target = f"target {data['target']!r}"
-    if data["classes"]:
-        target += f" ({', '.join(f'{c} -> {i}' for c, i in data['classes'].items())})"
-    roles = [f"{key} {data[key]!r}" for key in ("weights", "offset", "trials") if data[key]]
-    head = [f"{what} on {data['source']}: {data['n_samples']} rows, "
-            f"{data['n_features']} features; {target}; "
-            + "".join(f"{r}; " for r in roles) + f"l2 = {report['l2']:g}",
-            f"coefficients from {report['method']}"
-            + (f" ({report['fisher']} curvature)" if report["fisher"] else "")
-            + (f"; backend {report['backend']}, {report['n_passes']} passes over the data"
-               if report.get("n_passes") else ""), _errors_phrase(report), ""]
-    label = report["inference"]["statistic"]
-    coef_rows = [[c["name"], fmt(c["estimate"], ".6g"), fmt(c["stderr"], ".4g"),
-                  fmt(c[label], ".3f"), fmt(c["pvalue"], ".3g"), fmt(c["ci_low"], ".6g"),
-                  fmt(c["ci_high"], ".6g")] for c in report["coefficients"]]
-    conv_rows = [[r["method"], r["fisher"] or "-", r["n_iter"], fmt(r["time"], ".4f"),
-                  fmt(r["loss"], ".12g"), fmt(r["gap"], ".2e"), fmt(r["grad_norm"], ".2e"),
-                  fmt(r["decrement"], ".2e"), "yes" if r["converged"] else "no"]
-                 for r in report["convergence"]]
-    written = [f"wrote {key} to {path}" for key, path in report.get("outputs", {}).items()
-               if path]
-    stats = "; ".join(f"{STATISTIC_LABELS[key]} {value:.6g}"
-                      for key, value in report["statistics"].items() if value is not None)
-    return "\n".join(head + [
-        format_table(["feature", "estimate", "std.err", label, f"P>|{label}|", "[0.025",
-                      "0.975]"], coef_rows, "lrrrrrr")]
-        + ([stats] if stats else [])
-        + ([_nb_alpha_line(report)] if report.get("nb_alpha") else []) + ["",
-        "convergence on the same objective (gap = loss - best loss of this run)",
-        format_table(["method", "curvature", "iter", "time [s]", "final loss", "gap",
-                      "grad norm", "decrement", "converged"], conv_rows, "llrrrrrrl")]
-        + ([""] + written if written else []))

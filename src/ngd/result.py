@@ -3,11 +3,11 @@
 The optimisers build these, so this module imports no fitting code: :meth:`FitResult.check`
 runs the checker that ``ngd.check`` registers here on import (``import ngd`` imports it).
 """
-import textwrap
-
 import numpy as np
 from scipy import stats as scipy_stats
 from scipy.optimize import OptimizeResult
+
+from ngd import report
 
 STATUS_MESSAGES = {
     0: "Converged: gradient norm below tolerance.",
@@ -22,6 +22,11 @@ CONVERGED_STATUSES = (0, 1)
 SUMMARY_WIDTH = 100             # characters per line of FitResult.summary()
 
 _CHECKER = {}                   # "check_fit": ngd.check.check_fit, set by register_checker
+
+RESULT_KEYS = ("method", "fisher", "step_rule", "loss", "grad_norm", "n_iter", "n_fev",
+               "converged", "status", "message", "damping", "time", "n_threads", "dtype",
+               "cov_type", "df_inference", "n_groups", "solver", "solver_costs")
+STATISTICS = ("dispersion", "deviance", "null_deviance", "df_resid", "llf", "aic", "bic")
 
 HISTORY_COLUMNS = ("iter", "loss", "grad_norm", "decrement", "step_size", "kl", "damping",
                    "dir_deriv", "n_linesearch", "n_updates", "fisher_rows", "solver_iter",
@@ -107,15 +112,10 @@ class FitResult(OptimizeResult):
         '(intercept)' then the features (softmax: 'class:name' for each class in turn);
         feature_names defaults to ``result.feature_names``, else x0, x1, ..."""
         coef = self.coef if np.ndim(self.coef) == 2 else np.reshape(self.coef, (1, -1))
-        p = coef.shape[1]
-        if feature_names is None:
-            feature_names = self.get("feature_names")
-        names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(p)]
-        if len(names) != p:
-            raise ValueError(f"feature_names has {len(names)} names for {p} coefficients")
+        names = self._feature_names(feature_names)
         multi = np.ndim(self.coef) == 2
         classes = self.get("classes")
-        labels = [_label(c) for c in classes] if multi and classes is not None else \
+        labels = [report.class_label(c) for c in classes] if multi and classes is not None else \
             [str(k) for k in range(coef.shape[0])]
         out = []
         for k in range(coef.shape[0]):
@@ -123,6 +123,16 @@ class FitResult(OptimizeResult):
             out += [prefix + "(intercept)"] if self.get("fit_intercept", True) else []
             out += [prefix + name for name in names]
         return out
+
+    def _feature_names(self, feature_names=None):
+        """The feature names: ``feature_names``, else ``result.feature_names``, else x0, ..."""
+        p = np.shape(self.coef)[-1]
+        if feature_names is None:
+            feature_names = self.get("feature_names")
+        names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(p)]
+        if len(names) != p:
+            raise ValueError(f"feature_names has {len(names)} names for {p} coefficients")
+        return names
 
     @property
     def params(self):
@@ -221,90 +231,56 @@ class FitResult(OptimizeResult):
                 for name, est, se, z, pv, ci in columns]
 
     def summary(self, feature_names=None, alpha=0.05):
-        """An R-like text summary (at most 100 columns): model, coefficient table (estimate,
-        std. error, z or t, p-value, 1 - alpha confidence interval), fit statistics,
-        convergence."""
-        head = [f"{self.get('model')} model (family {self.get('family')}, link "
-                f"{self.get('link')}) fitted by {self.method}"
-                + (f" with {self.fisher} curvature" if self.get("fisher") else ""),
-                f"l2 = {self.get('l2', 0.0):g}; {self.message}", self._inference_line()]
-        head = [wrapped for line in head for wrapped in textwrap.wrap(line, SUMMARY_WIDTH)]
-        head.append("")
-        label = "t" if self.distribution == "t" else "z"
-        low, high = f"[{alpha / 2:g}", f"{1 - alpha / 2:g}]"
-        table = [f"{'':24s} {'estimate':>12s} {'std.err':>10s} {label:>8s} "
-                 f"{f'P>|{label}|':>8s} {low:>11s} {high:>11s}"]
-        for row in self.coefficient_rows(feature_names, alpha):
-            table.append(f"{row['name'][:24]:24s} {_num(row['estimate'], '.6g', 12)} "
-                         f"{_num(row['stderr'], '.4g', 10)} {_num(row[label], '.3f', 8)} "
-                         f"{_num(row['pvalue'], '.3g', 8)} {_num(row['ci_low'], '.5g', 11)} "
-                         f"{_num(row['ci_high'], '.5g', 11)}")
-        stats = []
-        for key, text in (("dispersion", "dispersion"), ("deviance", "deviance"),
-                          ("null_deviance", "null deviance"), ("df_resid", "df residual"),
-                          ("llf", "log-likelihood"), ("aic", "AIC"), ("bic", "BIC")):
-            value = self.get(key)
-            if value is not None and np.isfinite(value):
-                stats.append(f"{text}: {value:.6g}")
-        tail = [""] + _joined_lines(stats, "; ", SUMMARY_WIDTH) + [
-                f"iterations: {self.n_iter}; loss {self.loss:.12g}; max|gradient| "
-                f"{self.grad_norm:.2e}; time {self.get('time', 0.0):.3g} s"]
-        return "\n".join(head + table + tail)
+        """A text summary (at most SUMMARY_WIDTH columns, ngd.report.render of
+        :meth:`to_dict`): model, method, standard errors, coefficient table (estimate, std.
+        error, z or t, p-value, 1 - alpha confidence interval), fit statistics, convergence."""
+        document = self.to_dict(feature_names, alpha)
+        document["convergence"] = report.convergence_rows([document])[0]
+        return report.render(document, width=SUMMARY_WIDTH)
 
-    def _inference_line(self):
-        """Which covariance and reference distribution the table uses."""
-        cov_type = self.get("cov_type")
-        fisher = "the inverse joint observed information (coefficients and alpha)" \
-            if self.get("nb_alpha_estimated") else "the inverse Fisher information"
-        what = {"model": f"standard errors from {fisher}",
-                "robust": "robust (sandwich) standard errors",
-                "cluster": "cluster-robust (CR1) standard errors, "
-                           + " x ".join(str(g) for g in self.get("n_groups", ()))
-                           + " clusters"}.get(cov_type, "no standard errors")
-        if self.distribution == "t":
-            return f"{what}; t distribution with {self.df_inference:.6g} df"
-        return f"{what}; normal distribution"
-
-    def to_dict(self):
-        """Plain-Python summary for JSON (no history arrays, no aliases): the fit's keys, the
-        coefficient rows (p-values and 95% intervals), cov_type, distribution and df."""
-        keys = ("method", "fisher", "step_rule", "loss", "grad_norm", "n_iter", "n_fev",
-                "converged", "status", "message", "damping", "time", "n_threads", "dtype",
-                "cov_type", "df_inference", "n_groups", "solver", "solver_costs")
-        out = {key: _plain(self.get(key)) for key in keys}
+    def to_dict(self, feature_names=None, alpha=0.05):
+        """The fit as plain Python for JSON, schema ``ngd.fit/1`` (no history arrays, no
+        aliases, nan as None): the model, the fit's keys, the coefficient rows (p-values,
+        1 - alpha intervals), statistics, inference, separation (feature names), backend,
+        nb_alpha."""
+        out = {"schema": "ngd.fit/1", "model": self.get("model"), "family": self.get("family"),
+               "link": self.get("link"), "power": self.get("power"),
+               "l2": _plain(self.get("l2", 0.0))}
+        out.update((key, _plain(self.get(key))) for key in RESULT_KEYS)
+        out["converged"] = bool(self.get("converged"))
+        out["decrement"] = _plain(self.get("newton_decrement"))
         out["coef"] = _plain(self.coef)
         out["intercept"] = _plain(self.intercept)
         out["stderr"] = _plain(self.get("stderr"))
         out["classes"] = _plain(self.get("classes"))
         out["distribution"] = self.distribution
         out["coefficients"] = [{key: _plain(value) for key, value in row.items()}
-                               for row in self.coefficient_rows()]
+                               for row in self.coefficient_rows(feature_names, alpha)]
+        out["statistics"] = {key: _plain(self.get(key)) for key in STATISTICS}
+        out["inference"] = self._inference(alpha)
+        out["separation"] = self._separation_names(feature_names)
+        out["backend"] = self.get("backend") or "numpy"
+        out["n_passes"] = self.get("n_passes")
+        out["nb_alpha"] = None if self.get("nb_alpha") is None else {
+            "value": _plain(self.nb_alpha), "stderr": _plain(self.get("nb_alpha_stderr")),
+            "estimated": bool(self.get("nb_alpha_estimated"))}
         return out
 
+    def _inference(self, alpha):
+        """The inference block of :meth:`to_dict` (cluster: the column names, unknown here)."""
+        t = self.distribution == "t"
+        return {"statistic": "t" if t else "z", "distribution": self.distribution,
+                "df": _plain(self.get("df_inference")) if t else None,
+                "conf_level": 1 - alpha, "cluster": None,
+                "n_groups": _plain(self.get("n_groups"))}
 
-def _joined_lines(parts, separator, width):
-    """``parts`` joined by ``separator`` into lines of at most ``width`` characters (a part
-    longer than that gets a line of its own)."""
-    lines = []
-    for part in parts:
-        if lines and len(lines[-1]) + len(separator) + len(part) <= width:
-            lines[-1] += separator + part
-        else:
-            lines.append(part)
-    return lines
-
-
-def _label(value):
-    """A class label as text: integral floats without the decimal point (2.0 -> '2')."""
-    value = value.item() if isinstance(value, np.generic) else value
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value)
-
-
-def _num(value, spec, width):
-    text = "-" if value is None or not np.isfinite(value) else format(value, spec)
-    return text.rjust(width)
+    def _separation_names(self, feature_names):
+        """The features involved in a separation (None without one)."""
+        separation = self.get("separation")
+        if separation is None:
+            return None
+        names = self._feature_names(feature_names)
+        return [names[j] for j in separation["columns"]]
 
 
 def _plain(value):
