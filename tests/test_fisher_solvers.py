@@ -8,7 +8,8 @@ import pytest
 from scipy.special import expit
 
 import ngd
-from ngd.fitting import prepare as _prepare
+from ngd.fitting import FitData, prepare as _prepare
+from ngd.spec import ModelSpec
 from ngd.fisher import CGSolver, CholeskySolver, RowSubsample, WoodburySolver, choose_solver
 from ngd.models import RowSample
 
@@ -38,7 +39,8 @@ def _model(kind, n=400, p=6, l2=0.05, seed=0, weights=True, intercept=True):
     else:
         raise KeyError(kind)
     link = "log" if kind == "gamma" else None
-    prepared = _prepare(X, y, kind, link, None, None, w, off, intercept, l2, 1, "numpy")
+    spec = ModelSpec(model=kind, link=link, fit_intercept=intercept, l2=l2)
+    prepared = _prepare(spec, FitData(X, y, w, off), 1)
     return prepared.model
 
 

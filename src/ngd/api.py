@@ -10,28 +10,27 @@ not (tests/test_module_graph.py checks it).
 from ngd import _sparse, frames
 from ngd.clusters import cluster_codes
 from ngd.design import is_design
-from ngd.elastic_net import check_penalty, fit_elastic_net
-from ngd.fitting import METHODS, fit_prepared, prepare
+from ngd.elastic_net import fit_elastic_net
+from ngd.fitting import FitData, fit_prepared, prepare
 from ngd.io.chunks import ChunkSource
 from ngd.messages import name_list
-from ngd.models import normalise_model_name
+from ngd.spec import (METHODS, MODEL_FIELDS, NB_SCOPE, SOLVER_FIELDS, ModelSpec,
+                      SolverOptions)
 
-_DATA_KEYS = ("model", "link", "power", "trials", "sample_weight", "offset", "fit_intercept",
-              "l2", "n_threads", "backend", "cluster", "nb_alpha")
-_SOLVER_DEFAULTS = dict(fisher="exact", tol=1e-8, max_iter=None, ftol=1e-12, damping=0.0,
-                        step="armijo", kl=0.01, batch_size=256, learning_rate=None, seed=0,
-                        callback=None, cov_type="model", solver="auto", subsample="auto",
-                        stderr="auto")
+_M, _S = ModelSpec, SolverOptions          # the defaults: one place, ngd.spec
+_DATA_KEYS = ("sample_weight", "offset", "trials", "cluster")
+_COMPARE_MODEL_KEYS = ("model", "link", "power", "fit_intercept", "l2", "nb_alpha")
 
 
-def fit(X, y=None, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None,
-        power=None,
-        trials=None, sample_weight=None, offset=None, fit_intercept=True, tol=1e-8,
-        max_iter=None, backend="numpy", *, ftol=1e-12, damping=0.0, step="armijo", kl=0.01,
-        batch_size=256, learning_rate=None, seed=0, n_threads=None, callback=None,
-        cov_type="model", solver="auto", subsample="auto", stderr="auto", alpha=None,
-        l1_ratio=0.0, penalty_factor=None, chunk_rows=None, cluster=None, data=None,
-        dropna=False, nb_alpha=None):
+def fit(X, y=None, model=_M.model, method=_S.method, fisher=_S.fisher, l2=_M.l2,
+        link=_M.link, power=_M.power, trials=None, sample_weight=None, offset=None,
+        fit_intercept=_M.fit_intercept, tol=_S.tol, max_iter=_S.max_iter, backend="numpy", *,
+        ftol=_S.ftol, damping=_S.damping, step=_S.step, kl=_S.kl, batch_size=_S.batch_size,
+        learning_rate=_S.learning_rate, seed=_S.seed, n_threads=_S.n_threads,
+        callback=_S.callback, cov_type=_S.cov_type, solver=_S.solver, subsample=_S.subsample,
+        stderr=_S.stderr, alpha=_M.alpha, l1_ratio=_M.l1_ratio,
+        penalty_factor=_M.penalty_factor, chunk_rows=None, cluster=None, data=None,
+        dropna=False, nb_alpha=_M.nb_alpha):
     """Fit ``model`` to (X, y) by ``method`` on the objective
 
         L(theta) = (1/sum w) sum_i w_i nll_i(theta) + (l2/2) ||coef||^2   (intercept unpenalised)
@@ -89,6 +88,36 @@ def fit(X, y=None, model="logistic", method="ngd", fisher="exact", l2=0.0, link=
     Formulas (ngd.formula; pip install 'ngd[formula]'): ``fit("y ~ x1 + C(g)", data=df)``
     without y; the formula sets the intercept, sample_weight / offset / trials / cluster may
     name columns of data, and dropna=True drops rows with missing values (else an error).
+
+    The model options become an :class:`ngd.spec.ModelSpec`, the solver options an
+    :class:`ngd.spec.SolverOptions` (where the defaults live), each checked once.
+
+    Parameters
+    ----------
+    X : array, sparse matrix, Design, DataFrame, ChunkSource or formula str
+    y : array-like or None
+        None only with a formula or a chunk source.
+    model, link, power, trials, fit_intercept, l2, alpha, l1_ratio, penalty_factor, nb_alpha
+        The objective (:class:`ngd.spec.ModelSpec`).
+    method, fisher, tol, max_iter, ftol, damping, step, kl, batch_size, learning_rate, seed,
+    n_threads, callback, cov_type, solver, subsample, stderr
+        The solver (:class:`ngd.spec.SolverOptions`).
+    sample_weight, offset, cluster : array-like or None
+    backend : {"numpy", "chunked", "dask"}
+    chunk_rows : int or None
+    data, dropna
+        A formula's table and missing-value rule.
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    ValueError, TypeError
+        An invalid option or argument (one line naming it).
+    ngd.DataError
+        Invalid data (a ValueError).
     """
     if isinstance(X, str):                      # a formula on data=: ngd.formula builds X, y
         options = dict(locals())
@@ -101,14 +130,16 @@ def fit(X, y=None, model="logistic", method="ngd", fisher="exact", l2=0.0, link=
         raise TypeError("y is required (or pass a formula 'y ~ ...' as X with data=)")
     X, table = frames.fit_design(X, fit_intercept)
     y, trials, sample_weight, offset = frames.per_row_arrays(y, trials, sample_weight, offset)
-    result = _fit_any(X, y, model, method, fisher, l2, link, power, trials, sample_weight,
-                      offset, fit_intercept, tol, max_iter, backend, ftol=ftol,
-                      damping=damping, step=step, kl=kl, batch_size=batch_size,
-                      learning_rate=learning_rate, seed=seed, n_threads=n_threads,
-                      callback=callback, cov_type=cov_type, solver=solver,
-                      subsample=subsample, stderr=stderr, alpha=alpha, l1_ratio=l1_ratio,
-                      penalty_factor=penalty_factor, chunk_rows=chunk_rows,
-                      cluster=frames.as_array(cluster, "cluster"), nb_alpha=nb_alpha)
+    spec = ModelSpec(model=model, link=link, power=power, fit_intercept=fit_intercept, l2=l2,
+                     alpha=alpha, l1_ratio=l1_ratio, penalty_factor=penalty_factor,
+                     nb_alpha=nb_alpha, trials=trials is not None)
+    options = SolverOptions(method=method, fisher=fisher, step=step, kl=kl, damping=damping,
+                            solver=solver, subsample=subsample, tol=tol, ftol=ftol,
+                            max_iter=max_iter, batch_size=batch_size,
+                            learning_rate=learning_rate, seed=seed, stderr=stderr,
+                            cov_type=cov_type, n_threads=n_threads, callback=callback)
+    data = FitData(X, y, sample_weight, offset, trials, frames.as_array(cluster, "cluster"))
+    result = _fit_any(spec, options, data, backend, chunk_rows)
     attach_names(result, X, table)
     return result
 
@@ -138,65 +169,62 @@ def attach_names(result, X, table=None):
             names[j] for j in separation["columns"] if j < len(names)) + "."
 
 
-def _fit_any(X, y, model, method, fisher, l2, link, power, trials, sample_weight, offset,
-             fit_intercept, tol, max_iter, backend, *, ftol, damping, step, kl, batch_size,
-             learning_rate, seed, n_threads, callback, cov_type, solver, subsample, stderr,
-             alpha, l1_ratio, penalty_factor, chunk_rows, cluster=None, nb_alpha=None):
+def _fit_any(spec, options, data, backend, chunk_rows):
     """ngd.fit on arrays (a dense or sparse matrix or a Design): dispatch on the backend."""
-    if normalise_model_name(model) == "negative_binomial" and (
-            backend in ("dask", "chunked") or _is_dask(X) or
-            (alpha is not None and (l1_ratio != 0 or penalty_factor is not None))):
-        raise ValueError("model 'negative_binomial' is fitted in memory (backend='numpy') "
-                         "with l2 or alpha alone, not the chunked or Dask backends or the "
-                         "elastic net")
+    X = data.X
+    if spec.negative_binomial and (backend in ("dask", "chunked") or _is_dask(X)):
+        raise ValueError(NB_SCOPE)
     if is_design(X) and backend in ("dask", "chunked"):
         raise ValueError(f"backend={backend!r} does not take a Design (categorical blocks); "
                          "use backend='numpy'")
     if backend in ("dask", "chunked") or _is_dask(X):
-        if cluster is not None or cov_type == "cluster":
+        if data.cluster is not None or options.cov_type == "cluster":
             raise ValueError(f"cov_type='cluster' needs the in-memory backend (backend="
                              f"'numpy'), not {'dask' if _is_dask(X) else backend!r}")
         if backend == "chunked":
-            from ngd.chunked import fit as chunked_fit
+            from ngd.chunked.local import fit_spec
         else:
-            from ngd.dask_backend import fit as chunked_fit
-        return chunked_fit(
-            X, y, model=model, method=method, fisher=fisher, l2=l2, link=link, power=power,
-            trials=trials, sample_weight=sample_weight, offset=offset,
-            fit_intercept=fit_intercept, tol=tol, max_iter=max_iter, n_threads=n_threads,
-            ftol=ftol, damping=damping, step=step, kl=kl, callback=callback,
-            cov_type=cov_type, solver=solver, subsample=subsample, stderr=stderr, alpha=alpha,
-            l1_ratio=l1_ratio, penalty_factor=penalty_factor, seed=seed, chunk_rows=chunk_rows)
+            from ngd.dask_backend.model import fit_spec
+        return fit_spec(spec, options, data, chunk_rows=chunk_rows)
     if chunk_rows is not None:
         raise ValueError("chunk_rows applies to backend='chunked' or 'dask' only")
-    if alpha is not None or l1_ratio != 0 or penalty_factor is not None:
-        l2, penalty = check_penalty(l2, alpha, l1_ratio, penalty_factor)
-        if penalty is not None:
-            if is_design(X):        # the elastic net's CSR path on the one-hot design
-                X = X.to_csr()
-            if cluster is not None or cov_type == "cluster":
-                raise ValueError("cov_type='cluster' applies to unpenalised or ridge fits, "
-                                 "not the elastic net (alpha with l1_ratio > 0)")
-            return fit_elastic_net(X, y, penalty, model=model, method=method, fisher=fisher,
-                                   link=link, power=power, trials=trials,
-                                   sample_weight=sample_weight, offset=offset,
-                                   fit_intercept=fit_intercept, tol=tol, max_iter=max_iter,
-                                   ftol=ftol, backend=backend, n_threads=n_threads,
-                                   callback=callback)
-    prepared = prepare(X, y, model, link, power, trials, sample_weight, offset, fit_intercept,
-                       l2, n_threads, backend, nb_alpha=nb_alpha)
-    prepared.cluster = _cluster_codes(cluster, cov_type, prepared.model)
-    return fit_prepared(prepared, method, fisher=fisher, tol=tol, max_iter=max_iter,
-                        ftol=ftol, damping=damping, step=step, kl=kl, batch_size=batch_size,
-                        learning_rate=learning_rate, seed=seed, callback=callback,
-                        cov_type=cov_type, solver=solver, subsample=subsample, stderr=stderr)
+    if spec.penalty is not None:
+        if is_design(X):        # the elastic net's CSR path on the one-hot design
+            data.X = X.to_csr()
+        if data.cluster is not None or options.cov_type == "cluster":
+            raise ValueError("cov_type='cluster' applies to unpenalised or ridge fits, "
+                             "not the elastic net (alpha with l1_ratio > 0)")
+        return fit_elastic_net(spec, data, options, backend)
+    prepared = prepare(spec, data, options.threads, backend)
+    prepared.cluster = _cluster_codes(data.cluster, options.cov_type, prepared.model)
+    return fit_prepared(prepared, options)
 
 
 def compare(X, y, methods=("ngd", "newton", "sgd"), statistics="all", **options):
-    """Fit the same objective with each of ``methods``; returns {method: FitResult}.
-    Options are those of :func:`fit` (a method ignores options that do not apply to it).
-    ``statistics="first"`` computes standard errors and deviances for the first method only
-    (the others' ``stderr`` etc. are None), saving one Fisher evaluation per extra method."""
+    """Fit the same objective with each of ``methods``.
+
+    Parameters
+    ----------
+    X, y
+        As :func:`fit` (in memory).
+    methods : sequence of str
+        A non-empty subset of ngd.spec.METHODS.
+    statistics : {"all", "first"}
+        "first" computes standard errors and deviances for the first method only (the
+        others' ``stderr`` etc. are None), saving one Fisher evaluation per extra method.
+    **options
+        Those of :func:`fit` but ``method`` (a method ignores options that do not apply).
+
+    Returns
+    -------
+    dict
+        {method: FitResult}.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Invalid methods, options or data.
+    """
     if statistics not in ("all", "first"):
         raise ValueError(f"statistics must be 'all' or 'first', got {statistics!r}")
     unknown = [m for m in methods if m not in METHODS]
@@ -204,19 +232,20 @@ def compare(X, y, methods=("ngd", "newton", "sgd"), statistics="all", **options)
         raise ValueError(f"methods must be a non-empty subset of {METHODS}, got {methods!r}")
     X, table = frames.fit_design(X, options.get("fit_intercept", True))
     y = frames.as_array(y, "y")
-    data = {key: frames.as_array(options.pop(key), key) for key in _DATA_KEYS if key in options}
-    unknown = set(options) - set(_SOLVER_DEFAULTS)
+    data = FitData(X, y, **{key: frames.as_array(options.pop(key), key)
+                            for key in _DATA_KEYS if key in options})
+    backend = options.pop("backend", "numpy")
+    unknown = set(options) - set(_COMPARE_MODEL_KEYS) - set(SOLVER_FIELDS) | \
+        ({"method"} & set(options))
     if unknown:
         raise TypeError(f"unexpected options: {', '.join(sorted(unknown))}")
-    prepared = prepare(X, y, data.get("model", "logistic"), data.get("link"),
-                       data.get("power"), data.get("trials"), data.get("sample_weight"),
-                       data.get("offset"), data.get("fit_intercept", True),
-                       data.get("l2", 0.0), data.get("n_threads"), data.get("backend", "numpy"),
-                       nb_alpha=data.get("nb_alpha"))
-    solver = dict(_SOLVER_DEFAULTS, **options)
-    prepared.cluster = _cluster_codes(data.get("cluster"), solver["cov_type"], prepared.model)
-    results = {method: fit_prepared(prepared, method,
-                                    statistics=(statistics == "all" or i == 0), **solver)
+    spec = ModelSpec(trials=data.trials is not None,
+                     **{key: options.pop(key) for key in _COMPARE_MODEL_KEYS if key in options})
+    first = SolverOptions(method=methods[0], **options)
+    prepared = prepare(spec, data, first.threads, backend)
+    prepared.cluster = _cluster_codes(data.cluster, first.cov_type, prepared.model)
+    results = {method: fit_prepared(prepared, first.replace(method=method),
+                                    statistics=(statistics == "all" or i == 0))
                for i, method in enumerate(methods)}
     for result in results.values():
         attach_names(result, X, table)

@@ -29,7 +29,7 @@ from ngd.design import is_design
 from ngd.elastic_net import check_curvature, check_solver, fit_prepared, path_penalty, prepare
 from ngd.models.base import capabilities
 from ngd.optim.proximal import CurvatureCache, LastEvaluation
-from ngd.path import GridSpec, check_grid, json_value, null_fit, solve_path
+from ngd.path import PATH_MAX_ITER, GridSpec, check_grid, json_value, null_fit, solve_path
 
 METRICS = ("deviance", "mse", "mae", "misclassification")
 SELECT = ("best", "1se")
@@ -73,7 +73,7 @@ def cross_validate(X, y, model="logistic", l1_ratio=1.0, n_alphas=100, alpha_min
                    alphas=None, penalty_factor=None, *, cv=5, metric="deviance",
                    stratify=None, seed=0, select="best", n_jobs=None, link=None, power=None,
                    trials=None, sample_weight=None, offset=None, fit_intercept=True,
-                   fisher="exact", tol=1e-8, max_iter=100, curvature_reuse=0.1,
+                   fisher="exact", tol=1e-8, max_iter=PATH_MAX_ITER, curvature_reuse=0.1,
                    n_threads=None):
     """K-fold cross-validation of :func:`ngd.fit_path` (see the module docstring).
 

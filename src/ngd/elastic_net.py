@@ -26,84 +26,14 @@ import numbers
 import numpy as np
 
 from ngd import _sparse, frames
-from ngd._validation import MAX_ABS, check_real
-from ngd._threads import fit_threads
-from ngd.fitting import model_fields, prepare as prepare_data
+from ngd._validation import MAX_ABS, check_real  # noqa: F401 (MAX_ABS: cli)
+from ngd._threads import effective_n_threads, fit_threads
+from ngd.fitting import FitData, model_fields, prepare as prepare_data
 from ngd.models import normalise_model_name
 from ngd.optim.proximal import CompositeProblem, CurvatureCache, minimise
-
-
-class Penalty:
-    """alpha, l1_ratio and the penalty factors (None: all 1) of an elastic net."""
-
-    def __init__(self, alpha, l1_ratio, factor=None):
-        self.alpha = float(alpha)
-        self.l1_ratio = float(l1_ratio)
-        self.factor = factor
-
-    def at(self, alpha):
-        """The same penalty at another alpha."""
-        return Penalty(alpha, self.l1_ratio, self.factor)
-
-    def vectors(self, model):
-        """(l1, ridge) per parameter of ``model``: alpha r f and alpha (1 - r) f."""
-        f = parameter_factors(model, self.factor)
-        return self.alpha * self.l1_ratio * f, self.alpha * (1.0 - self.l1_ratio) * f
-
-
-def check_penalty(l2, alpha, l1_ratio, penalty_factor):
-    """(l2, Penalty or None) from ``fit``'s arguments: alpha with l1_ratio = 0 and no factors
-    is the ridge l2 = alpha; anything else with alpha is a Penalty (and l2 = 0)."""
-    if alpha is None:
-        if l1_ratio != 0 or penalty_factor is not None:
-            raise ValueError("l1_ratio= and penalty_factor= need alpha= (the penalty strength)")
-        return l2, None
-    alpha = check_real(alpha, "alpha", 0.0, MAX_ABS)
-    l1_ratio = check_real(l1_ratio, "l1_ratio", 0.0, 1.0)
-    if l2 != 0:
-        raise ValueError("give either l2= (the ridge shorthand) or alpha= with l1_ratio=, "
-                         "not both")
-    if l1_ratio == 0 and penalty_factor is None:
-        return alpha, None
-    factor = _check_factor(penalty_factor)
-    if factor is not None and factor.size and alpha * factor.max() > MAX_ABS:
-        raise ValueError(f"alpha * penalty_factor reaches {alpha * factor.max():g} "
-                         f"(> {MAX_ABS:g}, where the curvature overflows): rescale them")
-    return 0.0, Penalty(alpha, l1_ratio, factor)
-
-
-def path_penalty(l1_ratio, penalty_factor):
-    """The Penalty of a path (alpha set per grid point) from validated arguments."""
-    return Penalty(0.0, check_real(l1_ratio, "l1_ratio", 0.0, 1.0), _check_factor(penalty_factor))
-
-
-def _check_factor(penalty_factor):
-    if penalty_factor is None:
-        return None
-    try:
-        factor = np.asarray(penalty_factor, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise TypeError(f"penalty_factor must be a 1-D array of numbers, got "
-                        f"{penalty_factor!r:.60}") from None
-    if factor.ndim != 1 or not np.all(np.isfinite(factor)) or np.any(factor < 0) \
-            or np.any(factor > MAX_ABS):
-        raise ValueError(f"penalty_factor must be a 1-D array of finite numbers >= 0 and "
-                         f"<= {MAX_ABS:g}")
-    return factor
-
-
-def parameter_factors(model, factor):
-    """Penalty factor of every parameter of ``model`` (intercepts 0)."""
-    p = model.n_features
-    factor = np.ones(p) if factor is None else factor
-    if factor.shape != (p,):
-        raise ValueError(f"penalty_factor must have one entry per feature ({p}), got "
-                         f"{factor.shape[0]}")
-    if hasattr(model, "free"):                       # softmax: free entries of [vec(W), b]
-        full = model.free
-        coef = full < model.n_classes * p
-        return np.where(coef, factor[np.where(coef, full % p, 0)], 0.0)
-    return np.where(model.penalty_mask, np.r_[factor, np.zeros(model.n_params - p)], 0.0)
+from ngd.spec import DEFAULT_MAX_ITER, ModelSpec, SolverOptions
+from ngd.penalty import (Penalty, check_penalty, parameter_factors,  # noqa: F401 (re-exported)
+                         path_penalty)
 
 
 def centre_unpenalised(model, theta, factor):
@@ -122,21 +52,19 @@ def centre_unpenalised(model, theta, factor):
 
 def prepare(X, y, *, model, link, power, trials, sample_weight, offset, fit_intercept,
             n_threads, backend="numpy"):
-    """The validated model of ``ngd.fit`` with its own l2 = 0 (the penalty is handled here).
-    The softmax model takes its gauge from l2 at construction (reference class when l2 = 0);
-    it is built with l2 > 0 for the symmetric gauge and its l2 then set to 0. CSR X stays
-    sparse for the single-output models (TypeError for softmax); a DataFrame is converted
-    by ngd.frames."""
+    """The validated model of ``ngd.fit`` with its own l2 = 0 (the penalty is handled here;
+    softmax in the symmetric gauge, which the penalty pins). CSR X stays sparse for the
+    single-output models (TypeError for softmax); a DataFrame is converted by ngd.frames."""
     X, _ = frames.fit_design(X, fit_intercept)
     y, trials, sample_weight, offset = frames.per_row_arrays(y, trials, sample_weight, offset)
-    symmetric = normalise_model_name(model) == "softmax"
-    if symmetric and _sparse.is_sparse(X):
+    softmax = normalise_model_name(model) == "softmax"
+    if softmax and _sparse.is_sparse(X):
         raise TypeError("L1 / elastic-net fits of model='softmax' need dense X "
                         "(X.toarray()); sparse X is fitted by logistic and the GLM families")
-    prepared = prepare_data(X, y, model, link, power, trials, sample_weight, offset,
-                            fit_intercept, 1.0 if symmetric else 0.0, n_threads, backend)
-    prepared.model.l2 = 0.0
-    return prepared
+    spec = ModelSpec(model=model, link=link, power=power, trials=trials is not None,
+                     fit_intercept=fit_intercept, gauge="symmetric" if softmax else None)
+    return prepare_data(spec, FitData(X, y, sample_weight, offset, trials),
+                        effective_n_threads(n_threads), backend)
 
 
 def check_solver(tol, max_iter, ftol=0.0):
@@ -156,20 +84,22 @@ def check_curvature(method, fisher):
     return fisher
 
 
-def fit_elastic_net(X, y, penalty, *, model, method, fisher, link, power, trials,
-                    sample_weight, offset, fit_intercept, tol, max_iter, ftol, backend,
-                    n_threads, callback):
-    """``ngd.fit`` with an elastic-net penalty (see the module docstring)."""
-    curvature = check_curvature(method, fisher)
-    prepared = prepare(X, y, model=model, link=link, power=power, trials=trials,
-                       sample_weight=sample_weight, offset=offset, fit_intercept=fit_intercept,
-                       n_threads=n_threads, backend=backend)
-    return fit_prepared(prepared, penalty, curvature=curvature, tol=tol,
-                        max_iter=100 if max_iter is None else max_iter, ftol=ftol,
-                        callback=callback)
+def fit_elastic_net(spec, data, options, backend="numpy"):
+    """``ngd.fit`` with the elastic-net penalty of ``spec`` (a :class:`ngd.spec.ModelSpec`
+    with ``spec.penalty``) on ``data`` (an ``ngd.fitting.FitData``) by ``options`` (a
+    :class:`ngd.spec.SolverOptions`; see the module docstring)."""
+    curvature = check_curvature(options.method, options.fisher)
+    prepared = prepare(data.X, data.y, model=spec.model, link=spec.link, power=spec.power,
+                       trials=data.trials, sample_weight=data.sample_weight,
+                       offset=data.offset, fit_intercept=spec.fit_intercept,
+                       n_threads=options.n_threads, backend=backend)
+    return fit_prepared(prepared, spec.penalty, curvature=curvature, tol=options.tol,
+                        max_iter=options.iterations, ftol=options.ftol,
+                        callback=options.callback)
 
 
-def fit_prepared(prepared, penalty, *, curvature="exact", tol=1e-8, max_iter=100, ftol=1e-12,
+def fit_prepared(prepared, penalty, *, curvature="exact", tol=SolverOptions.tol,
+                 max_iter=DEFAULT_MAX_ITER["ngd"], ftol=SolverOptions.ftol,
                  callback=None, theta0=None, cache=None, previous_l1=None):
     """Proximal NGD on a prepared model (from :func:`prepare`); a FitResult with coef,
     intercept, kkt_violation, n_nonzero, deviance and null_deviance (no standard errors)."""

@@ -26,6 +26,7 @@ from ngd import _sparse, frames
 from ngd._validation import check_seed
 from ngd.api import fit as _fit
 from ngd.predict import linear_predictor, predict as _predict
+from ngd.spec import ModelSpec as _M, SolverOptions as _S   # the defaults
 
 
 class _NotFittedError(ValueError, AttributeError):
@@ -124,9 +125,9 @@ class LogisticRegression(_Base):
 
     _estimator_type = "classifier"
 
-    def __init__(self, l2=0.0, method="ngd", fisher="exact", fit_intercept=True, tol=1e-8,
-                 max_iter=None, step="armijo", damping=0.0, random_state=None,
-                 n_threads=None):
+    def __init__(self, l2=_M.l2, method=_S.method, fisher=_S.fisher,
+                 fit_intercept=_M.fit_intercept, tol=_S.tol, max_iter=_S.max_iter,
+                 step=_S.step, damping=_S.damping, random_state=None, n_threads=_S.n_threads):
         self.l2 = l2
         self.method = method
         self.fisher = fisher
@@ -249,9 +250,10 @@ class GLMRegressor(_Base):
 
     _estimator_type = "regressor"
 
-    def __init__(self, model="gaussian", link=None, power=None, l2=0.0, method="ngd",
-                 fisher="exact", fit_intercept=True, tol=1e-8, max_iter=None, step="armijo",
-                 damping=0.0, random_state=None, n_threads=None, nb_alpha=None):
+    def __init__(self, model="gaussian", link=_M.link, power=_M.power, l2=_M.l2,
+                 method=_S.method, fisher=_S.fisher, fit_intercept=_M.fit_intercept,
+                 tol=_S.tol, max_iter=_S.max_iter, step=_S.step, damping=_S.damping,
+                 random_state=None, n_threads=_S.n_threads, nb_alpha=_M.nb_alpha):
         self.model = model
         self.link = link
         self.power = power

@@ -15,6 +15,7 @@ import numpy as np
 from ngd.cv import cross_validate
 from ngd.estimators import (GLMRegressor, LogisticRegression, _check_weights, _check_X,
                             _check_y, _class_target, _seed)
+from ngd.path import PATH_MAX_ITER
 
 
 def _set_params(estimator, values):
@@ -80,7 +81,8 @@ class LogisticRegressionCV(_CVFields, LogisticRegression):
     """
 
     def __init__(self, l1_ratio=1.0, n_alphas=100, alpha_min_ratio=1e-3, alphas=None, cv=5,
-                 metric="deviance", select="best", fit_intercept=True, tol=1e-8, max_iter=100,
+                 metric="deviance", select="best", fit_intercept=True, tol=1e-8,
+                 max_iter=PATH_MAX_ITER,
                  curvature_reuse=0.1, random_state=None, n_jobs=None, n_threads=None):
         _set_params(self, locals())
 
@@ -109,7 +111,7 @@ class GLMRegressorCV(_CVFields, GLMRegressor):
 
     def __init__(self, model="gaussian", link=None, power=None, l1_ratio=1.0, n_alphas=100,
                  alpha_min_ratio=1e-3, alphas=None, cv=5, metric="deviance", select="best",
-                 fit_intercept=True, tol=1e-8, max_iter=100, curvature_reuse=0.1,
+                 fit_intercept=True, tol=1e-8, max_iter=PATH_MAX_ITER, curvature_reuse=0.1,
                  random_state=None, n_jobs=None, n_threads=None):
         _set_params(self, locals())
 

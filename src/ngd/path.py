@@ -23,11 +23,14 @@ from ngd.elastic_net import (centre_unpenalised, check_curvature, check_solver,
                              parameter_factors, path_penalty, prepare)
 from ngd.optim.proximal import CompositeProblem, CurvatureCache, LastEvaluation, minimise
 
+#: iterations per grid point of a path (and of ngd.cv's folds and refit): proximal NGD
+PATH_MAX_ITER = 100
+
 
 def fit_path(X, y, model="logistic", l1_ratio=1.0, n_alphas=100, alpha_min_ratio=1e-3,
              alphas=None, penalty_factor=None, *, link=None, power=None, trials=None,
              sample_weight=None, offset=None, fit_intercept=True, fisher="exact", tol=1e-8,
-             max_iter=100, curvature_reuse=0.1, n_threads=None):
+             max_iter=PATH_MAX_ITER, curvature_reuse=0.1, n_threads=None):
     """Fit the elastic net ``alpha f_j [(1 - r)/2 beta_j^2 + r |beta_j|]`` for a decreasing
     sequence of alphas (see the module docstring). ``alphas`` overrides the grid (sorted
     decreasing); ``curvature_reuse=0`` rebuilds the Fisher at every iteration.
@@ -140,8 +143,8 @@ def null_fit(prepared, penalty, curvature, tol, max_iter, cache, memo=None):
     return result.x, (alpha_max if alpha_max > 0 else 1.0), result   # 0: any alpha zeroes all
 
 
-def solve_path(prepared, penalty, grid, *, curvature="exact", tol=1e-8, max_iter=100,
-               curvature_reuse=0.1, alpha_max=None):
+def solve_path(prepared, penalty, grid, *, curvature="exact", tol=1e-8,
+               max_iter=PATH_MAX_ITER, curvature_reuse=0.1, alpha_max=None):
     """The path on a prepared model (thread limits set by the caller). ``alpha_max`` given
     (e.g. from the full data in cross-validation) fixes the grid; theta_0 is still fitted."""
     start = time.perf_counter()

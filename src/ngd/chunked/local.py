@@ -1,5 +1,6 @@
 """``ngd.fit(..., backend="chunked")``: the chunked objective in this process, over the row
 chunks of numpy arrays -- typically a memory-mapped ``.npy`` larger than memory."""
+import dataclasses
 import functools
 import numbers
 from concurrent.futures import ThreadPoolExecutor
@@ -7,12 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ngd import _sparse
-from ngd._threads import effective_n_threads
 from ngd.chunked import tasks
-from ngd.chunked.fit import construction_l2, model_spec, run_fit
+from ngd.chunked.fit import check_supported, construction_l2, run_fit, task_spec
 from ngd.chunked.model import ChunkedModel
 from ngd.exceptions import DataError
+from ngd.fitting import FitData
 from ngd.io.chunks import ChunkSource
+from ngd.spec import split_options
 
 CHUNK_BYTES = 64 << 20          # default chunk: about 64 MB of X ...
 MAX_CHUNK_ROWS = 1 << 18        # ... and at most this many rows (each per-row temporary of a
@@ -130,49 +132,53 @@ def _vector(v, n, name):
     return v
 
 
-def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None, power=None,
-        trials=None, sample_weight=None, offset=None, fit_intercept=True, tol=1e-8,
-        max_iter=None, *, chunk_rows=None, n_threads=None, ftol=1e-12, damping=0.0,
-        step="armijo", kl=0.01, callback=None, cov_type="model", solver="auto",
-        subsample="auto", stderr="auto", alpha=None, l1_ratio=0.0, penalty_factor=None,
-        seed=0, statistics=True):
-    """``ngd.fit`` chunk by chunk (``ngd.fit(..., backend="chunked")`` calls this): every
-    evaluation is one pass over the row chunks of X, y, sample_weight, offset, trials (numpy
-    arrays, memory-mapped ones included, never copied whole), the curvature's Gram formed in
-    the same pass (on a seeded row subsample with ``subsample``), the p x p solve after it.
-    chunk_rows: rows per chunk (default: about 64 MB of X, at most 262 144 rows). X may also
-    be a :class:`ngd.io.chunks.ChunkSource` (e.g. ``ngd.io.arrow.read_parquet_chunks``: the row
-    groups of a Parquet file), which reads y and its per-row columns with its own chunks (y,
-    sample_weight, offset, trials and chunk_rows are then None). Same optimum, standard
-    errors and deviances as the in-memory fit; ``result.n_passes`` counts the passes."""
+def fit(X, y, *, trials=None, sample_weight=None, offset=None, chunk_rows=None,
+        statistics=True, **options):
+    """``ngd.fit(X, y, backend="chunked", **options)`` without the front door's table and
+    formula conversions: ``options`` are ``ngd.fit``'s model and solver keywords (their
+    defaults: ngd.spec), run by :func:`fit_spec`."""
+    spec, solver = split_options(dict(options, trials=trials is not None))
+    return fit_spec(spec, solver, FitData(X, y, sample_weight, offset, trials),
+                    chunk_rows=chunk_rows, statistics=statistics)
+
+
+def fit_spec(spec, options, data, *, chunk_rows=None, statistics=True):
+    """``ngd.fit`` chunk by chunk (``ngd.fit(..., backend="chunked")`` calls this) of ``spec``
+    (an :class:`ngd.spec.ModelSpec`) by ``options`` (an :class:`ngd.spec.SolverOptions`) on
+    ``data`` (an ``ngd.fitting.FitData``): every evaluation is one pass over the row chunks
+    of X, y, sample_weight, offset, trials (numpy arrays, memory-mapped ones included, never
+    copied whole), the curvature's Gram formed in the same pass (on a seeded row subsample
+    with ``subsample``), the p x p solve after it. chunk_rows: rows per chunk (default: about
+    64 MB of X, at most 262 144 rows). X may also be a :class:`ngd.io.chunks.ChunkSource`
+    (e.g. ``ngd.io.arrow.read_parquet_chunks``: the row groups of a Parquet file), which reads
+    y and its per-row columns with its own chunks (y, sample_weight, offset, trials and
+    chunk_rows are then None). Same optimum, standard errors and deviances as the in-memory
+    fit; ``result.n_passes`` counts the passes."""
+    X, trials = data.X, data.trials
     source = X if isinstance(X, ChunkSource) else None
     if source is not None:              # its per-row columns come with its chunks
-        _check_source_arguments(y, sample_weight, offset, trials, chunk_rows)
-        trials = "trials" if "trials" in source.present else None
-    spec, l2, penalty = model_spec("chunked", model, method, fisher, l2, link, power, trials,
-                                   fit_intercept, solver, alpha, l1_ratio, penalty_factor)
+        _check_source_arguments(data.y, data.sample_weight, data.offset, trials, chunk_rows)
+        spec = dataclasses.replace(spec, trials="trials" in source.present)
+    check_supported("chunked", spec, options)
     if chunk_rows is not None and (isinstance(chunk_rows, bool) or
                                    not isinstance(chunk_rows, numbers.Integral)
                                    or chunk_rows < 1):
         raise ValueError(f"chunk_rows must be an integer >= 1, got {chunk_rows!r}")
-    threads = effective_n_threads(n_threads)
-    l2_model = construction_l2(spec, l2, penalty)
+    threads, l2_model = options.threads, construction_l2(spec)
     if source is not None:
         if not (source.n_samples and source.n_features):
             raise DataError(f"X must have at least one row and one column, got {source.shape}")
-        chunked = SourceChunkedModel(source, spec, l2=l2_model, n_threads=threads)
+        chunked = SourceChunkedModel(source, task_spec(spec), l2=l2_model, n_threads=threads)
         dtype = source.dtype.name
     else:
         X = _matrix(X)
         n = X.shape[0]
-        chunked = LocalChunkedModel(X, _vector(y, n, "y"), spec,
-                                    sample_weight=_vector(sample_weight, n, "sample_weight"),
-                                    offset=_vector(offset, n, "offset"),
+        chunked = LocalChunkedModel(X, _vector(data.y, n, "y"), task_spec(spec),
+                                    sample_weight=_vector(data.sample_weight, n,
+                                                          "sample_weight"),
+                                    offset=_vector(data.offset, n, "offset"),
                                     trials=_vector(trials, n, "trials"), l2=l2_model,
                                     chunk_rows=chunk_rows, n_threads=threads)
         dtype = X.dtype.name if X.dtype in (np.float32, np.float64) else "float64"
-    return run_fit(chunked, method, "chunked", dtype, threads, statistics=statistics,
-                   penalty=penalty, fisher=fisher, tol=tol, max_iter=max_iter, ftol=ftol,
-                   damping=damping, step=step, kl=kl, batch_size=256, learning_rate=None,
-                   seed=seed, callback=callback, cov_type=cov_type, solver=solver,
-                   subsample=subsample, stderr=stderr)
+    return run_fit(chunked, options, "chunked", dtype, statistics=statistics,
+                   penalty=spec.penalty)

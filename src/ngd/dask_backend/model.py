@@ -7,9 +7,11 @@ import math
 import numpy as np
 
 from ngd.chunked import tasks
-from ngd.chunked.fit import construction_l2, model_spec, run_fit
+from ngd.chunked.fit import check_supported, construction_l2, run_fit, task_spec
 from ngd.chunked.model import ChunkedModel
 from ngd.exceptions import DataError
+from ngd.fitting import FitData
+from ngd.spec import split_options
 
 FAN_IN = 8                              # tree reduction: sums of at most 8 partial results
 _PASS_IDS = itertools.count()
@@ -144,39 +146,42 @@ def default_client():
         return None
 
 
-def fit(X, y, model="logistic", method="ngd", fisher="exact", l2=0.0, link=None, power=None,
-        trials=None, sample_weight=None, offset=None, fit_intercept=True, tol=1e-8,
-        max_iter=None, *, client=None, persist="auto", chunk_rows=None, n_threads=None,
-        ftol=1e-12, damping=0.0, step="armijo", kl=0.01, callback=None, cov_type="model",
-        solver="auto", subsample="auto", stderr="auto", alpha=None, l1_ratio=0.0,
-        penalty_factor=None, seed=0, statistics=True):
-    """``ngd.fit`` on dask arrays (see the package docstring); ``ngd.fit(..., backend="dask")``
-    calls this. client: a ``dask.distributed.Client`` (default: the active one, else Dask's
-    default scheduler); persist: keep the data on the workers ("auto": when they fit in half
-    of the workers' memory); chunk_rows: rows per chunk for numpy inputs. Returns a FitResult
-    whose ``n_passes`` counts the passes over the data (fit and statistics)."""
+def fit(X, y, *, trials=None, sample_weight=None, offset=None, chunk_rows=None, client=None,
+        persist="auto", statistics=True, **options):
+    """``ngd.fit(X, y, backend="dask", **options)`` without the front door's conversions:
+    ``options`` are ``ngd.fit``'s model and solver keywords (their defaults: ngd.spec), run
+    by :func:`fit_spec`."""
+    spec, solver = split_options(dict(options, trials=trials is not None))
+    return fit_spec(spec, solver, FitData(X, y, sample_weight, offset, trials),
+                    chunk_rows=chunk_rows, client=client, persist=persist,
+                    statistics=statistics)
+
+
+def fit_spec(spec, options, data, *, chunk_rows=None, client=None, persist="auto",
+             statistics=True):
+    """``ngd.fit`` of ``spec`` by ``options`` on dask arrays (see the package docstring);
+    ``ngd.fit(..., backend="dask")`` calls this. client: a ``dask.distributed.Client``
+    (default: the active one, else Dask's default scheduler); persist: keep the data on the
+    workers ("auto": when they fit in half of the workers' memory); chunk_rows: rows per
+    chunk for numpy inputs. Returns a FitResult whose ``n_passes`` counts the passes over the
+    data (fit and statistics)."""
     try:
         import dask.array  # noqa: F401  (a clear ImportError below)
     except ImportError:
         raise ImportError("backend='dask' needs dask: pip install 'ngd[dask]'") from None
-    from ngd._threads import effective_n_threads
-    spec, l2, penalty = model_spec("dask", model, method, fisher, l2, link, power, trials,
-                                   fit_intercept, solver, alpha, l1_ratio, penalty_factor)
+    check_supported("dask", spec, options)
     if client is None:
         client = default_client()
-    Xd = _as_dask_matrix(X, chunk_rows)
-    yd = _as_dask_vector(y, Xd, "y")
-    dask_model = DaskModel(Xd, yd, spec, sample_weight=_as_dask_vector(sample_weight, Xd,
-                                                                       "sample_weight"),
-                           offset=_as_dask_vector(offset, Xd, "offset"),
-                           trials=_as_dask_vector(trials, Xd, "trials"),
-                           l2=construction_l2(spec, l2, penalty), client=client, persist=persist)
+    Xd = _as_dask_matrix(data.X, chunk_rows)
+    yd = _as_dask_vector(data.y, Xd, "y")
+    dask_model = DaskModel(Xd, yd, task_spec(spec),
+                           sample_weight=_as_dask_vector(data.sample_weight, Xd,
+                                                         "sample_weight"),
+                           offset=_as_dask_vector(data.offset, Xd, "offset"),
+                           trials=_as_dask_vector(data.trials, Xd, "trials"),
+                           l2=construction_l2(spec), client=client, persist=persist)
     try:
-        return run_fit(dask_model, method, "dask", Xd.dtype.name,
-                       effective_n_threads(n_threads), statistics=statistics, penalty=penalty,
-                       fisher=fisher,
-                       tol=tol, max_iter=max_iter, ftol=ftol, damping=damping, step=step, kl=kl,
-                       batch_size=256, learning_rate=None, seed=seed, callback=callback,
-                       cov_type=cov_type, solver=solver, subsample=subsample, stderr=stderr)
+        return run_fit(dask_model, options, "dask", Xd.dtype.name, statistics=statistics,
+                       penalty=spec.penalty)
     finally:
         dask_model.release()
