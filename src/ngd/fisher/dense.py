@@ -66,3 +66,10 @@ class CholeskySolver:
         factor, lam, escalations = self._factor
         return Solve(cholesky_solve(factor, g), lam, escalations, solver=self.name,
                      reused=bool(reused))
+
+    def solve_again(self, g):
+        """d = (C + lambda I)^{-1} g with the matrix and factor of the last solve, whatever
+        the weights now are (a lagged curvature: see ngd.optim.curvature)."""
+        factor, lam, escalations = self._factor
+        return Solve(cholesky_solve(factor, g), lam, escalations, solver=self.name,
+                     reused="lagged")

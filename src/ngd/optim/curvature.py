@@ -12,6 +12,15 @@ subsample of the curvature. Step rules:
   reduction ratio rho = (L(theta) - L(theta + d)) / (-(g^T d + 1/2 d^T C d)) exceeds 1e-4;
   lambda <- 4 lambda when rho < 1/4 (a rejected step is re-solved with the same C),
   lambda <- lambda / 4 when rho > 3/4.
+
+Lagged curvature (a subsampled curvature with the dense solver, "armijo" and "kl"): after a
+unit step whose squared decrement g^T (C + lambda I)^{-1} g fell to at most REUSE_CONTRACTION
+of the previous one -- the fast local regime, where C moves little between iterates -- the
+next step reuses C and its factor instead of forming them again; the step after a lagged one
+always forms C afresh, so C is at most one iteration old. The gradient is always the current
+one, so the fixed point (the optimum) does not change; on the benchmark problems it saves a
+third to a half of the curvature matrices at the same iteration counts. A curvature on all
+rows is never lagged: its steps stay exactly Newton's / Fisher scoring's.
 """
 import math
 
@@ -25,6 +34,7 @@ LM_SHRINK, LM_GROW = 0.75, 0.25          # rho thresholds
 LM_FACTOR = 4.0
 LM_ACCEPT = 1e-4
 LM_START = 1e-6                           # lambda when first raised, times mean diag(C)
+REUSE_CONTRACTION = 0.1                   # squared-decrement ratio that lets C be reused once
 
 
 class StepOutcome:
@@ -83,6 +93,8 @@ class CurvatureStepper:
         self.solver = make_solver(self.solver_name, model, curvature)
         self._lm_lambda = self.damping
         self._previous_weights = None
+        self._previous_decrement = None       # squared decrement of the last step
+        self._lag_next = False                # the next step reuses C (see the module docstring)
 
     def evaluate(self, theta):
         """Loss, gradient and this stepper's curvature weights at theta."""
@@ -95,14 +107,29 @@ class CurvatureStepper:
         """Solve (C + lambda I) d = -g, choose alpha, return the accepted point."""
         self._drop_subsample_if_fixed(current.weights)
         rows = self._rows()
+        lagged = self._lag_next and rows is not None    # rows dropped above: never lagged
         if self.step_rule == "lm":
             outcome = self._lm_step(theta, current, rows)
         else:
-            outcome = self._line_search_step(theta, current, rows)
+            outcome = self._line_search_step(theta, current, rows, lagged)
         outcome.fisher_rows = self.model.n_samples if rows is None else rows.size
+        grew = False
         if self.subsample is not None and not outcome.failed:
-            self.subsample.update(-outcome.dir_deriv, outcome.step_size == 1.0)
+            grew = self.subsample.update(-outcome.dir_deriv, outcome.step_size == 1.0)
+        self._lag_next = self._may_lag(outcome, lagged, grew)
         return outcome
+
+    def _may_lag(self, outcome, lagged, grew):
+        """Whether the next step may reuse this step's C: a dense solve on a row subsample,
+        this C fresh, a unit step, the same rows, and the squared decrement down to
+        REUSE_CONTRACTION of the last."""
+        decrement, previous = -outcome.dir_deriv, self._previous_decrement
+        self._previous_decrement = None if outcome.failed else decrement
+        return (hasattr(self.solver, "solve_again") and self.step_rule != "lm"
+                and self._rows() is not None
+                and not lagged and not grew and not outcome.failed
+                and outcome.step_size == 1.0 and previous is not None
+                and 0.0 <= decrement <= REUSE_CONTRACTION * previous)
 
     def _drop_subsample_if_fixed(self, weights):
         """A curvature whose weights did not change between two iterations does not depend on
@@ -114,12 +141,15 @@ class CurvatureStepper:
             self.subsample = None
         self._previous_weights = weights
 
-    def _solve(self, current, damping, rows):
-        solve = self.solver.solve(self.model, current.weights, current.grad, damping, rows)
+    def _solve(self, current, damping, rows, lagged=False):
+        if lagged:
+            solve = self.solver.solve_again(current.grad)
+        else:
+            solve = self.solver.solve(self.model, current.weights, current.grad, damping, rows)
         return -solve.direction, solve
 
-    def _line_search_step(self, theta, current, rows):
-        direction, solve = self._solve(current, self.damping, rows)
+    def _line_search_step(self, theta, current, rows, lagged=False):
+        direction, solve = self._solve(current, self.damping, rows, lagged)
         dir_deriv = float(current.grad @ direction)        # -g^T (C + lambda I)^{-1} g
         alpha0 = 1.0
         if self.step_rule == "kl":
