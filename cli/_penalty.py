@@ -33,6 +33,8 @@ _OPTIONS = [
                                       "the largest within one standard error of it."),
 ]
 
+NAMES = ("alpha", "l1_ratio", "path_mode", "cv_folds", "n_alphas", "alpha_min_ratio", "select")
+
 
 def penalty_options(command):
     """Decorator adding the elastic-net options (their values reach the command as kwargs)."""

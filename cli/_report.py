@@ -1,9 +1,41 @@
-"""The ``ngd fit`` document (``FitResult.to_dict()``, schema ngd.fit/1, with the data block and
-the convergence comparison) and its per-iteration history CSV."""
+"""``ngd fit``'s output: the document (``FitResult.to_dict()``, schema ngd.fit/1, with the data
+block and the convergence comparison) printed as text or JSON, the files written (model,
+history CSV, plot), the notes and the warnings."""
 import math
+import os
+import pathlib
 
+import click
+
+import ngd
 from ngd import report
-from ngd.cli._output import csv_text
+from ngd.cli import _penalty
+from ngd.cli._output import csv_text, emit_json, model_json
+from ngd.cli._plot import convergence_png
+from ngd.io import write_files_atomic
+from ngd.messages import name_list
+
+
+def finish(args, dataset, results, caught, backend, methods):
+    """Write the requested files, then print the notes, the report (text, or the document
+    with --json) and the warning lines; ``methods`` are those asked for (the backend may
+    have skipped some)."""
+    primary = results[args.method]
+    document = fit_document(dataset, args.model, args.l2, primary, results)
+    document.update(_penalty.report_keys(primary))
+    write_files_atomic(output_files(args, dataset, document, results))
+    # after the fit: a failed run prints its one error line only
+    skipped = [m for m in methods if m not in results]
+    for line in [] if args.quiet else notes(args.data, dataset, backend, skipped):
+        click.echo(line, err=True)
+    document["outputs"] = {key: str(path) if path is not None else None
+                           for key, path in args.outputs.items()}
+    if args.as_json:
+        emit_json(document)
+    else:
+        click.echo(report.render(document))
+    for line in warning_lines(caught, primary, args.method, document["separation"]):
+        click.echo(line, err=True)
 
 
 def fit_document(dataset, model, l2, primary, results):
@@ -29,6 +61,55 @@ def data_block(dataset, classes):
             "weights": dataset.weights_name, "offset": dataset.offset_name,
             "trials": dataset.trials_name, "categorical": dataset.categories,
             "n_dropped": dataset.n_dropped}
+
+
+def output_files(args, dataset, document, results):
+    """[(path, content)] of --output (the model file), --history and --plot."""
+    primary = results[args.method]
+    files = []
+    if args.output is not None:
+        files.append((args.output, model_json(primary, dataset)))
+    if args.history is not None:
+        files.append((args.history, history_csv(results)))
+    if args.plot is not None:
+        title = (f"{document['model']} on {os.path.basename(str(args.data))}: "
+                 f"{dataset.n_samples} rows, {dataset.n_features} features, "
+                 f"l2 = {args.l2:g}")
+        files.append((args.plot, convergence_png(results, title)))
+    return files
+
+
+def notes(data, dataset, backend, skipped):
+    """The note lines: the methods ``backend`` did not run, the rows dropped for missing
+    cells (CSV lines, else rows counted from 0)."""
+    lines = []
+    if skipped:
+        lines.append(f"note: --backend {backend} runs methods ngd and newton only; not run: "
+                     f"{', '.join(skipped)}")
+    if dataset.n_dropped:
+        shown = ", ".join(str(n) for n in dataset.dropped_lines)
+        more = ", ..." if dataset.n_dropped > len(dataset.dropped_lines) else ""
+        csv = pathlib.Path(data).suffix.lower() in (".csv", ".tsv", ".txt")
+        where = f"line(s) {shown}{more}" if csv else f"row(s) {shown}{more}, counted from 0"
+        lines.append(f"note: dropped {dataset.n_dropped} row(s) with missing cells ({where}); "
+                     f"{dataset.n_samples} row(s) left")
+    return lines
+
+
+def warning_lines(caught, primary, method, separation):
+    """The warning lines of a fit, each text once: the did-not-converge line of the reported
+    method replaces the compared methods' warnings that give the same reason (e.g. the same
+    separation, found by ngd and newton); then the features of a separation."""
+    lines = [f"warning: {' '.join(str(w.message).split())}" for w in caught
+             if primary.message in str(w.message) or issubclass(w.category, ngd.DampingWarning)]
+    if not primary.converged:
+        lines.append(f"warning: {method} did not converge: {primary.message}")
+        reason = primary.message.split(". ")[0]         # e.g. the separation, per method
+        lines = [line for line in lines[:-1] if reason not in line] + lines[-1:]
+    lines = list(dict.fromkeys(lines))
+    if separation is not None:
+        lines.append(f"warning: the separation involves the features: {name_list(separation)}")
+    return lines
 
 
 def history_csv(results):

@@ -12,7 +12,7 @@ pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 feather = pytest.importorskip("pyarrow.feather")
 
-from ngd.cli import fit as fit_module  # noqa: E402
+from ngd.cli import _fit_data as fit_data  # noqa: E402
 from ngd.cli.main import cli  # noqa: E402
 
 N = 800
@@ -119,7 +119,7 @@ def test_backend_auto_chunks_large_arrow_input_and_falls_back_when_it_cannot(fil
     root, _ = files
     options = (*ROLES, "--features", "x,flag")
     assert fit_json(root / "data.parquet", *options)["backend"] == "numpy"     # small
-    monkeypatch.setattr(fit_module, "CHUNKED_AUTO_BYTES", 1)
+    monkeypatch.setattr(fit_data, "CHUNKED_AUTO_BYTES", 1)
     assert fit_json(root / "data.parquet", *options)["backend"] == "chunked"
     # a fit the chunked backend does not run (sgd): in memory
     result = invoke("fit", root / "data.parquet", *options, "--method", "sgd", "--no-compare",
