@@ -87,6 +87,18 @@ def test_width_wraps_headers_and_cuts_long_names():
     assert "a" * 40 in full and "robust (sandwich) standard errors" in full
 
 
+def test_negative_binomial_summary_within_the_width():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((300, 2))
+    y = rng.poisson(np.exp(1 + X @ [0.3, -0.2]) * rng.gamma(2.0, 0.5, 300)).astype(float)
+    result = ngd.fit(X, y, model="negative_binomial")
+    text = result.summary()
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert f"NB2 alpha {result.nb_alpha:.6g}" in text
+    last = report.render(result.to_dict()).splitlines()[-1]      # no width: one line
+    assert last.startswith("NB2 alpha") and last.endswith("coefficients and alpha)")
+
+
 def test_cluster_phrase_with_and_without_column_names():
     document = {"cov_type": "cluster", "inference": {
         "distribution": "t", "df": 10, "cluster": None, "n_groups": [11, 20]}}

@@ -61,10 +61,11 @@ def render(document, width=None):
     """The text report of a fit document: header lines, the coefficient table, the fit
     statistics, the negative binomial's alpha, the convergence table (when the document has
     ``convergence`` rows) and the files written (``outputs``). With ``width``, header and
-    statistics lines are wrapped to it and coefficient names cut to NAME_WIDTH."""
+    statistics lines and the alpha line are wrapped to it and coefficient names cut to
+    NAME_WIDTH."""
     lines = header_lines(document, width) + [""] + [coefficient_table(document, width)]
     lines += _wrapped_join(_statistics_parts(document), "; ", width)
-    lines += [_nb_alpha_line(document)] if document.get("nb_alpha") else []
+    lines += _wrapped([_nb_alpha_line(document)], width) if document.get("nb_alpha") else []
     if document.get("convergence") is not None:
         lines += ["", CONVERGENCE_TITLE, convergence_table(document["convergence"])]
     written = [f"wrote {key} to {path}" for key, path in
@@ -78,10 +79,7 @@ def header_lines(document, width=None):
               + (f" ({document['fisher']} curvature)" if document["fisher"] else "")
               + (f"; backend {document['backend']}, {document['n_passes']} passes over the data"
                  if document.get("n_passes") else ""))
-    head = [_subject(document), method, inference_phrase(document)]
-    if width is None:
-        return head
-    return [part for line in head for part in textwrap.wrap(line, width)]
+    return _wrapped([_subject(document), method, inference_phrase(document)], width)
 
 
 def coefficient_table(document, width=None):
@@ -158,6 +156,13 @@ def _nb_alpha_line(document):
     return (f"NB2 alpha {nb['value']:.6g}{stderr} (maximum likelihood; Var = mu + alpha mu^2; "
             "standard errors from the joint observed information of the coefficients and "
             "alpha)")
+
+
+def _wrapped(lines, width):
+    """``lines`` wrapped to ``width`` characters (unchanged without a width)."""
+    if width is None:
+        return lines
+    return [part for line in lines for part in textwrap.wrap(line, width)]
 
 
 def _wrapped_join(parts, separator, width):
