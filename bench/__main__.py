@@ -5,9 +5,12 @@ grids (best of ``repeat`` after warm-up, time.perf_counter), print tables, optio
     python -m bench --quick              # smallest sizes, one run each (smoke test)
     python -m bench --only kernels --json results.json
     python -m bench --only peers         # ngd vs scikit-learn, glum, statsmodels (bench_peers)
+    python -m bench --only peers --seed 3 --markdown peers.md   # other data, markdown tables
 
 A suite module with a ``run_suite(quick, log) -> (records, failures)`` function runs itself
-(bench_peers: one child process per problem) instead of being discovered class by class.
+(bench_peers: one child process per problem) instead of being discovered class by class;
+``--seed`` reaches the suites whose run_suite takes a ``seed``, and ``--markdown`` collects
+the ``markdown(records)`` of the suites that have one.
 """
 import argparse
 import importlib
@@ -110,15 +113,17 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
-def _positive_int(text):
-    """An int >= 1 (argparse type)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not >= 1")
-    return value
+def _int_at_least(minimum):
+    """argparse type: an int >= ``minimum``."""
+    def convert(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r} is not >= {minimum}")
+        return value
+    return convert
 
 
 def main(argv=None):
@@ -128,9 +133,13 @@ def main(argv=None):
     parser.add_argument("--only", choices=sorted(SUITES), action="append",
                         help="run only this suite (repeatable)")
     parser.add_argument("--json", metavar="PATH", help="write results and machine info here")
-    parser.add_argument("--repeat", type=_positive_int, default=None,
+    parser.add_argument("--repeat", type=_int_at_least(1), default=None,
                         help="timed runs per benchmark (default: the class's repeat)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--seed", type=_int_at_least(0), default=None,
+                        help="seed of the generated data, for the suites that take one")
+    parser.add_argument("--markdown", metavar="PATH",
+                        help="write the markdown tables of the suites that have them here")
     args = parser.parse_args(argv)
 
     from bench.common import machine_info
@@ -141,13 +150,16 @@ def main(argv=None):
             print(msg, file=sys.stderr, flush=True)
 
     suites = args.only or list(SUITES)
-    records, tables, failed = [], [], []
+    records, tables, failed, markdown = [], [], [], []
     for suite in suites:
         module = importlib.import_module(SUITES[suite])
         log(f"[{suite}]")
         suite_records = []
         if hasattr(module, "run_suite"):              # a suite that runs its own processes
-            suite_records, failures = module.run_suite(args.quick, log)
+            seeded = args.seed is not None and \
+                "seed" in inspect.signature(module.run_suite).parameters
+            suite_records, failures = module.run_suite(
+                args.quick, log, **({"seed": args.seed} if seeded else {}))
             failed.extend(f"{suite}: {msg.splitlines()[0]}" for msg in failures)
         for cls in discover(module):
             try:
@@ -160,6 +172,8 @@ def main(argv=None):
         records.extend(suite_records)
         if hasattr(module, "summarize"):
             tables.extend(module.summarize(suite_records))
+        if hasattr(module, "markdown"):
+            markdown.append(module.markdown(suite_records))
 
     dgemm = {}
     if "kernels" in suites:
@@ -175,11 +189,15 @@ def main(argv=None):
     if failed:
         print(f"\nFAILED: {', '.join(failed)}")
     if args.json:
-        payload = dict(machine=info, quick=args.quick, suites=suites, failed=failed,
+        payload = dict(machine=info, quick=args.quick, seed=args.seed, suites=suites,
+                       failed=failed,
                        records=records,
                        tables=[dict(title=t, text=x) for t, x in tables])
         write_files_atomic([(args.json, json.dumps(payload, indent=2, default=_plain) + "\n")])
         log(f"wrote {args.json}")
+    if args.markdown:
+        write_files_atomic([(args.markdown, "\n\n".join(markdown) + "\n")])
+        log(f"wrote {args.markdown}")
     return 1 if failed else 0
 
 
