@@ -92,14 +92,6 @@ def compare(dataset, options):
     return {method: ngd.fit(dataset.X, dataset.y, method=method, **options)}
 
 
-def report_keys(result):
-    """Penalty keys of a fit report (None for unpenalised or ridge fits)."""
-    if result.get("kkt_violation") is None:
-        return {"penalty": None}
-    return {"penalty": {"alpha": result.alpha, "l1_ratio": result.l1_ratio,
-                        "kkt_violation": result.kkt_violation, "n_nonzero": result.n_nonzero}}
-
-
 def run(data, dataset, penalty, library, outputs, as_json):
     """--path or --cv: fit, print the report, write --plot / --output."""
     ratio = 1.0 if penalty["l1_ratio"] is None else penalty["l1_ratio"]

@@ -9,7 +9,6 @@ import click
 
 import ngd
 from ngd import report
-from ngd.cli import _penalty
 from ngd.cli._output import csv_text, emit_json, model_json
 from ngd.cli._plot import convergence_png
 from ngd.io import write_files_atomic
@@ -22,7 +21,6 @@ def finish(args, dataset, results, caught, backend, methods):
     have skipped some)."""
     primary = results[args.method]
     document = fit_document(dataset, args.model, args.l2, primary, results)
-    document.update(_penalty.report_keys(primary))
     write_files_atomic(output_files(args, dataset, document, results))
     # after the fit: a failed run prints its one error line only
     skipped = [m for m in methods if m not in results]
@@ -34,7 +32,7 @@ def finish(args, dataset, results, caught, backend, methods):
         emit_json(document)
     else:
         click.echo(report.render(document))
-    for line in warning_lines(caught, primary, args.method, document["separation"]):
+    for line in warning_lines(caught, document):
         click.echo(line, err=True)
 
 
@@ -96,19 +94,21 @@ def notes(data, dataset, backend, skipped):
     return lines
 
 
-def warning_lines(caught, primary, method, separation):
+def warning_lines(caught, document):
     """The warning lines of a fit, each text once: the did-not-converge line of the reported
     method replaces the compared methods' warnings that give the same reason (e.g. the same
     separation, found by ngd and newton); then the features of a separation."""
+    message = document["message"]
     lines = [f"warning: {' '.join(str(w.message).split())}" for w in caught
-             if primary.message in str(w.message) or issubclass(w.category, ngd.DampingWarning)]
-    if not primary.converged:
-        lines.append(f"warning: {method} did not converge: {primary.message}")
-        reason = primary.message.split(". ")[0]         # e.g. the separation, per method
+             if message in str(w.message) or issubclass(w.category, ngd.DampingWarning)]
+    if not document["converged"]:
+        lines.append(f"warning: {document['method']} did not converge: {message}")
+        reason = message.split(". ")[0]         # e.g. the separation, per method
         lines = [line for line in lines[:-1] if reason not in line] + lines[-1:]
     lines = list(dict.fromkeys(lines))
-    if separation is not None:
-        lines.append(f"warning: the separation involves the features: {name_list(separation)}")
+    if document["separation"] is not None:
+        lines.append("warning: the separation involves the features: "
+                     f"{name_list(document['separation'])}")
     return lines
 
 

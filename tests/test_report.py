@@ -122,3 +122,12 @@ def test_cli_json_is_to_dict_with_the_data_block_and_convergence():
     assert [r["method"] for r in document["convergence"]] == ["ngd", "newton"]
     assert document["best_loss"] == min(r["loss"] for r in document["convergence"])
     assert document["data"]["target"] == "GRADE" and document["data"]["n_samples"] == 32
+
+
+def test_to_dict_penalty_block_of_an_l1_fit():
+    X, y, _ = spector_arrays()
+    assert ngd.fit(X, y, l2=1e-3).to_dict()["penalty"] is None
+    lasso = ngd.fit(X, y, alpha=0.05, l1_ratio=0.5)
+    assert lasso.to_dict()["penalty"] == {"alpha": 0.05, "l1_ratio": 0.5,
+                                          "kkt_violation": lasso.kkt_violation,
+                                          "n_nonzero": lasso.n_nonzero}

@@ -242,7 +242,7 @@ class FitResult(OptimizeResult):
         """The fit as plain Python for JSON, schema ``ngd.fit/1`` (no history arrays, no
         aliases, nan as None): the model, the fit's keys, the coefficient rows (p-values,
         1 - alpha intervals), statistics, inference, separation (feature names), backend,
-        nb_alpha."""
+        nb_alpha, penalty (an L1 fit's alpha, l1_ratio, kkt_violation, n_nonzero; else None)."""
         out = {"schema": "ngd.fit/1", "model": self.get("model"), "family": self.get("family"),
                "link": self.get("link"), "power": self.get("power"),
                "l2": _plain(self.get("l2", 0.0))}
@@ -264,6 +264,9 @@ class FitResult(OptimizeResult):
         out["nb_alpha"] = None if self.get("nb_alpha") is None else {
             "value": _plain(self.nb_alpha), "stderr": _plain(self.get("nb_alpha_stderr")),
             "estimated": bool(self.get("nb_alpha_estimated"))}
+        out["penalty"] = None if self.get("kkt_violation") is None else {
+            key: _plain(self.get(key)) for key in ("alpha", "l1_ratio", "kkt_violation",
+                                                   "n_nonzero")}
         return out
 
     def _inference(self, alpha):
