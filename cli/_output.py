@@ -1,4 +1,5 @@
-"""Tables for people, one JSON document for programs, and atomic file writes."""
+"""One JSON document for programs, CSV text, output path checks and the model file (the
+tables for people are ngd.report's)."""
 import csv
 import io
 import json
@@ -9,7 +10,6 @@ import click
 import numpy as np
 
 import ngd
-from ngd.report import fmt, format_table  # noqa: F401  (the CLI's tables: ngd.report's)
 
 
 def plain(value):

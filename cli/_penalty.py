@@ -9,7 +9,8 @@ import ngd
 from ngd.cli._errors import InputError
 from ngd.cli._options import finite_float, scale_float
 from ngd.path import MAX_ALPHAS
-from ngd.cli._output import emit_json, fmt, format_table, model_json
+from ngd.cli._output import emit_json, model_json
+from ngd.report import fmt, format_table
 from ngd.io import write_files_atomic
 
 _OPTIONS = [

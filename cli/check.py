@@ -8,7 +8,8 @@ import click
 import ngd
 from ngd.cli._data import data_options, load_training
 from ngd.cli._options import json_option, model_data_options, scale_float
-from ngd.cli._output import emit_json, fmt, format_table
+from ngd.cli._output import emit_json
+from ngd.report import fmt, format_table
 
 EPILOG = """\b
 Examples:

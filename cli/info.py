@@ -6,7 +6,8 @@ from importlib import metadata
 import click
 
 import ngd
-from ngd.cli._output import emit_json, format_table
+from ngd.cli._output import emit_json
+from ngd.report import format_table
 
 
 OPTIONAL = {"dask": "--backend dask", "distributed": "--backend dask",

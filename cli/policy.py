@@ -11,7 +11,8 @@ import numpy as np
 from ngd import policy
 from ngd.cli._errors import InputError
 from ngd.cli._options import finite_float, json_option
-from ngd.cli._output import check_writable, emit_json, fmt, format_table
+from ngd.cli._output import check_writable, emit_json
+from ngd.report import fmt, format_table
 from ngd.cli._plot import have_matplotlib
 from ngd.io import write_files_atomic
 
