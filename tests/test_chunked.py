@@ -554,12 +554,20 @@ def test_bad_chunk_rows(small, chunk_rows):
         ngd.fit(X, y, backend="chunked", chunk_rows=chunk_rows)
 
 
-def test_chunk_rows_on_numpy_and_compare_on_chunked_are_errors(small):
+def test_chunk_rows_on_numpy_is_an_error_and_compare_runs_on_chunked(small):
     X, y = small
     with pytest.raises(ValueError, match="chunk_rows applies to backend='chunked'"):
         ngd.fit(X, y, backend="numpy", chunk_rows=100)
-    with pytest.raises(ValueError, match="backend='chunked' is for ngd.fit"):
-        ngd.compare(X, y, backend="chunked")
+    results = ngd.compare(X, y, backend="chunked", chunk_rows=100, statistics="first")
+    assert list(results) == ["ngd", "newton"]          # sgd: not run by the backend
+    for method, result in results.items():
+        alone = ngd.fit(X, y, backend="chunked", chunk_rows=100, method=method)
+        assert result.backend == "chunked"
+        np.testing.assert_array_equal(result.coef, alone.coef)
+        assert result.loss == alone.loss and result.n_passes <= alone.n_passes
+    assert results["ngd"].stderr is not None and results["newton"].stderr is None
+    with pytest.raises(ValueError, match="backend='chunked' supports method 'ngd' or 'newton'"):
+        ngd.compare(X, y, methods=("sgd", "ngd"), backend="chunked")
 
 
 # --- 7. the command line -------------------------------------------------------------

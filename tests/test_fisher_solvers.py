@@ -8,7 +8,7 @@ import pytest
 from scipy.special import expit
 
 import ngd
-from ngd.fitting import FitData, prepare as _prepare
+from ngd.fitting import FitData, build_model
 from ngd.spec import ModelSpec
 from ngd.fisher import CGSolver, CholeskySolver, RowSubsample, WoodburySolver, choose_solver
 from ngd.models import RowSample
@@ -40,7 +40,7 @@ def _model(kind, n=400, p=6, l2=0.05, seed=0, weights=True, intercept=True):
         raise KeyError(kind)
     link = "log" if kind == "gamma" else None
     spec = ModelSpec(model=kind, link=link, fit_intercept=intercept, l2=l2)
-    prepared = _prepare(spec, FitData(X, y, w, off), 1)
+    prepared = build_model(spec, FitData(X, y, w, off), threads=1)
     return prepared.model
 
 

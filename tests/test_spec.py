@@ -110,3 +110,75 @@ def test_split_options_routes_keywords_and_names_unknown_ones():
         ("poisson", 0.1, 1e-6, "newton")
     with pytest.raises(TypeError, match="unexpected options: bogus"):
         split_options(dict(bogus=1))
+
+
+def test_softmax_gauge_is_explicit():
+    from ngd.models.softmax import SoftmaxModel
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 2)), np.arange(30) % 3
+    assert SoftmaxModel(X, y, 3).reference                       # l2 = 0: reference
+    assert not SoftmaxModel(X, y, 3, l2=0.1).reference           # l2 > 0: symmetric
+    pinned = SoftmaxModel(X, y, 3, l2=0.1, gauge="reference")
+    assert pinned.reference and pinned.n_params == 3 * 2 + 3 - 2 - 1
+    free = SoftmaxModel(X, y, 3, gauge="symmetric")
+    assert not free.reference and free.l2 == 0 and free.n_params == 3 * 2 + 3 - 1
+    with pytest.raises(ValueError, match="gauge must be one of"):
+        SoftmaxModel(X, y, 3, gauge="sum")
+
+
+def test_build_model_is_the_model_ngd_fit_fits():
+    from ngd.fitting import FitData, build_model, fit_prepared
+    rng = np.random.default_rng(1)
+    X, y = rng.normal(size=(60, 3)), np.arange(60) % 3
+    spec = ModelSpec(model="softmax", l2=0.05)
+    prepared = build_model(spec, FitData(X, y), threads=1)
+    assert prepared.model.gauge.startswith("symmetric") and prepared.model.l2 == 0.05
+    mine = fit_prepared(prepared, SolverOptions(n_threads=1))
+    np.testing.assert_array_equal(mine.coef, ngd.fit(X, y, model="softmax", l2=0.05,
+                                                     n_threads=1).coef)
+    with pytest.raises(ValueError, match="backend must be 'numpy', 'chunked' or 'dask'"):
+        build_model(spec, FitData(X, y), backend="gpu")
+
+
+def test_backends_say_what_they_support():
+    from ngd.chunked.local import LocalBackend
+    from ngd.dask_backend.model import DaskBackend
+    from ngd.fitting import FitData
+    for backend in (LocalBackend(), DaskBackend()):
+        assert backend.supports(ModelSpec(model="softmax", alpha=0.1, l1_ratio=0.5))
+        assert backend.supports(ModelSpec(), SolverOptions(method="newton"))
+        assert not backend.supports(ModelSpec(), SolverOptions(method="sgd"))
+        assert not backend.supports(ModelSpec(), SolverOptions(fisher="diagonal"))
+        assert not backend.supports(ModelSpec(), SolverOptions(solver="cg"))
+        assert not backend.supports(ModelSpec(model="negbin"))
+        assert not backend.supports(ModelSpec(), SolverOptions(cov_type="cluster"),
+                                    FitData(np.eye(2), np.arange(2)))
+        with pytest.raises(ValueError, match=f"backend={backend.name!r} supports method"):
+            backend.check(ModelSpec(), SolverOptions(method="adam"))
+    with pytest.raises(ValueError, match="chunk_rows must be an integer >= 1"):
+        LocalBackend(0)
+
+
+def test_backend_supports_is_the_public_question():
+    assert ngd.backend_supports("chunked", method="newton", model="poisson")
+    assert not ngd.backend_supports("chunked", method="sgd")
+    assert not ngd.backend_supports("dask", model="negative_binomial")
+    assert ngd.backend_supports("numpy", method="sgd")
+    assert not ngd.backend_supports("numpy", method="newton", alpha=0.1, l1_ratio=1.0)
+    with pytest.raises(ValueError, match="backend must be"):
+        ngd.backend_supports("gpu")
+    with pytest.raises(ValueError, match="method must be one of"):
+        ngd.backend_supports("chunked", method="bfgs")
+
+
+def test_compare_on_dask_skips_what_it_does_not_run_and_equals_fit():
+    pytest.importorskip("dask.array")
+    import scipy.sparse as sp
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 0] + rng.normal(size=200) > 0).astype(float)
+    results = ngd.compare(sp.csr_matrix(X), y, backend="dask", chunk_rows=50)
+    assert list(results) == ["ngd", "newton"]
+    alone = ngd.fit(X, y, backend="dask", chunk_rows=50)
+    np.testing.assert_array_equal(results["ngd"].coef, alone.coef)
+    assert results["ngd"].backend == "dask"

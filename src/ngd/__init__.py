@@ -10,7 +10,8 @@ empirical); Newton and SGD run on the same objective for comparison.
 from pathlib import Path as _Path
 
 from ngd._version import __version__
-from ngd.api import fit, compare, METHODS
+from ngd.api import fit, compare, backend_supports, METHODS
+from ngd.spec import ModelSpec, SolverOptions
 from ngd.check import check_fit
 from ngd.predict import predict
 from ngd.exceptions import ConvergenceWarning, DataError, DampingWarning, NgdError
@@ -39,7 +40,7 @@ def get_include():
 
 
 __all__ = [
-    "fit", "compare", "predict", "METHODS", "FitResult", "History", "build_info", "get_include", "set_num_threads", "NgdError",
+    "fit", "compare", "backend_supports", "ModelSpec", "SolverOptions", "predict", "METHODS", "FitResult", "History", "build_info", "get_include", "set_num_threads", "NgdError",
     "DataError", "ConvergenceWarning", "DampingWarning", "__version__",
     "save_model", "load_model", "LogisticRegression", "GLMRegressor",
     "fit_path", "PathResult", "cross_validate", "fit_cv", "CVResult", "LogisticRegressionCV",

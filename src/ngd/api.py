@@ -1,5 +1,5 @@
 """``ngd.fit``: the front door. It converts tables and formulas, then dispatches on the
-backend: "numpy" runs the shared path of :mod:`ngd.fitting` (``prepare`` then
+backend: "numpy" runs the shared path of :mod:`ngd.fitting` (``build_model`` then
 ``fit_prepared``; an L1 / elastic-net penalty: :mod:`ngd.elastic_net`, on the same prepared
 model), "chunked" and "dask" hand the arrays to their backend (:mod:`ngd.chunked`,
 :mod:`ngd.dask_backend`), whose models run the same ``fit_prepared``.
@@ -11,15 +11,14 @@ from ngd import _sparse, frames
 from ngd.clusters import cluster_codes
 from ngd.design import is_design
 from ngd.elastic_net import fit_elastic_net
-from ngd.fitting import FitData, fit_prepared, prepare
+from ngd.fitting import FitData, build_model, fit_prepared
 from ngd.io.chunks import ChunkSource
 from ngd.messages import name_list
-from ngd.spec import (METHODS, MODEL_FIELDS, NB_SCOPE, SOLVER_FIELDS, ModelSpec,
-                      SolverOptions)
+from ngd.spec import (METHODS, MODEL_FIELDS, SOLVER_FIELDS, ModelSpec, SolverOptions,
+                      split_options)
 
 _M, _S = ModelSpec, SolverOptions          # the defaults: one place, ngd.spec
 _DATA_KEYS = ("sample_weight", "offset", "trials", "cluster")
-_COMPARE_MODEL_KEYS = ("model", "link", "power", "fit_intercept", "l2", "nb_alpha")
 
 
 def fit(X, y=None, model=_M.model, method=_S.method, fisher=_S.fisher, l2=_M.l2,
@@ -171,82 +170,126 @@ def attach_names(result, X, table=None):
 
 def _fit_any(spec, options, data, backend, chunk_rows):
     """ngd.fit on arrays (a dense or sparse matrix or a Design): dispatch on the backend."""
-    X = data.X
-    if spec.negative_binomial and (backend in ("dask", "chunked") or _is_dask(X)):
-        raise ValueError(NB_SCOPE)
-    if is_design(X) and backend in ("dask", "chunked"):
-        raise ValueError(f"backend={backend!r} does not take a Design (categorical blocks); "
-                         "use backend='numpy'")
-    if backend in ("dask", "chunked") or _is_dask(X):
-        if data.cluster is not None or options.cov_type == "cluster":
-            raise ValueError(f"cov_type='cluster' needs the in-memory backend (backend="
-                             f"'numpy'), not {'dask' if _is_dask(X) else backend!r}")
-        if backend == "chunked":
-            from ngd.chunked.local import fit_spec
-        else:
-            from ngd.dask_backend.model import fit_spec
-        return fit_spec(spec, options, data, chunk_rows=chunk_rows)
-    if chunk_rows is not None:
-        raise ValueError("chunk_rows applies to backend='chunked' or 'dask' only")
+    engine = _engine(backend, data.X, chunk_rows)
+    if engine is not None:
+        return engine.fit(spec, options, data)
     if spec.penalty is not None:
-        if is_design(X):        # the elastic net's CSR path on the one-hot design
-            data.X = X.to_csr()
+        if is_design(data.X):        # the elastic net's CSR path on the one-hot design
+            data.X = data.X.to_csr()
         if data.cluster is not None or options.cov_type == "cluster":
             raise ValueError("cov_type='cluster' applies to unpenalised or ridge fits, "
                              "not the elastic net (alpha with l1_ratio > 0)")
         return fit_elastic_net(spec, data, options, backend)
-    prepared = prepare(spec, data, options.threads, backend)
+    prepared = build_model(spec, data, backend, options.threads)
     prepared.cluster = _cluster_codes(data.cluster, options.cov_type, prepared.model)
     return fit_prepared(prepared, options)
 
 
-def compare(X, y, methods=("ngd", "newton", "sgd"), statistics="all", **options):
-    """Fit the same objective with each of ``methods``.
+def _engine(backend, X, chunk_rows):
+    """The backend object of ``backend`` ("chunked": ngd.chunked.local.LocalBackend, "dask"
+    or dask X: ngd.dask_backend.model.DaskBackend), None for the in-memory backend."""
+    if backend == "chunked":
+        from ngd.chunked.local import LocalBackend
+        return LocalBackend(chunk_rows)
+    if backend == "dask" or _is_dask(X):
+        from ngd.dask_backend.model import DaskBackend
+        return DaskBackend(chunk_rows)
+    if chunk_rows is not None:
+        raise ValueError("chunk_rows applies to backend='chunked' or 'dask' only")
+    return None
+
+
+def backend_supports(backend, **options):
+    """Whether ``backend`` fits a model with these :func:`fit` options.
 
     Parameters
     ----------
-    X, y
-        As :func:`fit` (in memory).
-    methods : sequence of str
-        A non-empty subset of ngd.spec.METHODS.
-    statistics : {"all", "first"}
-        "first" computes standard errors and deviances for the first method only (the
-        others' ``stderr`` etc. are None), saving one Fisher evaluation per extra method.
+    backend : {"numpy", "chunked", "dask"}
     **options
-        Those of :func:`fit` but ``method`` (a method ignores options that do not apply).
+        :func:`fit`'s model and solver keywords (``method``, ``model``, ``alpha``, ...).
 
     Returns
     -------
-    dict
-        {method: FitResult}.
+    bool
+        False when the backend does not run them (e.g. method "sgd" on "chunked").
 
     Raises
     ------
     ValueError, TypeError
-        Invalid methods, options or data.
+        Options that are invalid on any backend, or an unknown backend.
+    """
+    if backend not in ("numpy", "chunked", "dask"):
+        raise ValueError(f"backend must be 'numpy', 'chunked' or 'dask', got {backend!r}")
+    spec, solver = split_options(options)
+    return _runs(_engine(backend, None, None), spec, solver)
+
+
+def _runs(engine, spec, options):
+    """Whether the backend (None: in memory) fits ``spec`` by ``options``."""
+    if engine is not None:
+        return engine.supports(spec, options)
+    return spec.penalty is None or (options.method == "ngd" and
+                                    options.fisher in ("exact", "empirical"))
+
+
+def compare(X, y, methods=("ngd", "newton", "sgd"), statistics="all", **options):
+    """Fit the same objective with each of ``methods``, on any backend.
+
+    Parameters
+    ----------
+    X, y
+        As :func:`fit` (arrays, sparse matrices, Designs, tables, chunk sources, dask arrays).
+    methods : sequence of str
+        A non-empty subset of ngd.spec.METHODS. The first must be one the backend and
+        penalty run; later ones that they do not run (e.g. "sgd" on backend="chunked", or
+        any but "ngd" with an L1 penalty) are left out of the result.
+    statistics : {"all", "first"}
+        "first" computes standard errors and deviances for the first method only (the
+        others' ``stderr`` etc. are None), saving one Fisher evaluation per extra method.
+    **options
+        Those of :func:`fit` except ``method``, ``data`` and ``dropna`` (``backend``,
+        ``chunk_rows``, the elastic net and per-row arrays included).
+
+    Returns
+    -------
+    dict
+        {method: FitResult}, in the order of ``methods``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Invalid methods, options or data, or a first method the backend does not run.
     """
     if statistics not in ("all", "first"):
         raise ValueError(f"statistics must be 'all' or 'first', got {statistics!r}")
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise ValueError(f"methods must be a non-empty subset of {METHODS}, got {methods!r}")
+    backend, chunk_rows = options.pop("backend", "numpy"), options.pop("chunk_rows", None)
+    unknown = set(options) - set(_DATA_KEYS) - set(MODEL_FIELDS) - set(SOLVER_FIELDS) - \
+        {"trials"} | ({"method", "gauge"} & set(options))
+    if unknown:
+        raise TypeError(f"unexpected options: {', '.join(sorted(unknown))}")
     X, table = frames.fit_design(X, options.get("fit_intercept", True))
     y = frames.as_array(y, "y")
     data = FitData(X, y, **{key: frames.as_array(options.pop(key), key)
                             for key in _DATA_KEYS if key in options})
-    backend = options.pop("backend", "numpy")
-    unknown = set(options) - set(_COMPARE_MODEL_KEYS) - set(SOLVER_FIELDS) | \
-        ({"method"} & set(options))
-    if unknown:
-        raise TypeError(f"unexpected options: {', '.join(sorted(unknown))}")
     spec = ModelSpec(trials=data.trials is not None,
-                     **{key: options.pop(key) for key in _COMPARE_MODEL_KEYS if key in options})
+                     **{key: options.pop(key) for key in MODEL_FIELDS if key in options})
     first = SolverOptions(method=methods[0], **options)
-    prepared = prepare(spec, data, first.threads, backend)
-    prepared.cluster = _cluster_codes(data.cluster, first.cov_type, prepared.model)
-    results = {method: fit_prepared(prepared, first.replace(method=method),
-                                    statistics=(statistics == "all" or i == 0))
-               for i, method in enumerate(methods)}
+    engine = _engine(backend, X, chunk_rows)
+    runs = [first.replace(method=m) for m in methods]
+    runs = runs[:1] + [run for run in runs[1:] if _runs(engine, spec, run)]
+    if engine is not None or spec.penalty is not None:
+        results = {run.method: engine.fit(spec, run, data, statistics=(
+                       statistics == "all" or i == 0)) if engine is not None else
+                   _fit_any(spec, run, data, backend, None) for i, run in enumerate(runs)}
+    else:
+        prepared = build_model(spec, data, backend, first.threads)
+        prepared.cluster = _cluster_codes(data.cluster, first.cov_type, prepared.model)
+        results = {run.method: fit_prepared(prepared, run,
+                                            statistics=(statistics == "all" or i == 0))
+                   for i, run in enumerate(runs)}
     for result in results.values():
         attach_names(result, X, table)
     return results

@@ -28,7 +28,7 @@ import numpy as np
 from ngd import _sparse, frames
 from ngd._validation import MAX_ABS, check_real  # noqa: F401 (MAX_ABS: cli)
 from ngd._threads import effective_n_threads, fit_threads
-from ngd.fitting import FitData, model_fields, prepare as prepare_data
+from ngd.fitting import FitData, build_model, model_fields
 from ngd.models import normalise_model_name
 from ngd.optim.proximal import CompositeProblem, CurvatureCache, minimise
 from ngd.spec import DEFAULT_MAX_ITER, ModelSpec, SolverOptions
@@ -63,8 +63,8 @@ def prepare(X, y, *, model, link, power, trials, sample_weight, offset, fit_inte
                         "(X.toarray()); sparse X is fitted by logistic and the GLM families")
     spec = ModelSpec(model=model, link=link, power=power, trials=trials is not None,
                      fit_intercept=fit_intercept, gauge="symmetric" if softmax else None)
-    return prepare_data(spec, FitData(X, y, sample_weight, offset, trials),
-                        effective_n_threads(n_threads), backend)
+    return build_model(spec, FitData(X, y, sample_weight, offset, trials), backend,
+                       effective_n_threads(n_threads))
 
 
 def check_solver(tol, max_iter, ftol=0.0):

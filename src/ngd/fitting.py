@@ -1,12 +1,12 @@
-"""The one fit path every backend shares: validate the data and build the model
-(:func:`prepare` -> :class:`Prepared`), then run one optimiser and attach the statistics
-(:func:`fit_prepared`); :func:`model_fields` describes the fitted model on a result.
+"""The one fit path every backend shares: build the model of a :class:`ngd.spec.ModelSpec`
+on the data (:func:`build_model` -> :class:`Prepared`), then run the optimiser of a
+:class:`ngd.spec.SolverOptions` and attach the statistics (:func:`fit_prepared`);
+:func:`model_fields` describes the fitted model on a result.
 
 Layering: this module sits below ``ngd.api`` (the front door, which dispatches on the
 backend), ``ngd.elastic_net`` and the chunked / Dask backends, which all call it; it imports
-none of them. The in-memory backend is :func:`prepare` then :func:`fit_prepared`; a chunked
-backend builds its own model, wraps it in a :class:`Prepared` and runs :func:`fit_prepared`
-(and checks its options with :func:`model_kind`, the checks all backends share).
+none of them. A chunked backend is an object passed to :func:`build_model`, which asks it for
+its model (``backend.build``); the options were checked when the spec objects were built.
 """
 import numbers
 
@@ -23,7 +23,6 @@ from ngd.optim import CurvatureStepper, SGDStepper, run
 from ngd.optim.adam import AdamStepper
 from ngd.optim.diagonal import DiagonalStepper
 from ngd.optim.sqn import SQNStepper
-from ngd.spec import DEFAULT_MAX_ITER, FISHERS, METHODS, ModelSpec  # noqa: F401 (re-exported)
 from ngd.statistics import attach_statistics
 
 STDERR_MAX_PARAMS = 4096       # above this, stderr="auto" skips the p x p inverse
@@ -45,7 +44,7 @@ class Prepared:
 
 class FitData:
     """The per-row inputs of a fit as given (X, y, weights, offset, trials; cluster labels of
-    cov_type="cluster"): what :func:`prepare` validates and builds the model on."""
+    cov_type="cluster"): what :func:`build_model` validates and builds the model on."""
 
     def __init__(self, X, y, sample_weight=None, offset=None, trials=None, cluster=None):
         self.X, self.y = X, y
@@ -53,23 +52,23 @@ class FitData:
         self.cluster = cluster
 
 
-def model_kind(model, link, power, trials, fit_intercept, l2):
-    """("logistic" | "softmax" | "glm", the GLM's family or None) of ``fit``'s model options,
-    checked by :class:`ngd.spec.ModelSpec`."""
-    spec = ModelSpec(model=model, link=link, power=power, trials=trials is not None,
-                     fit_intercept=fit_intercept, l2=l2)
-    return spec.kind, spec.family
+def build_model(spec, data, backend="numpy", threads=1):
+    """The :class:`Prepared` problem of ``spec`` (a :class:`ngd.spec.ModelSpec`) on ``data``
+    (a :class:`FitData`) with ``threads`` kernel threads: the one place a model is built
+    from a fit's options. ``backend`` "numpy": in memory (:func:`_in_memory`); otherwise a
+    backend object (``ngd.chunked.fit.ChunkedBackend``), whose ``build(spec, data, threads)``
+    returns (model, dtype name) -- a model of the same protocol (ngd.models.base)."""
+    if isinstance(backend, str):
+        if backend != "numpy":
+            raise ValueError(f"backend must be 'numpy', 'chunked' or 'dask', got {backend!r}")
+        return _in_memory(spec, data, threads)
+    model, dtype = backend.build(spec, data, threads)
+    return Prepared(model, model.classes, threads, dtype)
 
 
-def prepare(spec, data, threads, backend="numpy"):
-    """A :class:`Prepared` problem of the in-memory backend: ``data`` (a :class:`FitData`)
-    validated once and the model of ``spec`` (a :class:`ngd.spec.ModelSpec`) built on it with
-    ``threads`` kernel threads (a Design: the categorical model on its dense part, softmax
-    the one-hot CSR)."""
-    if backend != "numpy":
-        raise ValueError(f"backend={backend!r} is for ngd.fit (one method per call), not "
-                         "compare()" if backend in ("dask", "chunked") else
-                         f"backend must be 'numpy', 'chunked' or 'dask', got {backend!r}")
+def _in_memory(spec, data, threads):
+    """The in-memory problem: ``data`` validated once and the model of ``spec`` built on it
+    (a Design: the categorical model on its dense part, softmax the one-hot CSR)."""
     kind, family, X = spec.kind, spec.family, data.X
     design = X if is_design(X) else None
     if design is not None:      # softmax: the one-hot CSR path; else the dense part + codes
@@ -88,15 +87,14 @@ def prepare(spec, data, threads, backend="numpy"):
     off = None if data.offset is None else _validation.as_vector(
         data.offset, n, "offset", max_abs=_validation.MAX_ABS)
     common = dict(sample_weight=w, offset=off, fit_intercept=bool(spec.fit_intercept),
-                  l2=spec.model_l2 if spec.penalty is None else 0.0, n_threads=threads)
+                  l2=spec.model_l2, n_threads=threads)
     if kind == "logistic":
         y01, classes = _labels(data.y, n, exactly=2)
         built = get_model("logistic")(X, y01, **common)
     elif kind == "softmax":
         codes, classes = _labels(data.y, n, exactly=None)
-        common["l2"] = 1.0 if spec.gauge == "symmetric" else 0.0    # the gauge, then its l2
-        built = get_model("softmax")(X, codes, n_classes=len(classes), **common)
-        built.l2 = spec.model_l2 if spec.penalty is None else 0.0
+        built = get_model("softmax")(X, codes, n_classes=len(classes), gauge=spec.gauge,
+                                     **common)
     else:
         y = _validation.as_vector(data.y, n, "y")
         t = None if data.trials is None else _validation.as_vector(data.trials, n, "trials")

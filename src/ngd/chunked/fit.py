@@ -1,8 +1,9 @@
-"""What the chunked backends share around a fit: the options they support, the model ``spec``
-the chunk tasks rebuild models from, and the run through the shared optimiser.
+"""What the chunked backends share around a fit: :class:`ChunkedBackend` (what a backend
+supports, checked in one place; the model it builds; the fit), the task ``spec`` the chunk
+tasks rebuild models from, and the run through the shared optimiser.
 
-A chunked model is wrapped in an ``ngd.fitting.Prepared`` and fitted by the path the
-in-memory backend uses (``ngd.fitting.fit_prepared``, or ``ngd.elastic_net.fit_prepared``
+A chunked model is built by ``ngd.fitting.build_model`` (asking the backend object) and
+fitted by the path the in-memory backend uses (``ngd.fitting.fit_prepared``, or ``ngd.elastic_net.fit_prepared``
 with a penalty); this module does not import ``ngd.api``, which calls the backends."""
 import numpy as np
 
@@ -10,10 +11,58 @@ from ngd import elastic_net
 from ngd.chunked.tasks import LABEL_MODELS
 from ngd.elastic_net import check_curvature
 from ngd.exceptions import DataError
-from ngd.fitting import Prepared, fit_prepared
-from ngd.spec import ModelSpec, SolverOptions
+from ngd.design import is_design
+from ngd.fitting import build_model, fit_prepared
+from ngd.spec import NB_SCOPE, ModelSpec, SolverOptions
 
 METHODS = ("ngd", "newton")
+
+
+class ChunkedBackend:
+    """A backend of ``ngd.fit`` over row chunks: what it fits (:meth:`supports`,
+    :meth:`check`: the one place its limits are checked), the model it builds on the data
+    (:meth:`build`, called by ``ngd.fitting.build_model``) and the fit (:meth:`fit`: the
+    shared optimiser on that model). Subclasses set ``name`` and implement :meth:`build`."""
+
+    name = "chunked"
+
+    def supports(self, spec, options=None, data=None):
+        """Whether this backend fits ``spec`` by ``options`` (default SolverOptions()) on
+        ``data`` (an ``ngd.fitting.FitData`` or None)."""
+        try:
+            self.check(spec, options, data)
+        except ValueError:
+            return False
+        return True
+
+    def check(self, spec, options=None, data=None):
+        """None, or a ValueError naming the first option (or input) this backend does not
+        support."""
+        check_supported(self.name, spec, SolverOptions() if options is None else options)
+        if data is not None and is_design(data.X):
+            raise ValueError(f"backend={self.name!r} does not take a Design (categorical "
+                             "blocks); use backend='numpy'")
+        if data is not None and (data.cluster is not None or
+                                 (options is not None and options.cov_type == "cluster")):
+            raise ValueError(f"cov_type='cluster' needs the in-memory backend (backend="
+                             f"'numpy'), not {self.name!r}")
+
+    def build(self, spec, data, threads):
+        """(model, dtype name): the chunked model of ``spec`` on ``data``."""
+        raise NotImplementedError
+
+    def release(self, model):
+        """Called when a fit on ``model`` is done (default: nothing)."""
+
+    def fit(self, spec, options, data, statistics=True):
+        """The FitResult of ``spec`` by ``options`` on ``data`` (:func:`run_fit`)."""
+        self.check(spec, options, data)
+        prepared = build_model(spec, data, self, options.threads)
+        try:
+            return run_fit(prepared, options, self.name, statistics=statistics,
+                           penalty=spec.penalty)
+        finally:
+            self.release(prepared.model)
 
 
 def check_supported(backend, spec, options):
@@ -31,16 +80,17 @@ def check_supported(backend, spec, options):
         raise ValueError(f"backend={backend!r} forms the p x p curvature in each pass: solver "
                          f"must be 'auto' or 'cholesky', got {options.solver!r}")
     if spec.negative_binomial:
-        raise ValueError(f"backend={backend!r} does not fit the negative_binomial model; use "
-                         "backend='numpy'")
+        raise ValueError(NB_SCOPE)
 
 
 def task_spec(spec):
     """The plain-dict model description the chunk tasks rebuild models from (it travels to
-    Dask's workers): name, link, power, fit_intercept."""
+    Dask's workers): name, link, power, fit_intercept; softmax its gauge."""
     task = {"name": spec.kind} if spec.family is None else {
         "name": spec.family, "link": spec.link, "power": spec.power}
     task["fit_intercept"] = bool(spec.fit_intercept)
+    if spec.gauge is not None:
+        task["gauge"] = spec.gauge
     return task
 
 
@@ -48,38 +98,32 @@ def model_spec(backend, model, method, fisher, l2, link, power, trials, fit_inte
                alpha, l1_ratio, penalty_factor):
     """(task spec, l2, penalty) for a chunked fit of these ``ngd.fit`` options (penalty: an
     ``ngd.penalty.Penalty`` or None), or a ValueError/TypeError naming what ``backend`` does
-    not support (:func:`check_supported`)."""
+    not support (:func:`check_supported`). The task spec has no gauge: a softmax model built
+    on it takes the gauge of the l2 it is built with."""
     spec = ModelSpec(model=model, link=link, power=power, trials=trials is not None,
                      fit_intercept=fit_intercept, l2=l2, alpha=alpha, l1_ratio=l1_ratio,
                      penalty_factor=penalty_factor)
     check_supported(backend, spec, SolverOptions(method=method, fisher=fisher, solver=solver))
-    return task_spec(spec), spec.model_l2, spec.penalty
+    task = task_spec(spec)
+    task.pop("gauge", None)
+    return task, spec.model_l2, spec.penalty
 
 
-def construction_l2(spec):
-    """The l2 a chunked model of ``spec`` is built with: the objective's; with an elastic-net
-    penalty 0, except for softmax, whose gauge is fixed at construction (the symmetric one of
-    L1 fits needs l2 > 0; :func:`run_fit` then sets the model's own l2 to 0)."""
-    if spec.penalty is None:
-        return spec.model_l2
-    return 1.0 if spec.kind == "softmax" else 0.0
-
-
-def run_fit(model, options, backend, dtype, statistics=True, penalty=None):
-    """ngd.fit's optimiser and statistics on a chunked ``model`` by ``options`` (an
+def run_fit(prepared, options, backend, statistics=True, penalty=None):
+    """ngd.fit's optimiser and statistics on a prepared chunked model by ``options`` (an
     :class:`ngd.spec.SolverOptions`; dense Cholesky solves of the reduced Gram), or with an
-    elastic-net ``penalty`` proximal NGD (``ngd.elastic_net``; the model's own l2 is 0); the
+    elastic-net ``penalty`` proximal NGD (``ngd.elastic_net``; the model's own l2 is 0, as
+    :func:`ngd.spec.ModelSpec` sets ``model_l2`` with a penalty); the
     result also carries ``backend``, ``n_passes`` (passes over the data, statistics
     included) and ``n_chunks``."""
+    model = prepared.model
     if model.fit_intercept is False and model.name not in LABEL_MODELS:
         if not np.isfinite(model.loss(model.initial_theta())):
             raise DataError(f"no valid starting point for the {model.spec['name']} family with "
                             f"the {model.link_name} link at coef = 0 (a chunked fit has no "
                             "least-squares start); try an intercept or another link")
     model.cov_type = options.cov_type
-    prepared = Prepared(model, model.classes, options.threads, dtype)
     if penalty is not None:
-        model.l2 = 0.0
         result = elastic_net.fit_prepared(
             prepared, penalty, curvature=check_curvature(options.method, options.fisher),
             tol=options.tol, max_iter=options.iterations, ftol=options.ftol,

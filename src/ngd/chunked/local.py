@@ -9,7 +9,7 @@ import numpy as np
 
 from ngd import _sparse
 from ngd.chunked import tasks
-from ngd.chunked.fit import check_supported, construction_l2, run_fit, task_spec
+from ngd.chunked.fit import ChunkedBackend, task_spec
 from ngd.chunked.model import ChunkedModel
 from ngd.exceptions import DataError
 from ngd.fitting import FitData
@@ -142,43 +142,56 @@ def fit(X, y, *, trials=None, sample_weight=None, offset=None, chunk_rows=None,
                     chunk_rows=chunk_rows, statistics=statistics)
 
 
-def fit_spec(spec, options, data, *, chunk_rows=None, statistics=True):
-    """``ngd.fit`` chunk by chunk (``ngd.fit(..., backend="chunked")`` calls this) of ``spec``
-    (an :class:`ngd.spec.ModelSpec`) by ``options`` (an :class:`ngd.spec.SolverOptions`) on
-    ``data`` (an ``ngd.fitting.FitData``): every evaluation is one pass over the row chunks
-    of X, y, sample_weight, offset, trials (numpy arrays, memory-mapped ones included, never
-    copied whole), the curvature's Gram formed in the same pass (on a seeded row subsample
-    with ``subsample``), the p x p solve after it. chunk_rows: rows per chunk (default: about
-    64 MB of X, at most 262 144 rows). X may also be a :class:`ngd.io.chunks.ChunkSource`
-    (e.g. ``ngd.io.arrow.read_parquet_chunks``: the row groups of a Parquet file), which reads
-    y and its per-row columns with its own chunks (y, sample_weight, offset, trials and
-    chunk_rows are then None). Same optimum, standard errors and deviances as the in-memory
-    fit; ``result.n_passes`` counts the passes."""
-    X, trials = data.X, data.trials
-    source = X if isinstance(X, ChunkSource) else None
-    if source is not None:              # its per-row columns come with its chunks
-        _check_source_arguments(data.y, data.sample_weight, data.offset, trials, chunk_rows)
-        spec = dataclasses.replace(spec, trials="trials" in source.present)
-    check_supported("chunked", spec, options)
-    if chunk_rows is not None and (isinstance(chunk_rows, bool) or
-                                   not isinstance(chunk_rows, numbers.Integral)
-                                   or chunk_rows < 1):
-        raise ValueError(f"chunk_rows must be an integer >= 1, got {chunk_rows!r}")
-    threads, l2_model = options.threads, construction_l2(spec)
-    if source is not None:
-        if not (source.n_samples and source.n_features):
-            raise DataError(f"X must have at least one row and one column, got {source.shape}")
-        chunked = SourceChunkedModel(source, task_spec(spec), l2=l2_model, n_threads=threads)
-        dtype = source.dtype.name
-    else:
+class LocalBackend(ChunkedBackend):
+    """``backend="chunked"``: the chunked model of this process (:class:`LocalChunkedModel`,
+    or :class:`SourceChunkedModel` on a :class:`ngd.io.chunks.ChunkSource`) with
+    ``chunk_rows`` rows per chunk (None: :func:`default_chunk_rows`)."""
+
+    name = "chunked"
+
+    def __init__(self, chunk_rows=None):
+        if chunk_rows is not None and (isinstance(chunk_rows, bool) or
+                                       not isinstance(chunk_rows, numbers.Integral)
+                                       or chunk_rows < 1):
+            raise ValueError(f"chunk_rows must be an integer >= 1, got {chunk_rows!r}")
+        self.chunk_rows = chunk_rows
+
+    def check(self, spec, options=None, data=None):
+        if data is not None and isinstance(data.X, ChunkSource):
+            _check_source_arguments(data.y, data.sample_weight, data.offset, data.trials,
+                                    self.chunk_rows)
+        super().check(spec, options, data)
+
+    def build(self, spec, data, threads):
+        """(model, dtype name) of ``spec`` on ``data``: every evaluation one pass over the row
+        chunks of X, y, sample_weight, offset, trials (numpy arrays, memory-mapped ones
+        included, never copied whole), or over a chunk source's chunks, which bring y and its
+        per-row columns."""
+        X = data.X
+        if isinstance(X, ChunkSource):      # its per-row columns come with its chunks
+            spec = dataclasses.replace(spec, trials="trials" in X.present)
+            if not (X.n_samples and X.n_features):
+                raise DataError(f"X must have at least one row and one column, got {X.shape}")
+            model = SourceChunkedModel(X, task_spec(spec), l2=spec.model_l2, n_threads=threads)
+            return model, X.dtype.name
         X = _matrix(X)
         n = X.shape[0]
-        chunked = LocalChunkedModel(X, _vector(data.y, n, "y"), task_spec(spec),
-                                    sample_weight=_vector(data.sample_weight, n,
-                                                          "sample_weight"),
-                                    offset=_vector(data.offset, n, "offset"),
-                                    trials=_vector(trials, n, "trials"), l2=l2_model,
-                                    chunk_rows=chunk_rows, n_threads=threads)
-        dtype = X.dtype.name if X.dtype in (np.float32, np.float64) else "float64"
-    return run_fit(chunked, options, "chunked", dtype, statistics=statistics,
-                   penalty=spec.penalty)
+        model = LocalChunkedModel(X, _vector(data.y, n, "y"), task_spec(spec),
+                                  sample_weight=_vector(data.sample_weight, n, "sample_weight"),
+                                  offset=_vector(data.offset, n, "offset"),
+                                  trials=_vector(data.trials, n, "trials"), l2=spec.model_l2,
+                                  chunk_rows=self.chunk_rows, n_threads=threads)
+        return model, (X.dtype.name if X.dtype in (np.float32, np.float64) else "float64")
+
+
+def fit_spec(spec, options, data, *, chunk_rows=None, statistics=True):
+    """``ngd.fit`` chunk by chunk (``ngd.fit(..., backend="chunked")``) of ``spec`` (an
+    :class:`ngd.spec.ModelSpec`) by ``options`` (an :class:`ngd.spec.SolverOptions`) on
+    ``data`` (an ``ngd.fitting.FitData``; see :class:`LocalBackend`): the curvature's Gram
+    formed in each pass (on a seeded row subsample with ``subsample``), the p x p solve after
+    it. chunk_rows: rows per chunk (default: about 64 MB of X, at most 262 144 rows). X may
+    be a :class:`ngd.io.chunks.ChunkSource` (e.g. ``ngd.io.arrow.read_parquet_chunks``),
+    which reads y and its per-row columns with its own chunks (y, sample_weight, offset,
+    trials and chunk_rows are then None). Same optimum, standard errors and deviances as the
+    in-memory fit; ``result.n_passes`` counts the passes."""
+    return LocalBackend(chunk_rows).fit(spec, options, data, statistics=statistics)

@@ -81,7 +81,8 @@ class ChunkedModel:
         if self.name == "softmax":
             if has_offset:
                 raise ValueError("offset= is not supported by the softmax model")
-            spec["reference_gauge"] = self.l2 == 0      # the chunks' models use this gauge
+            # the chunks' models use spec's gauge (none given: symmetric when l2 > 0)
+            spec["gauge"] = spec.get("gauge") or ("reference" if self.l2 == 0 else "symmetric")
             self.family_name, self.link_name = "multinomial", "softmax"
         elif self.name != "logistic":
             from ngd.models.families import check_link, get_family
@@ -132,7 +133,8 @@ class ChunkedModel:
         K = len(class_weights)
         self._softmax = SoftmaxModel(np.zeros((K, self.n_features)), np.arange(K), K,
                                      sample_weight=np.asarray(class_weights, dtype=np.float64),
-                                     fit_intercept=self.fit_intercept, l2=self.l2)
+                                     fit_intercept=self.fit_intercept, l2=self.l2,
+                                     gauge=self.spec["gauge"])
         self.n_params = self._softmax.n_params
         self.penalty_mask = self._softmax.penalty_mask
         self.n_classes = K                   # the softmax layout, as ngd.elastic_net reads it

@@ -32,14 +32,12 @@ def _chunk_model(spec, X, y, w, offset, trials):
         y01 = (np.asarray(y) == spec["classes"][1]).astype(np.float64)
         model = get_model("logistic")(X, y01, **common)
     elif spec["name"] == "softmax":
-        # the gauge is fixed when the model is built (reference class when l2 = 0): build it
-        # with the fit's gauge, then drop the penalty, which the chunked model adds once
+        # the fit's gauge, without the penalty, which the chunked model adds once
         y = np.asarray(y)
         codes = np.searchsorted(np.asarray(spec["classes"]),
                                 y.astype(str) if y.dtype.kind == "O" else y)
-        common.update(l2=0.0 if spec["reference_gauge"] else 1.0, offset=None)
+        common.update(offset=None, gauge=spec["gauge"])
         model = get_model("softmax")(X, codes, n_classes=len(spec["classes"]), **common)
-        model.l2 = 0.0
     else:
         t = None if trials is None else np.ascontiguousarray(trials, dtype=np.float64)
         model = get_model(spec["name"])(X, np.ascontiguousarray(y, dtype=np.float64),

@@ -4,8 +4,7 @@ import os
 
 import numpy as np
 
-from ngd import _sparse
-from ngd.dask_backend.model import _as_dask_matrix, _row_chunks
+from ngd.dask_backend.model import _as_dask_matrix, _dense, _row_chunks
 from ngd.exceptions import DataError
 
 
@@ -113,14 +112,6 @@ def as_dask_dataset(dataset, chunk_rows=None):
     import dask.array as da
     if isinstance(dataset.X, da.Array):
         return dataset
-    X = dataset.X
-    if _sparse.is_sparse(X):    # a Dataset built by hand: its structure, before toarray
-        _sparse.check_structure(X, "X")
-        try:
-            X = X.toarray()
-        except MemoryError:
-            raise DataError(f"X of shape {X.shape} does not fit in memory as a dense array "
-                            "(the Dask backend sends dense chunks)") from None
-    X = np.asarray(X)
+    X = np.asarray(_dense(dataset.X))     # a Dataset built by hand may hold sparse X
     dataset.X = _as_dask_matrix(X, chunk_rows)
     return dataset

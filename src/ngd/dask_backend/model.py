@@ -6,8 +6,9 @@ import math
 
 import numpy as np
 
+from ngd import _sparse
 from ngd.chunked import tasks
-from ngd.chunked.fit import check_supported, construction_l2, run_fit, task_spec
+from ngd.chunked.fit import ChunkedBackend, task_spec
 from ngd.chunked.model import ChunkedModel
 from ngd.exceptions import DataError
 from ngd.fitting import FitData
@@ -105,6 +106,18 @@ def _as_dask_matrix(X, chunk_rows):
     return X
 
 
+def _dense(X):
+    """A scipy sparse X (checked) as a dense array: the workers get dense chunks."""
+    if not _sparse.is_sparse(X):
+        return X
+    _sparse.check_structure(X, "X")
+    try:
+        return X.toarray()
+    except MemoryError:
+        raise DataError(f"X of shape {X.shape} does not fit in memory as a dense array "
+                        "(the Dask backend sends dense chunks)") from None
+
+
 def _row_chunks(n, p, chunk_rows):
     if chunk_rows is None:
         chunk_rows = max(1, (16 << 20) // (8 * max(p, 1)))      # about 16 MB per chunk
@@ -157,31 +170,41 @@ def fit(X, y, *, trials=None, sample_weight=None, offset=None, chunk_rows=None, 
                     statistics=statistics)
 
 
+class DaskBackend(ChunkedBackend):
+    """``backend="dask"``: a :class:`DaskModel` on the data as row-chunked dask arrays (numpy
+    inputs split into ``chunk_rows`` rows, default about 16 MB). client: a
+    ``dask.distributed.Client`` (default: the active one, else Dask's default scheduler);
+    persist: keep the data on the workers ("auto": when they fit in half of the workers'
+    memory)."""
+
+    name = "dask"
+
+    def __init__(self, chunk_rows=None, client=None, persist="auto"):
+        self.chunk_rows, self.client, self.persist = chunk_rows, client, persist
+
+    def build(self, spec, data, threads):
+        try:
+            import dask.array  # noqa: F401  (a clear ImportError below)
+        except ImportError:
+            raise ImportError("backend='dask' needs dask: pip install 'ngd[dask]'") from None
+        client = default_client() if self.client is None else self.client
+        Xd = _as_dask_matrix(_dense(data.X), self.chunk_rows)
+        model = DaskModel(Xd, _as_dask_vector(data.y, Xd, "y"), task_spec(spec),
+                          sample_weight=_as_dask_vector(data.sample_weight, Xd,
+                                                        "sample_weight"),
+                          offset=_as_dask_vector(data.offset, Xd, "offset"),
+                          trials=_as_dask_vector(data.trials, Xd, "trials"),
+                          l2=spec.model_l2, client=client, persist=self.persist)
+        return model, Xd.dtype.name
+
+    def release(self, model):
+        model.release()
+
+
 def fit_spec(spec, options, data, *, chunk_rows=None, client=None, persist="auto",
              statistics=True):
-    """``ngd.fit`` of ``spec`` by ``options`` on dask arrays (see the package docstring);
-    ``ngd.fit(..., backend="dask")`` calls this. client: a ``dask.distributed.Client``
-    (default: the active one, else Dask's default scheduler); persist: keep the data on the
-    workers ("auto": when they fit in half of the workers' memory); chunk_rows: rows per
-    chunk for numpy inputs. Returns a FitResult whose ``n_passes`` counts the passes over the
-    data (fit and statistics)."""
-    try:
-        import dask.array  # noqa: F401  (a clear ImportError below)
-    except ImportError:
-        raise ImportError("backend='dask' needs dask: pip install 'ngd[dask]'") from None
-    check_supported("dask", spec, options)
-    if client is None:
-        client = default_client()
-    Xd = _as_dask_matrix(data.X, chunk_rows)
-    yd = _as_dask_vector(data.y, Xd, "y")
-    dask_model = DaskModel(Xd, yd, task_spec(spec),
-                           sample_weight=_as_dask_vector(data.sample_weight, Xd,
-                                                         "sample_weight"),
-                           offset=_as_dask_vector(data.offset, Xd, "offset"),
-                           trials=_as_dask_vector(data.trials, Xd, "trials"),
-                           l2=construction_l2(spec), client=client, persist=persist)
-    try:
-        return run_fit(dask_model, options, "dask", Xd.dtype.name, statistics=statistics,
-                       penalty=spec.penalty)
-    finally:
-        dask_model.release()
+    """``ngd.fit`` of ``spec`` by ``options`` on dask arrays (see the package docstring and
+    :class:`DaskBackend`); ``ngd.fit(..., backend="dask")`` runs this. Returns a FitResult
+    whose ``n_passes`` counts the passes over the data (fit and statistics)."""
+    return DaskBackend(chunk_rows, client, persist).fit(spec, options, data,
+                                                        statistics=statistics)

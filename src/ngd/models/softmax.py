@@ -4,9 +4,9 @@
     eta_i = W x_i + b  (W of shape (K, p), b of shape (K,); intercepts unpenalised).
 
 The likelihood does not change when one vector is added to every class row, so the fit pins
-that gauge. With l2 > 0 the penalty pins W (the optimum has sum_k W_k = 0: the symmetric
-parametrisation, as scikit-learn) and b is reported centred (sum_k b_k = 0). With l2 = 0 the
-first class is the reference (W_0 = 0, b_0 = 0, as statsmodels' MNLogit); its standard errors
+that gauge, chosen by ``gauge=``: "symmetric" (the default when l2 > 0) lets the penalty pin W (the optimum has sum_k W_k = 0: the symmetric
+parametrisation, as scikit-learn; an elastic net pins it likewise) and b is reported centred
+(sum_k b_k = 0). "reference" (the default when l2 = 0): the first class is the reference (W_0 = 0, b_0 = 0, as statsmodels' MNLogit); its standard errors
 are nan. The free parameters theta are the full vector [vec(W) (class-major), b] without the
 pinned entries.
 
@@ -32,6 +32,7 @@ from ngd.models.separation import (_SLACK, _row_norms, involved_columns,
                                    multiclass_certificate)
 
 CURVATURES = ("exact", "empirical", "observed", "kfac")
+GAUGES = ("reference", "symmetric")
 
 
 def _times(X, B, n_threads):
@@ -79,16 +80,21 @@ def _scale_rows(X, d):
 
 
 class SoftmaxModel:
-    """Multinomial logit on integer class codes 0..K-1 (validated arrays; see ``ngd.api``)."""
+    """Multinomial logit on integer class codes 0..K-1 (validated arrays; see ``ngd.api``).
+    gauge: "reference" or "symmetric" (module docstring); None: symmetric when l2 > 0."""
 
     name = "softmax"
     family_name = "multinomial"
     link_name = "softmax"
 
     def __init__(self, X, y, n_classes, sample_weight=None, offset=None, fit_intercept=True,
-                 l2=0.0, n_threads=1):
+                 l2=0.0, n_threads=1, gauge=None):
         if offset is not None:
             raise ValueError("offset= is not supported by the softmax model")
+        if gauge is None:
+            gauge = "reference" if float(l2) == 0 else "symmetric"
+        if gauge not in GAUGES:
+            raise ValueError(f"gauge must be one of {GAUGES}, got {gauge!r}")
         self.X = X
         self.codes = np.asarray(y, dtype=np.intp)
         self.n_samples, self.n_features = X.shape
@@ -100,7 +106,7 @@ class SoftmaxModel:
         self.fit_intercept = bool(fit_intercept)
         self.l2 = float(l2)
         self.n_threads = int(n_threads)
-        self.reference = self.l2 == 0
+        self.reference = gauge == "reference"
         K, p = self.n_classes, self.n_features
         full = np.arange(K * p + K * self.fit_intercept)
         pinned = set()
