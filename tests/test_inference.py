@@ -181,7 +181,7 @@ def test_summary_and_to_dict():
     text = result.summary()
     assert max(len(line) for line in text.splitlines()) <= 100
     assert "P>|t|" in text and "[0.025" in text and "0.975]" in text
-    assert f"t distribution with {result.df_resid:g} df" in text
+    assert f"t distribution, {result.df_resid:g} df" in text
     row = text.splitlines()[[line.split()[0] if line.split() else ""
                              for line in text.splitlines()].index("x0")]
     assert f"{result.pvalues[1]:.3g}" in row
