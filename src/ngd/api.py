@@ -10,7 +10,7 @@ not (tests/test_module_graph.py checks it).
 from ngd import _sparse, frames
 from ngd.clusters import cluster_codes
 from ngd.design import is_design
-from ngd.elastic_net import fit_elastic_net
+from ngd.elastic_net import check_curvature, fit_elastic_net
 from ngd.fitting import FitData, build_model, fit_prepared
 from ngd.io.chunks import ChunkSource
 from ngd.messages import name_list
@@ -228,8 +228,12 @@ def _runs(engine, spec, options):
     """Whether the backend (None: in memory) fits ``spec`` by ``options``."""
     if engine is not None:
         return engine.supports(spec, options)
-    return spec.penalty is None or (options.method == "ngd" and
-                                    options.fisher in ("exact", "empirical"))
+    try:
+        if spec.penalty is not None:
+            check_curvature(options.method, options.fisher)
+    except ValueError:
+        return False
+    return True
 
 
 def compare(X, y, methods=("ngd", "newton", "sgd"), statistics="all", **options):
