@@ -21,6 +21,7 @@ pinned), so the penalty does not depend on the order of the classes; the coeffic
 features with factor 0 are reported centred over the classes (they are identified only up to a
 shared shift).
 """
+import dataclasses
 import numbers
 
 import numpy as np
@@ -29,7 +30,6 @@ from ngd import _sparse, frames
 from ngd._validation import MAX_ABS, check_real  # noqa: F401 (MAX_ABS: cli)
 from ngd._threads import effective_n_threads, fit_threads
 from ngd.fitting import FitData, build_model, model_fields
-from ngd.models import normalise_model_name
 from ngd.optim.proximal import CompositeProblem, CurvatureCache, minimise
 from ngd.spec import DEFAULT_MAX_ITER, ModelSpec, SolverOptions
 from ngd.penalty import (Penalty, check_penalty, parameter_factors,  # noqa: F401 (re-exported)
@@ -57,14 +57,21 @@ def prepare(X, y, *, model, link, power, trials, sample_weight, offset, fit_inte
     single-output models (TypeError for softmax); a DataFrame is converted by ngd.frames."""
     X, _ = frames.fit_design(X, fit_intercept)
     y, trials, sample_weight, offset = frames.per_row_arrays(y, trials, sample_weight, offset)
-    softmax = normalise_model_name(model) == "softmax"
-    if softmax and _sparse.is_sparse(X):
+    spec = ModelSpec(model=model, link=link, power=power, trials=trials is not None,
+                     fit_intercept=fit_intercept)
+    if spec.kind == "softmax":
+        spec = dataclasses.replace(spec, gauge="symmetric")
+    return _prepare(spec, FitData(X, y, sample_weight, offset, trials),
+                    effective_n_threads(n_threads), backend)
+
+
+def _prepare(spec, data, threads, backend):
+    """:func:`ngd.fitting.build_model` for a penalised ``spec`` (l2 = 0; softmax symmetric),
+    after the check that softmax X is dense."""
+    if spec.kind == "softmax" and _sparse.is_sparse(data.X):
         raise TypeError("L1 / elastic-net fits of model='softmax' need dense X "
                         "(X.toarray()); sparse X is fitted by logistic and the GLM families")
-    spec = ModelSpec(model=model, link=link, power=power, trials=trials is not None,
-                     fit_intercept=fit_intercept, gauge="symmetric" if softmax else None)
-    return build_model(spec, FitData(X, y, sample_weight, offset, trials), backend,
-                       effective_n_threads(n_threads))
+    return build_model(spec, data, backend, threads)
 
 
 def check_solver(tol, max_iter, ftol=0.0):
@@ -89,10 +96,7 @@ def fit_elastic_net(spec, data, options, backend="numpy"):
     with ``spec.penalty``) on ``data`` (an ``ngd.fitting.FitData``) by ``options`` (a
     :class:`ngd.spec.SolverOptions`; see the module docstring)."""
     curvature = check_curvature(options.method, options.fisher)
-    prepared = prepare(data.X, data.y, model=spec.model, link=spec.link, power=spec.power,
-                       trials=data.trials, sample_weight=data.sample_weight,
-                       offset=data.offset, fit_intercept=spec.fit_intercept,
-                       n_threads=options.n_threads, backend=backend)
+    prepared = _prepare(spec, data, options.threads, backend)
     return fit_prepared(prepared, spec.penalty, curvature=curvature, tol=options.tol,
                         max_iter=options.iterations, ftol=options.ftol,
                         callback=options.callback)
