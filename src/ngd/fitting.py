@@ -179,7 +179,7 @@ def _fit_single(prepared, options, statistics=True, theta0=None):
     model = prepared.model
     with fit_threads(prepared.n_threads):
         stepper, curvature, step_rule = _stepper(model, options)
-        start = _start(model, prepared.nb_alpha) if theta0 is None else theta0
+        start = _start(model) if theta0 is None else theta0
         result = run(stepper, start, tol=float(options.tol), ftol=float(options.ftol),
                      max_iter=max_iter, method=method, callback=options.callback)
         result.attach_model(model)
@@ -238,25 +238,20 @@ def _statistics(result, prepared, statistics, stderr, cov_type):
                       cov=None, cov_type=None, dispersion=None)
 
 
-def _start(model, nb_alpha=None):
-    """The model's starting point; with an offset or a fixed ``nb_alpha``, no valid start is
-    an error naming them (the offset is on the linear predictor's scale: log(exposure))."""
+def _start(model):
+    """The model's starting point; with an offset, no valid start is an error naming it (the
+    offset is on the linear predictor's scale: log(exposure)). A fixed nb_alpha never is the
+    cause: the NB deviance is finite for every alpha (ngd.models.families.NB_LARGE)."""
     offset = getattr(model, "offset", None)
-    causes = {}
-    if offset is not None:
-        causes["offset"] = (f"the offset spans [{offset.min():g}, {offset.max():g}] on the "
-                            "linear predictor's scale; pass log(exposure) for a log link, "
-                            "not the exposure")
-    if nb_alpha is not None:
-        causes["nb_alpha"] = f"nb_alpha = {nb_alpha:g} may be too large for these means"
-    if not causes:
+    if offset is None:
         return model.initial_theta()
     try:
         with np.errstate(all="ignore"):         # our message, not numpy's warnings
             return model.initial_theta()
     except DataError as exc:
-        raise DataError(f"{' and '.join(causes)}: {exc} ({'; '.join(causes.values())})") \
-            from None
+        raise DataError(f"offset: {exc} (the offset spans [{offset.min():g}, {offset.max():g}] "
+                        "on the linear predictor's scale; pass log(exposure) for a log link, "
+                        "not the exposure)") from None
 
 
 def model_fields(model):
