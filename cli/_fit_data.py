@@ -4,7 +4,7 @@ import functools
 
 import numpy as np
 
-from ngd.chunked.fit import model_spec
+import ngd
 from ngd.cli import _formula
 from ngd.cli._data import load_training
 from ngd.cli._errors import InputError
@@ -81,11 +81,11 @@ def resolve_backend(backend, dataset, options):
     if not isinstance(X, ChunkSource) and (not isinstance(X, np.memmap)
                                            or X.nbytes < CHUNKED_AUTO_BYTES):
         return "numpy"
+    keys = ("model", "fisher", "l2", "link", "power", "trials", "fit_intercept", "solver",
+            "alpha", "l1_ratio")
     try:
-        model_spec("chunked", options["model"], options["methods"][0], options["fisher"],
-                   options.get("l2", 0.0), options.get("link"), options.get("power"),
-                   options.get("trials"), options["fit_intercept"], options["solver"],
-                   options.get("alpha"), options.get("l1_ratio", 0.0), None)
+        runs = ngd.backend_supports("chunked", method=options["methods"][0],
+                                    **{key: options[key] for key in keys if key in options})
     except (ValueError, TypeError):
         return "numpy"
-    return "chunked"
+    return "chunked" if runs else "numpy"

@@ -23,13 +23,11 @@ def run_fits(args, backend, dataset, options, frame, progress):
 
 
 def _fit_on(backend, dataset, options, scheduler):
-    """{method: FitResult} of ``options``' methods on the Dask, chunked or in-memory backend."""
+    """{method: FitResult} of ``options``' methods on the Dask, chunked or in-memory backend
+    (ngd.compare with ``backend``; the Dask fits on a client of ``scheduler``, Dask's default
+    while they run)."""
     if backend == "dask":
-        from ngd.dask_backend import as_dask_dataset, cluster_client, fit_methods
-        with cluster_client(scheduler) as client:
-            return fit_methods(as_dask_dataset(dataset), options, client)
-    if backend == "chunked":
-        from ngd.chunked import fit as chunked_fit
-        from ngd.chunked.fit import fit_methods
-        return fit_methods(chunked_fit, dataset, options)
-    return _penalty.compare(dataset, options)
+        from ngd.dask_backend import cluster_client
+        with cluster_client(scheduler):
+            return _penalty.compare(dataset, dict(options, backend="dask"))
+    return _penalty.compare(dataset, dict(options, backend=backend))

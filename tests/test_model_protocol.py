@@ -13,7 +13,7 @@ import scipy.sparse as sp
 
 from finite_differences import fd_gradient, fd_jacobian
 from ngd.chunked import LocalChunkedModel
-from ngd.chunked.fit import model_spec
+from ngd.chunked.fit import task_spec
 from ngd.chunked.local import SourceChunkedModel
 from ngd.design import Categorical, Design
 from ngd.fisher import make_solver
@@ -23,6 +23,7 @@ from ngd.models.base import (CAPABILITIES, CAPABILITY_MEMBERS, REQUIRED, STATIST
                              Model, StatisticsView, capabilities, missing_members,
                              statistics_view)
 from ngd.models.categorical import CategoricalModel, dense_part
+from ngd.spec import ModelSpec
 
 N, P, K = 60, 3, 3           # rows, columns, softmax classes
 CHUNK_ROWS = 25              # chunked models: 3 chunks
@@ -148,8 +149,9 @@ class _ArraySource(ChunkSource):
 
 
 def _chunked(case, X, y, w, offset, trials, l2, gauge_l2):
-    spec, _, _ = model_spec(case.backend, case.model, "ngd", "exact", l2, case.link,
-                            case.power, trials, case.intercept, "auto", None, 0.0, None)
+    spec = task_spec(ModelSpec(model=case.model, link=case.link, power=case.power,
+                               trials=trials is not None, fit_intercept=case.intercept, l2=l2))
+    spec.pop("gauge", None)     # the softmax gauge follows the l2 the model is built with
     built_l2 = gauge_l2 if case.model == "softmax" else l2
     if case.backend == "chunked":
         model = LocalChunkedModel(X, y, spec, sample_weight=w, offset=offset, trials=trials,

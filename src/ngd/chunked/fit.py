@@ -94,21 +94,6 @@ def task_spec(spec):
     return task
 
 
-def model_spec(backend, model, method, fisher, l2, link, power, trials, fit_intercept, solver,
-               alpha, l1_ratio, penalty_factor):
-    """(task spec, l2, penalty) for a chunked fit of these ``ngd.fit`` options (penalty: an
-    ``ngd.penalty.Penalty`` or None), or a ValueError/TypeError naming what ``backend`` does
-    not support (:func:`check_supported`). The task spec has no gauge: a softmax model built
-    on it takes the gauge of the l2 it is built with."""
-    spec = ModelSpec(model=model, link=link, power=power, trials=trials is not None,
-                     fit_intercept=fit_intercept, l2=l2, alpha=alpha, l1_ratio=l1_ratio,
-                     penalty_factor=penalty_factor)
-    check_supported(backend, spec, SolverOptions(method=method, fisher=fisher, solver=solver))
-    task = task_spec(spec)
-    task.pop("gauge", None)
-    return task, spec.model_l2, spec.penalty
-
-
 def run_fit(prepared, options, backend, statistics=True, penalty=None):
     """ngd.fit's optimiser and statistics on a prepared chunked model by ``options`` (an
     :class:`ngd.spec.SolverOptions`; dense Cholesky solves of the reduced Gram), or with an
@@ -134,16 +119,3 @@ def run_fit(prepared, options, backend, statistics=True, penalty=None):
     result.update(backend=backend, n_passes=model.n_passes,
                   n_chunks=sum(1 for rows in model.chunk_rows if rows > 0))
     return result
-
-
-def fit_methods(fit, dataset, options, **backend_options):
-    """{method: FitResult} of ``ngd fit`` on a chunked backend's ``fit``: the first of
-    ``options["methods"]`` and the others the backend runs (ngd, newton); statistics for the
-    first only."""
-    options = dict(options)
-    methods = options.pop("methods")
-    options.pop("statistics", None)
-    methods = methods[:1] + [m for m in methods[1:] if m in METHODS]
-    return {method: fit(dataset.X, dataset.y, method=method, statistics=(i == 0), **options,
-                        **backend_options)
-            for i, method in enumerate(methods)}

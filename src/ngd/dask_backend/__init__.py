@@ -15,10 +15,10 @@ arrays on the workers when they take at most half of the workers' memory (then e
 reads worker memory); larger data are re-read from their source (e.g. ``.npy`` files on
 storage every worker can reach) on every pass.
 """
-from ngd.dask_backend.cluster import cluster_client, fit_methods
+from ngd.dask_backend.cluster import cluster_client
 from ngd.dask_backend.data import as_dask_dataset, csv_dataset, file_dataset, npy_dataset
 from ngd.chunked.model import ReducedCurvature
 from ngd.dask_backend.model import DaskModel, default_client, fit
 
 __all__ = ["fit", "DaskModel", "ReducedCurvature", "default_client", "npy_dataset",
-           "csv_dataset", "file_dataset", "as_dask_dataset", "cluster_client", "fit_methods"]
+           "csv_dataset", "file_dataset", "as_dask_dataset", "cluster_client"]

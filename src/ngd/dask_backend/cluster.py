@@ -1,8 +1,5 @@
-"""The Dask client of ``ngd fit --backend dask`` and the methods it runs."""
+"""The Dask client of ``ngd fit --backend dask``."""
 import contextlib
-
-from ngd.chunked.fit import fit_methods as chunked_fit_methods
-from ngd.dask_backend.model import fit
 
 
 @contextlib.contextmanager
@@ -21,9 +18,3 @@ def cluster_client(scheduler=None):
     with LocalCluster(host="127.0.0.1", dashboard_address=None, processes=True) as cluster, \
             Client(cluster) as client:
         yield client
-
-
-def fit_methods(dataset, options, client):
-    """{method: FitResult} for ``ngd fit --backend dask`` (``ngd.chunked.fit.fit_methods`` on
-    the Dask backend's fit with ``client``)."""
-    return chunked_fit_methods(fit, dataset, options, client=client)
