@@ -19,6 +19,37 @@ def predict(model, coef, intercept, X, offset=None, *, link=None, power=None, sp
     "logistic": P(y = 1 | x) (class 1 = the second of ``classes``); "softmax": the (n, K)
     class probabilities, coef of shape (K, p); GLM families: mu = h(eta) with ``link``
     (default: the family's canonical link; tweedie needs ``power`` only for the default link).
+
+    Parameters
+    ----------
+    model : str
+        "logistic", "softmax" or a GLM family name (aliases accepted).
+    coef : array-like
+        (p,) coefficients, or (K, p) for "softmax".
+    intercept : float or array-like
+        The intercept ((K,) for "softmax").
+    X : array, sparse matrix, Design or table
+        The rows to predict at; a table needs ``spec``.
+    offset : array-like or None, default None
+        Added to the linear predictor (not for "softmax").
+    link : str or None, default None
+        The GLM link; None: the family's canonical link.
+    power : float or None, default None
+        The tweedie power.
+    spec : TableSpec, dict or None, default None
+        A fit's ``input_spec``, required when X is a table.
+
+    Returns
+    -------
+    ndarray
+        (n,) means or probabilities; (n, K) class probabilities for "softmax".
+
+    Raises
+    ------
+    ValueError
+        A table without ``spec``, coef of the wrong dimension, X's column count differing from
+        coef's, an offset with "softmax", or a prediction that is not finite (overflow, or eta
+        outside the link's domain).
     """
     name = normalise_model_name(model)
     if frames.is_frame(X):

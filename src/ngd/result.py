@@ -55,7 +55,18 @@ class History:
         self._rows = {name: [] for name in HISTORY_COLUMNS}
 
     def append(self, **row):
-        """Add one row; missing columns are nan."""
+        """Add one row; missing columns are nan.
+
+        Parameters
+        ----------
+        **row : float
+            Values by column name (HISTORY_COLUMNS).
+
+        Raises
+        ------
+        KeyError
+            A name that is not a history column.
+        """
         unknown = set(row) - set(HISTORY_COLUMNS)
         if unknown:
             raise KeyError(f"unknown history columns: {sorted(unknown)}")
@@ -69,7 +80,13 @@ class History:
         return np.asarray(self._rows[column], dtype=float)
 
     def as_dict(self):
-        """{column: list of floats}."""
+        """{column: list of floats}.
+
+        Returns
+        -------
+        dict
+            One list per column of HISTORY_COLUMNS, one float per row.
+        """
         return {name: [float(v) for v in values] for name, values in self._rows.items()}
 
     def __repr__(self):
@@ -79,38 +96,81 @@ class History:
 class FitResult(OptimizeResult):
     """Result of :func:`ngd.fit`: a dict with attribute access (scipy's OptimizeResult).
 
-    Keys: coef, intercept, stderr, loss, grad, grad_norm, n_iter, n_fev, converged, status,
-    message, method, fisher, step_rule, damping, time, n_threads, dtype, classes, history,
-    solver (the curvature solver used) and solver_costs (solver="auto": the per-iteration
-    estimates {solver: {"seconds", "bytes"}} it chose the cheapest of, ngd.fisher.cost); and
-    scipy's aliases x (coef then intercept), fun, jac, nit, nfev, success. Statistics
-    (ngd.statistics): cov (of x), cov_type, dispersion, deviance, llf, aic, bic, df_resid,
-    nobs, use_t and df_inference (the t / F degrees of freedom), n_groups (clusters).
-
     Inference in the reported order (coefficient_names(): intercept first, as statsmodels'
     add_constant; softmax class by class): params, bse, tvalues, pvalues, conf_int(alpha),
     cov_params(); z statistics with normal p-values, or t(df_inference) where the dispersion
     is estimated (:attr:`distribution`). Tests: ngd.wald_test, ngd.lr_test.
+
+    Attributes
+    ----------
+    coef, intercept, stderr : ndarray or float
+        Estimates ((K, p) coef for softmax) and their standard errors (None without them).
+    loss, grad, grad_norm : float, ndarray, float
+        The objective, its gradient and the gradient's inf-norm at the solution.
+    n_iter, n_fev, converged, status, message
+        Iterations, loss evaluations, convergence flag, status code and its message.
+    method, fisher, step_rule, damping, time, n_threads, dtype, classes
+        How the fit ran, and the labels of classification models.
+    history : History
+        The per-iteration record.
+    solver, solver_costs
+        The curvature solver used; solver="auto": the per-iteration estimates
+        {solver: {"seconds", "bytes"}} it chose the cheapest of (ngd.fisher.cost).
+    x, fun, jac, nit, nfev, success
+        scipy's aliases (x: coef then intercept).
+    cov, cov_type, dispersion, deviance, llf, aic, bic, df_resid, nobs
+        Statistics (ngd.statistics); cov is the covariance of x.
+    use_t, df_inference, n_groups
+        t inference and its degrees of freedom (t / F), number of clusters.
     """
 
     def attach_model(self, model):
         """Keep the fitted model object for :meth:`check` (an attribute, not a key: it is not
-        printed, serialised or pickled)."""
+        printed, serialised or pickled).
+
+        Parameters
+        ----------
+        model : object
+            The model the fit ran on.
+        """
         vars(self)["_model"] = model
 
     def __getstate__(self):
         return {key: value for key, value in vars(self).items() if key != "_model"}
 
     def check(self, **options):
-        """Verify the Fisher-information propositions numerically on this fit; a list of
-        :class:`ngd.check.CheckRow`: ``ngd.check_fit(self, **options)`` (see it for the
-        options)."""
+        """Verify the Fisher-information propositions numerically on this fit:
+        ``ngd.check_fit(self, **options)``.
+
+        Parameters
+        ----------
+        **options
+            Those of :func:`ngd.check_fit` after its ``result``.
+
+        Returns
+        -------
+        list of ngd.check.CheckRow
+        """
         return _CHECKER["check_fit"](self, **options)
 
     def coefficient_names(self, feature_names=None):
         """Names of the reported coefficients, in the order of :meth:`coefficient_rows`:
-        '(intercept)' then the features (softmax: 'class:name' for each class in turn);
-        feature_names defaults to ``result.feature_names``, else x0, x1, ..."""
+        '(intercept)' then the features (softmax: 'class:name' for each class in turn).
+
+        Parameters
+        ----------
+        feature_names : sequence of str or None, default None
+            One per coefficient column; None: ``result.feature_names``, else x0, x1, ...
+
+        Returns
+        -------
+        list of str
+
+        Raises
+        ------
+        ValueError
+            feature_names of the wrong length.
+        """
         coef = self.coef if np.ndim(self.coef) == 2 else np.reshape(self.coef, (1, -1))
         names = self._feature_names(feature_names)
         multi = np.ndim(self.coef) == 2
@@ -181,16 +241,42 @@ class FitResult(OptimizeResult):
         return 2 * scipy_stats.norm.sf(stat)
 
     def conf_int(self, alpha=0.05):
-        """(m, 2) array of [lower, upper] = estimate -/+ q stderr with q the 1 - alpha/2
-        quantile of :attr:`distribution`, rows in the order of :meth:`coefficient_names`
-        (statsmodels' conf_int)."""
+        """[lower, upper] = estimate -/+ q stderr with q the 1 - alpha/2 quantile of
+        :attr:`distribution` (statsmodels' conf_int).
+
+        Parameters
+        ----------
+        alpha : float, default 0.05
+            One minus the confidence level, in (0, 1).
+
+        Returns
+        -------
+        ndarray
+            (m, 2), rows in the order of :meth:`coefficient_names` (nan without stderr).
+
+        Raises
+        ------
+        ValueError
+            alpha outside (0, 1).
+        """
         q = self._critical(alpha)
         params, se = self.params, self.bse
         return np.column_stack([params - q * se, params + q * se])
 
     def cov_params(self):
         """Covariance of :attr:`params` (the reported coefficients, intercept first; softmax:
-        in the reported gauge, pinned entries zero); None without standard errors."""
+        in the reported gauge, pinned entries zero).
+
+        Returns
+        -------
+        ndarray or None
+            (m, m); None without standard errors.
+
+        Raises
+        ------
+        ValueError
+            A softmax result without the reporting transform (e.g. one loaded from a file).
+        """
         cov = self.get("cov")
         if cov is None:
             return None
@@ -219,9 +305,26 @@ class FitResult(OptimizeResult):
         return np.concatenate(blocks)
 
     def coefficient_rows(self, feature_names=None, alpha=0.05):
-        """One dict per coefficient, intercept first (softmax: 'class:feature'): name,
-        estimate, stderr, the statistic estimate / stderr under the key "z" or "t" (see
-        :attr:`distribution`), pvalue, and the 1 - alpha confidence interval ci_low, ci_high."""
+        """One dict per coefficient, intercept first (softmax: 'class:feature').
+
+        Parameters
+        ----------
+        feature_names : sequence of str or None, default None
+            As :meth:`coefficient_names`.
+        alpha : float, default 0.05
+            The confidence intervals' 1 - level, in (0, 1).
+
+        Returns
+        -------
+        list of dict
+            Keys name, estimate, stderr, "z" or "t" (estimate / stderr, see
+            :attr:`distribution`), pvalue, ci_low, ci_high.
+
+        Raises
+        ------
+        ValueError
+            feature_names of the wrong length, or alpha outside (0, 1).
+        """
         names = self.coefficient_names(feature_names)
         label = "t" if self.distribution == "t" else "z"
         columns = zip(names, self.params, self.bse, self.tvalues, self.pvalues,
@@ -233,16 +336,51 @@ class FitResult(OptimizeResult):
     def summary(self, feature_names=None, alpha=0.05):
         """A text summary (at most SUMMARY_WIDTH columns, ngd.report.render of
         :meth:`to_dict`): model, method, standard errors, coefficient table (estimate, std.
-        error, z or t, p-value, 1 - alpha confidence interval), fit statistics, convergence."""
+        error, z or t, p-value, 1 - alpha confidence interval), fit statistics, convergence.
+
+        Parameters
+        ----------
+        feature_names : sequence of str or None, default None
+            As :meth:`coefficient_names`.
+        alpha : float, default 0.05
+            The confidence intervals' 1 - level, in (0, 1).
+
+        Returns
+        -------
+        str
+
+        Raises
+        ------
+        ValueError
+            feature_names of the wrong length, or alpha outside (0, 1).
+        """
         document = self.to_dict(feature_names, alpha)
         document["convergence"] = report.convergence_rows([document])[0]
         return report.render(document, width=SUMMARY_WIDTH)
 
     def to_dict(self, feature_names=None, alpha=0.05):
         """The fit as plain Python for JSON, schema ``ngd.fit/1`` (no history arrays, no
-        aliases, nan as None): the model, the fit's keys, the coefficient rows (p-values,
-        1 - alpha intervals), statistics, inference, separation (feature names), backend,
-        nb_alpha, penalty (an L1 fit's alpha, l1_ratio, kkt_violation, n_nonzero; else None)."""
+        aliases, nan as None).
+
+        Parameters
+        ----------
+        feature_names : sequence of str or None, default None
+            As :meth:`coefficient_names`.
+        alpha : float, default 0.05
+            The confidence intervals' 1 - level, in (0, 1).
+
+        Returns
+        -------
+        dict
+            The model, the fit's keys, the coefficient rows (p-values, 1 - alpha intervals),
+            statistics, inference, separation (feature names), backend, nb_alpha, penalty
+            (an L1 fit's alpha, l1_ratio, kkt_violation, n_nonzero; else None).
+
+        Raises
+        ------
+        ValueError
+            feature_names of the wrong length, or alpha outside (0, 1).
+        """
         out = {"schema": "ngd.fit/1", "model": self.get("model"), "family": self.get("family"),
                "link": self.get("link"), "power": self.get("power"),
                "l2": _plain(self.get("l2", 0.0))}
