@@ -56,10 +56,26 @@ def save_model(result, path, feature_names=None, *, columns=None, categories=Non
                target=None, weights=None, offset=None, trials=None, cluster=None):
     """Write the fitted ``result`` (a :class:`ngd.FitResult`) as JSON to ``path``.
 
-    path: a file name (written atomically: a temporary file in the same folder, then a
-    rename) or a writable text file object. feature_names: one name per coefficient column
-    (default ``x0, x1, ...``). The keyword arguments describe the input table (see the module
-    docstring) so that a command-line ``predict`` can rebuild X from a CSV file.
+    Parameters
+    ----------
+    result : FitResult
+        A fit returned by :func:`ngd.fit`.
+    path : str, path-like or text file object
+        A file name (written atomically: a temporary file in the same folder, then a rename)
+        or a writable text file object.
+    feature_names : sequence of str or None, default None
+        One name per coefficient column; None: ``result.feature_names``, else x0, x1, ...
+    columns, categories, target, weights, offset, trials, cluster : default None
+        The input table (see the module docstring), so that a command-line ``predict`` can
+        rebuild X from a CSV file; None: taken from the fit's table or formula, if any.
+
+    Raises
+    ------
+    ValueError
+        A result without coef, intercept or model, non-finite coefficients, or
+        feature_names of the wrong length.
+    OSError
+        The file cannot be written.
     """
     text = json.dumps(model_document(result, feature_names, columns=columns,
                                      categories=categories, target=target, weights=weights,
@@ -128,7 +144,24 @@ def model_document(result, feature_names=None, *, columns=None, categories=None,
 
 
 def load_model(path):
-    """Read a model written by :func:`save_model` (a file name or a text file object)."""
+    """Read a model written by :func:`save_model`.
+
+    Parameters
+    ----------
+    path : str, path-like or text file object
+        The model file.
+
+    Returns
+    -------
+    LoadedModel
+        Its coefficients and names, with ``predict``, ``predict_proba``, ``predict_class``.
+
+    Raises
+    ------
+    ngd.DataError
+        A missing or unreadable file, invalid JSON, or a document that does not match the
+        format (an unknown or repeated key, a wrong type, size or range), naming the file.
+    """
     name = getattr(path, "name", None) or str(path)
     try:
         if hasattr(path, "read"):
@@ -155,10 +188,36 @@ def load_model(path):
 class LoadedModel:
     """A fitted model read from a file: coefficients, names, and ``predict``.
 
-    Attributes: model, family, link, power, nb_alpha (negative binomial, else None),
-    feature_names, coef (ndarray), intercept,
-    classes (list or None), l2, fit_intercept, fit (dict), input (dict), document (the raw
-    dict).
+    Parameters
+    ----------
+    document : dict
+        The parsed model document.
+    source : str, default "<model>"
+        The file name used in error messages.
+
+    Attributes
+    ----------
+    model, family, link, power : str, str or None, str or None, float or None
+        As in the fit result.
+    nb_alpha : dict or None
+        Negative binomial: {"value", "stderr", "estimated"}; else None.
+    feature_names : list of str
+    coef : ndarray
+        (p,), or (K, p) for softmax.
+    intercept : float or ndarray
+    classes : list or None
+        The labels of classification models.
+    l2, fit_intercept : float, bool
+        The objective.
+    fit, input : dict
+        The document's ``fit`` and ``input`` blocks.
+    document : dict
+        The raw document.
+
+    Raises
+    ------
+    ngd.DataError
+        A document that does not match the format.
     """
 
     def __init__(self, document, source="<model>"):
@@ -241,7 +300,29 @@ class LoadedModel:
         return len(self.feature_names)
 
     def predict(self, X, offset=None):
-        """Mean response E[y | x]; for logistic the probability of ``classes[1]``."""
+        """Mean response E[y | x]; for logistic the probability of ``classes[1]``.
+
+        Parameters
+        ----------
+        X : array, sparse matrix, Design, or table (pandas / polars / pyarrow)
+            A table is matched by column name (or built by the model's formula).
+        offset : array-like or None, default None
+            Added to the linear predictor; None: the formula's offset() terms or the
+            model's offset column, if any.
+
+        Returns
+        -------
+        ndarray
+            (n,), or (n, K) class probabilities for softmax.
+
+        Raises
+        ------
+        ValueError
+            As :func:`ngd.predict`, or an offset= with a formula that has offset() terms.
+        ngd.DataError
+            A table whose columns do not give the model's features, or that lacks the
+            model's offset column.
+        """
         options = {}
         if self.link is not None:
             options["link"] = self.link
@@ -255,7 +336,28 @@ class LoadedModel:
         return _predict(self.model, coef, self.intercept, X, offset, **options)
 
     def predict_proba(self, X, offset=None):
-        """Class probabilities, one column per entry of ``classes`` (classification only)."""
+        """Class probabilities, one column per entry of ``classes`` (classification only).
+
+        Parameters
+        ----------
+        X : array, sparse matrix, Design, or table (pandas / polars / pyarrow)
+            A table is matched by column name (or built by the model's formula).
+        offset : array-like or None, default None
+            Added to the linear predictor; None: the formula's offset() terms or the
+            model's offset column, if any.
+
+        Returns
+        -------
+        ndarray
+            (n, K).
+
+        Raises
+        ------
+        ValueError
+            A model without classes, or as :meth:`predict`.
+        ngd.DataError
+            As :meth:`predict`.
+        """
         self._need_classes()
         mean = np.asarray(self.predict(X, offset))
         if mean.ndim == 1:
@@ -263,7 +365,28 @@ class LoadedModel:
         return mean
 
     def predict_class(self, X, offset=None):
-        """The most probable label of ``classes`` for each row (classification only)."""
+        """The most probable label of ``classes`` for each row (classification only).
+
+        Parameters
+        ----------
+        X : array, sparse matrix, Design, or table (pandas / polars / pyarrow)
+            A table is matched by column name (or built by the model's formula).
+        offset : array-like or None, default None
+            Added to the linear predictor; None: the formula's offset() terms or the
+            model's offset column, if any.
+
+        Returns
+        -------
+        ndarray
+            (n,) labels (dtype object).
+
+        Raises
+        ------
+        ValueError
+            A model without classes, or as :meth:`predict`.
+        ngd.DataError
+            As :meth:`predict`.
+        """
         proba = self.predict_proba(X, offset)
         labels = np.asarray(self.classes, dtype=object)
         return labels[np.argmax(proba, axis=1)]
