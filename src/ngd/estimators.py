@@ -54,11 +54,36 @@ class _Base:
                       if name != "self" and p.kind != p.VAR_KEYWORD)
 
     def get_params(self, deep=True):
-        """Constructor parameters as a dict."""
+        """Constructor parameters as a dict.
+
+        Parameters
+        ----------
+        deep : bool, default True
+            Accepted for scikit-learn; there are no nested estimators.
+
+        Returns
+        -------
+        dict
+        """
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params):
-        """Set constructor parameters; returns self."""
+        """Set constructor parameters.
+
+        Parameters
+        ----------
+        **params
+            Constructor arguments by name.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            A name that is not a constructor parameter.
+        """
         valid = self._param_names()
         for key, value in params.items():
             if key not in valid:
@@ -94,30 +119,46 @@ class LogisticRegression(_Base):
     ----------
     l2 : float, default 0.0
         Ridge penalty: objective mean weighted NLL + l2/2 ||coef||^2 (intercept unpenalised).
-    method : {"ngd", "newton", "sgd"}, default "ngd"
-    fisher : {"exact", "empirical"}, default "exact"
-        Curvature of NGD: exact Fisher (Fisher scoring) or empirical (BHHH).
+    method : str, default "ngd"
+        One of ngd.spec.METHODS ("ngd", "newton", "sgd", ...), as :func:`ngd.fit`.
+    fisher : str, default "exact"
+        Curvature of NGD, as :func:`ngd.fit`: "exact" Fisher (Fisher scoring), "empirical"
+        (BHHH), ...
     fit_intercept : bool, default True
     tol : float, default 1e-8
-        Stop when max |gradient| <= tol.
+        Convergence tolerance on max |gradient| (or the Newton decrement), as :func:`ngd.fit`.
     max_iter : int or None, default None
         Iteration limit (None: ngd's default, 100; 30 epochs for SGD).
-    step : {"armijo", "kl"}, default "armijo"
+    step : str, default "armijo"
+        Step rule, as :func:`ngd.fit` ("armijo", "kl", "lm").
     damping : float, default 0.0
-    random_state : int or None, default None
+    random_state : int, numpy RandomState or None, default None
         Seed of SGD's shuffling (None means 0: fits are deterministic).
     n_threads : int or None, default None
         Kernel threads (None: all cores).
 
     Attributes
     ----------
-    coef_ : ndarray (1, n_features), or (K, n_features) for K > 2 classes;
-    intercept_ : ndarray (1,) or (K,);  classes_ : ndarray (K,)
-    n_iter_ : int;  history_ : ngd.History;  result_ : ngd.FitResult (stderr, loss, ...)
-    n_features_in_ : int (input columns);  feature_names_in_ : ndarray (when X had string
-    column names);  feature_names_out_ : list (one per coefficient column: a categorical
-    column ``c`` of a DataFrame gives columns ``c=level``, its first level the reference)
+    coef_ : ndarray
+        (1, n_features), or (K, n_features) for K > 2 classes.
+    intercept_ : ndarray
+        (1,) or (K,).
+    classes_ : ndarray
+        (K,) the labels, sorted.
+    n_iter_ : int
+    history_ : ngd.History
+    result_ : ngd.FitResult
+        The full fit (stderr, loss, ...).
+    n_features_in_ : int
+        Input columns.
+    feature_names_in_ : ndarray
+        When X had string column names.
+    feature_names_out_ : list of str
+        One per coefficient column: a categorical column ``c`` of a DataFrame gives columns
+        ``c=level``, its first level the reference.
 
+    Notes
+    -----
     X may be an array, a scipy sparse matrix, or a pandas / polars DataFrame or pyarrow Table
     (numeric, boolean, string and categorical columns; ngd.frames): predictions then take a
     table with the same columns.
@@ -148,7 +189,27 @@ class LogisticRegression(_Base):
 
     # --- fitting -------------------------------------------------------------------------
     def fit(self, X, y, sample_weight=None):
-        """Fit to X (n, p) and y (n,) holding two or more distinct labels; returns self."""
+        """Fit to X (n, p) and y (n,) holding two or more distinct labels.
+
+        Parameters
+        ----------
+        X : array, sparse matrix or table
+            (n, p) finite inputs.
+        y : array-like
+            (n,) labels: all strings or all integers, at least two distinct.
+        sample_weight : array-like or None, default None
+            (n,) finite, >= 0, with two classes among the positive ones.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            Malformed or non-finite X, y or sample_weight, a continuous or one-class y, or an
+            invalid option (as :func:`ngd.fit`).
+        """
         X, names = _check_X(X, type(self).__name__)
         n_inputs = len(names) if frames.is_frame(X) else X.shape[1]
         y = _check_y(frames.as_array(y, "y"), X.shape[0])
@@ -201,14 +262,47 @@ class LogisticRegression(_Base):
         return _table_X(self, X)
 
     def decision_function(self, X):
-        """Linear predictor: shape (n,) for two classes (> 0 predicts classes_[1]), else
-        (n, K)."""
+        """Linear predictor X coef_^T + intercept_.
+
+        Parameters
+        ----------
+        X : array, sparse matrix or table
+            (n, n_features_in_), or a table with the fit's columns.
+
+        Returns
+        -------
+        ndarray
+            (n,) for two classes (> 0 predicts classes_[1]), else (n, K).
+
+        Raises
+        ------
+        NotFittedError
+            Called before :meth:`fit` (sklearn's, a ValueError, when it is installed).
+        ValueError
+            X malformed, or with other columns (count or names) than the fit's.
+        """
         X = self._X(X, "decision_function")
         eta = linear_predictor(self.coef_, self.intercept_, X)
         return eta[:, 0] if self.classes_.size == 2 else eta
 
     def predict_proba(self, X):
-        """Class probabilities, shape (n, K), columns in the order of ``classes_``."""
+        """Class probabilities, columns in the order of ``classes_``.
+
+        Parameters
+        ----------
+        X : array, sparse matrix or table
+            (n, n_features_in_), or a table with the fit's columns.
+
+        Returns
+        -------
+        ndarray
+            (n, K).
+
+        Raises
+        ------
+        ValueError
+            As :meth:`decision_function`.
+        """
         X = self._X(X, "predict_proba")
         if self.classes_.size > 2:
             return _predict("softmax", self.coef_, self.intercept_, X)
@@ -216,19 +310,54 @@ class LogisticRegression(_Base):
         return np.column_stack([1.0 - p, p])
 
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array, sparse matrix or table
+            (n, n_features_in_), or a table with the fit's columns.
+
+        Returns
+        -------
+        ndarray
+            (n, K); -inf where a probability underflows to 0.
+        """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
     def predict(self, X):
-        """The label of ``classes_`` with the largest probability."""
+        """The label of ``classes_`` with the largest probability.
+
+        Parameters
+        ----------
+        X : array, sparse matrix or table
+            (n, n_features_in_), or a table with the fit's columns.
+
+        Returns
+        -------
+        ndarray
+            (n,) labels.
+        """
         decision = self.decision_function(X)
         if decision.ndim == 2:
             return self.classes_[np.argmax(decision, axis=1)]
         return self.classes_[(decision > 0).astype(np.intp)]
 
     def score(self, X, y, sample_weight=None):
-        """Mean (weighted) accuracy."""
+        """Mean (weighted) accuracy.
+
+        Parameters
+        ----------
+        X : array, sparse matrix or table
+            (n, n_features_in_), or a table with the fit's columns.
+        y : array-like
+            (n,) true labels.
+        sample_weight : array-like or None, default None
+
+        Returns
+        -------
+        float
+        """
         y = _check_y(y, None)
         hit = (self.predict(X) == y).astype(np.float64)
         if sample_weight is None:
@@ -241,11 +370,54 @@ class GLMRegressor(_Base):
     inverse_gaussian, tweedie with ``power``, binomial for proportions) fitted by natural
     gradient descent (Fisher scoring) or Newton / SGD.
 
-    Parameters as :class:`LogisticRegression`, plus ``model``, ``link`` (default: the family's
-    canonical link; tweedie: log), ``power`` and ``nb_alpha`` (model negative_binomial: None
-    estimates it, a number fixes it). Attributes: coef_ (n_features,),
-    intercept_ (float), n_iter_, history_, result_ (stderr, dispersion, deviance, aic, ...),
-    n_features_in_. ``score`` is D^2 = 1 - deviance / null deviance.
+    ``score`` is D^2 = 1 - deviance / null deviance.
+
+    Parameters
+    ----------
+    model : str, default "gaussian"
+        The family (aliases accepted, as :func:`ngd.fit`).
+    link : str or None, default None
+        None: the family's canonical link (tweedie: log).
+    power : float or None, default None
+        The tweedie power.
+    l2 : float, default 0.0
+        Ridge penalty: objective mean weighted NLL + l2/2 ||coef||^2 (intercept unpenalised).
+    method : str, default "ngd"
+        One of ngd.spec.METHODS ("ngd", "newton", "sgd", ...), as :func:`ngd.fit`.
+    fisher : str, default "exact"
+        Curvature of NGD, as :func:`ngd.fit`: "exact" Fisher (Fisher scoring), "empirical"
+        (BHHH), ...
+    fit_intercept : bool, default True
+    tol : float, default 1e-8
+        Convergence tolerance on max |gradient| (or the Newton decrement), as :func:`ngd.fit`.
+    max_iter : int or None, default None
+        Iteration limit (None: ngd's default, 100; 30 epochs for SGD).
+    step : str, default "armijo"
+        Step rule, as :func:`ngd.fit` ("armijo", "kl", "lm").
+    damping : float, default 0.0
+    random_state : int, numpy RandomState or None, default None
+        Seed of SGD's shuffling (None means 0: fits are deterministic).
+    n_threads : int or None, default None
+        Kernel threads (None: all cores).
+    nb_alpha : float or None, default None
+        Model negative_binomial: None estimates it, a number fixes it.
+
+    Attributes
+    ----------
+    coef_ : ndarray
+        (n_features,).
+    intercept_ : float
+    n_iter_ : int
+    history_ : ngd.History
+    result_ : ngd.FitResult
+        The full fit (stderr, loss, ...).
+    n_features_in_ : int
+        Input columns.
+    feature_names_in_ : ndarray
+        When X had string column names.
+    feature_names_out_ : list of str
+        One per coefficient column: a categorical column ``c`` of a DataFrame gives columns
+        ``c=level``, its first level the reference.
     """
 
     _estimator_type = "regressor"
@@ -276,7 +448,29 @@ class GLMRegressor(_Base):
                     regressor_tags=RegressorTags(), input_tags=InputTags(sparse=True))
 
     def fit(self, X, y, sample_weight=None, offset=None):
-        """Fit to X (n, p) and a numeric response y (n,); returns self."""
+        """Fit to X (n, p) and a numeric response y (n,).
+
+        Parameters
+        ----------
+        X : array, sparse matrix or table
+            (n, p) finite inputs.
+        y : array-like
+            (n,) finite response in the family's domain.
+        sample_weight : array-like or None, default None
+            (n,) finite, >= 0, not all zero.
+        offset : array-like or None, default None
+            (n,) added to the linear predictor.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            Malformed or non-finite X, y or sample_weight, or an invalid option or response
+            (as :func:`ngd.fit`; ngd.DataError is a ValueError).
+        """
         X, names = _check_X(X, type(self).__name__)
         n_inputs = len(names) if frames.is_frame(X) else X.shape[1]
         y = np.asarray(_check_y(frames.as_array(y, "y"), X.shape[0]), dtype=np.float64)
@@ -303,13 +497,46 @@ class GLMRegressor(_Base):
     _X = LogisticRegression._X
 
     def predict(self, X, offset=None):
-        """Mean response h(x . coef + intercept + offset)."""
+        """Mean response h(x . coef + intercept + offset).
+
+        Parameters
+        ----------
+        X : array, sparse matrix or table
+            (n, n_features_in_), or a table with the fit's columns.
+        offset : array-like or None, default None
+
+        Returns
+        -------
+        ndarray
+            (n,).
+
+        Raises
+        ------
+        NotFittedError
+            Called before :meth:`fit` (sklearn's, a ValueError, when it is installed).
+        ValueError
+            X malformed or with other columns than the fit's, or a non-finite prediction.
+        """
         X = self._X(X, "predict")
         return _predict(self.model, self.coef_, self.intercept_, X, offset,
                         link=self.result_.link, power=self.power)
 
     def score(self, X, y, sample_weight=None):
-        """D^2: 1 - deviance(y, predict(X)) / deviance(y, weighted mean of y)."""
+        """D^2: 1 - deviance(y, predict(X)) / deviance(y, weighted mean of y).
+
+        Parameters
+        ----------
+        X : array, sparse matrix or table
+            (n, n_features_in_), or a table with the fit's columns.
+        y : array-like
+            (n,) true response.
+        sample_weight : array-like or None, default None
+
+        Returns
+        -------
+        float
+            nan when the null deviance is 0.
+        """
         from ngd.models import get_family, get_link
 
         alpha = self.result_.get("nb_alpha")     # negative binomial: fixed or estimated
