@@ -77,16 +77,43 @@ def cross_validate(X, y, model="logistic", l1_ratio=1.0, n_alphas=100, alpha_min
                    n_threads=None):
     """K-fold cross-validation of :func:`ngd.fit_path` (see the module docstring).
 
-    cv: the number of folds, an array giving each row's fold, (train, test) index pairs whose
-    test sets partition the rows, or a scikit-learn splitter. metric: one of METRICS or a
-    callable(y, mean, sample_weight) -> loss (lower is better; mean of shape (n,) or (n, K)).
-    stratify: None (by class for logistic and softmax), True or False. select: "best" or
-    "1se", the alpha of the final fit on all rows. n_jobs: folds run at once (default: as
-    many as the cores allow).
+    Parameters
+    ----------
+%s
+    cv : int, array-like, sequence of (train, test) or splitter, default 5
+        The number of folds (>= 2), an integer array giving each row's fold, (train, test)
+        index pairs whose test sets partition the rows, or a scikit-learn splitter.
+    metric : str or callable, default "deviance"
+        One of METRICS or callable(y, mean, sample_weight) -> loss (lower is better; mean
+        of shape (n,) or (n, K)).
+    stratify : bool or None, default None
+        Stratify integer cv by class; None: for logistic and softmax.
+    seed : int, default 0
+        The folds' seed.
+    select : {"best", "1se"}, default "best"
+        The alpha of the final fit on all rows.
+    n_jobs : int or None, default None
+        Folds run at once (None: as many as the cores allow).
+%s
+    n_threads : int or None, default None
+        Kernel threads in all (None: all cores), shared by the n_jobs folds.
 
-    Returns a CVResult: alphas, cv_scores (K, n_alphas), cv_mean, cv_se, index_best,
-    alpha_best, index_1se, alpha_1se, alpha (selected), folds, path (the full-data path),
-    fit (FitResult at the selected alpha), n_nonzero, time.
+    Returns
+    -------
+    CVResult
+        alphas, cv_scores (K, n_alphas), cv_mean, cv_se, index_best, alpha_best, index_1se,
+        alpha_1se, alpha (selected), folds, path (the full-data path), fit (FitResult at the
+        selected alpha), n_nonzero, time.
+
+    Raises
+    ------
+    ValueError
+        As :func:`ngd.fit_path`; also an invalid select, metric, n_jobs or cv (fewer than 2
+        folds, more folds than rows, overlapping or incomplete test sets, a class with
+        fewer than 2 rows when stratified), stratify=True or "misclassification" without a
+        classification model.
+    TypeError
+        cv a string.
     """
     start = time.perf_counter()
     penalty = path_penalty(l1_ratio, penalty_factor)
@@ -294,11 +321,44 @@ class _Scorer:
 
 
 class CVResult(OptimizeResult):
-    """Result of :func:`cross_validate` (attribute access; see its docstring for the keys)."""
+    """Result of :func:`cross_validate`: a dict with attribute access.
+
+    Attributes
+    ----------
+    alphas : ndarray
+        (n_alphas,) the full data's grid, decreasing.
+    cv_scores : ndarray
+        (n_folds, n_alphas) held-out scores.
+    cv_mean, cv_se : ndarray
+        (n_alphas,) their mean and standard error.
+    index_best, alpha_best, index_1se, alpha_1se : int, float, int, float
+        The best and the one-standard-error alphas.
+    select, index, alpha : str, int, float
+        The rule and the alpha of the final fit.
+    folds : ndarray
+        (n,) each row's fold; n_folds its count.
+    path : PathResult
+        The full-data path.
+    fit : FitResult
+        The fit on all rows at ``alpha``.
+    l1_ratio, metric, n_nonzero, fold_n_gram, n_jobs, time
+    """
 
     def plot(self, ax=None, path=None):
         """Mean CV score +- one standard error against log10(alpha), the best and 1-SE alphas
-        marked; PNG written to ``path`` when given. Returns the matplotlib Figure."""
+        marked (needs matplotlib).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or None, default None
+            None: a new figure.
+        path : str, path-like or None, default None
+            Where to write the figure as PNG.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from matplotlib.figure import Figure
 
         if ax is None:
@@ -320,7 +380,13 @@ class CVResult(OptimizeResult):
         return fig
 
     def to_dict(self):
-        """Plain-Python summary for JSON (the full-data path under "path")."""
+        """Plain-Python summary for JSON.
+
+        Returns
+        -------
+        dict
+            The selection and scores (nan as None), the full-data path under "path".
+        """
         out = {key: json_value(self.get(key)) for key in (
             "alphas", "l1_ratio", "n_folds", "cv_mean", "cv_se", "index_best", "alpha_best",
             "index_1se", "alpha_1se", "select", "index", "alpha", "n_nonzero", "time")}

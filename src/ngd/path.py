@@ -32,12 +32,55 @@ def fit_path(X, y, model="logistic", l1_ratio=1.0, n_alphas=100, alpha_min_ratio
              sample_weight=None, offset=None, fit_intercept=True, fisher="exact", tol=1e-8,
              max_iter=PATH_MAX_ITER, curvature_reuse=0.1, n_threads=None):
     """Fit the elastic net ``alpha f_j [(1 - r)/2 beta_j^2 + r |beta_j|]`` for a decreasing
-    sequence of alphas (see the module docstring). ``alphas`` overrides the grid (sorted
-    decreasing); ``curvature_reuse=0`` rebuilds the Fisher at every iteration.
+    sequence of alphas (see the module docstring).
 
-    Returns a PathResult: alphas, coef (n_alphas, p) or (n_alphas, K, p), intercept,
-    deviance, null_deviance, deviance_ratio, n_nonzero, n_iter, kkt_violation, converged,
-    n_gram (Fisher builds), alpha_max, time; ``.plot()`` draws the coefficient paths.
+    Parameters
+    ----------
+    X : array, sparse matrix, Design or table
+        (n, p) inputs; CSR stays sparse (not for softmax), a table is converted by ngd.frames.
+    y : array-like
+        (n,) response (class labels for logistic / softmax).
+    model : str, default "logistic"
+        "logistic", "softmax" or a GLM family, as :func:`ngd.fit`.
+    l1_ratio : float, default 1.0
+        r in [0, 1]: 1 the lasso, 0 the ridge (then ``alphas`` is required).
+    n_alphas : int, default 100
+        Grid points, in [1, MAX_ALPHAS].
+    alpha_min_ratio : float, default 1e-3
+        alpha_min / alpha_max, in (0, 1).
+    alphas : array-like or None, default None
+        An explicit grid (sorted decreasing), overriding n_alphas and alpha_min_ratio.
+    penalty_factor : array-like or None, default None
+        f_j >= 0 per feature (0: unpenalised); None: all 1.
+    link, power, trials, sample_weight, offset, fit_intercept
+        As :func:`ngd.fit` (defaults None, None, None, None, None, True).
+    fisher : {"exact", "empirical"}, default "exact"
+        The curvature of proximal NGD.
+    tol : float, default 1e-8
+        KKT tolerance of each fit.
+    max_iter : int, default PATH_MAX_ITER (100)
+        Iterations per grid point.
+    curvature_reuse : float, default 0.1
+        >= 0: the stored Fisher is reused while the weights move by less (relative L1
+        change); 0 rebuilds it at every iteration.
+    n_threads : int or None, default None
+        Kernel threads (None: all cores).
+
+    Returns
+    -------
+    PathResult
+        alphas, coef (n_alphas, p) or (n_alphas, K, p), intercept, deviance, null_deviance,
+        deviance_ratio, n_nonzero, n_iter, kkt_violation, converged, n_gram (Fisher builds),
+        alpha_max, time; ``.plot()`` draws the coefficient paths.
+
+    Raises
+    ------
+    ValueError
+        An invalid option (l1_ratio, grid, fisher, tol, max_iter, curvature_reuse), a ridge
+        path without ``alphas``, every penalty factor 0, an alpha_max above MAX_ABS, or
+        invalid data (ngd.DataError).
+    TypeError
+        A sparse X with softmax, or an option of the wrong type.
     """
     penalty = path_penalty(l1_ratio, penalty_factor)
     check_grid(penalty, alphas)
@@ -194,11 +237,40 @@ def _path_result(prepared, penalty, alphas, alpha_max, null, records, cache, ela
 
 
 class PathResult(OptimizeResult):
-    """Result of :func:`fit_path` (attribute access; see its docstring for the keys)."""
+    """Result of :func:`fit_path`: a dict with attribute access.
+
+    Attributes
+    ----------
+    alphas : ndarray
+        (n_alphas,), decreasing.
+    coef, intercept : ndarray
+        (n_alphas, p) or (n_alphas, K, p); (n_alphas,) or (n_alphas, K).
+    deviance, deviance_ratio, n_nonzero, n_iter, kkt_violation, converged : ndarray
+        One entry per alpha.
+    null_deviance, alpha_max, l1_ratio : float
+    n_gram, n_gram_reused, n_fev : int
+        Fisher builds, reuses, loss evaluations.
+    x : ndarray
+        (n_alphas, n_parameters) the solutions' parameter vectors.
+    model, classes, fit_intercept, penalty_factor, time
+    """
 
     def plot(self, ax=None, feature_names=None, path=None):
-        """Coefficient paths against log10(alpha) on ``ax`` (a new figure when None);
-        written as PNG to ``path`` when given. Returns the matplotlib Figure."""
+        """Coefficient paths against log10(alpha) (needs matplotlib).
+
+        Parameters
+        ----------
+        ax : matplotlib Axes or None, default None
+            None: a new figure.
+        feature_names : sequence of str or None, default None
+            Curve labels; None: x0, x1, ...
+        path : str, path-like or None, default None
+            Where to write the figure as PNG.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
         from matplotlib.figure import Figure
 
         if ax is None:
@@ -228,7 +300,13 @@ class PathResult(OptimizeResult):
         return fig
 
     def to_dict(self):
-        """Plain-Python summary for JSON."""
+        """Plain-Python summary for JSON.
+
+        Returns
+        -------
+        dict
+            The arrays as lists, nan/inf as None.
+        """
         keys = ("alphas", "alpha_max", "l1_ratio", "coef", "intercept", "deviance",
                 "null_deviance", "deviance_ratio", "n_nonzero", "n_iter", "kkt_violation",
                 "converged", "n_gram", "n_gram_reused", "n_fev", "time")
