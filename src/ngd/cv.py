@@ -79,7 +79,22 @@ def cross_validate(X, y, model="logistic", l1_ratio=1.0, n_alphas=100, alpha_min
 
     Parameters
     ----------
-%s
+    X : array, sparse matrix, Design or table
+        (n, p) inputs; CSR stays sparse (not for softmax), a table is converted by ngd.frames.
+    y : array-like
+        (n,) response (class labels for logistic / softmax).
+    model : str, default "logistic"
+        "logistic", "softmax" or a GLM family, as :func:`ngd.fit`.
+    l1_ratio : float, default 1.0
+        r in [0, 1]: 1 the lasso, 0 the ridge (then ``alphas`` is required).
+    n_alphas : int, default 100
+        Grid points, in [1, MAX_ALPHAS].
+    alpha_min_ratio : float, default 1e-3
+        alpha_min / alpha_max, in (0, 1).
+    alphas : array-like or None, default None
+        An explicit grid (sorted decreasing), overriding n_alphas and alpha_min_ratio.
+    penalty_factor : array-like or None, default None
+        f_j >= 0 per feature (0: unpenalised); None: all 1.
     cv : int, array-like, sequence of (train, test) or splitter, default 5
         The number of folds (>= 2), an integer array giving each row's fold, (train, test)
         index pairs whose test sets partition the rows, or a scikit-learn splitter.
@@ -94,7 +109,17 @@ def cross_validate(X, y, model="logistic", l1_ratio=1.0, n_alphas=100, alpha_min
         The alpha of the final fit on all rows.
     n_jobs : int or None, default None
         Folds run at once (None: as many as the cores allow).
-%s
+    link, power, trials, sample_weight, offset, fit_intercept
+        As :func:`ngd.fit` (defaults None, None, None, None, None, True).
+    fisher : {"exact", "empirical"}, default "exact"
+        The curvature of proximal NGD.
+    tol : float, default 1e-8
+        KKT tolerance of each fit.
+    max_iter : int, default PATH_MAX_ITER (100)
+        Iterations per grid point.
+    curvature_reuse : float, default 0.1
+        >= 0: the stored Fisher is reused while the weights move by less (relative L1
+        change); 0 rebuilds it at every iteration.
     n_threads : int or None, default None
         Kernel threads in all (None: all cores), shared by the n_jobs folds.
 
@@ -113,7 +138,7 @@ def cross_validate(X, y, model="logistic", l1_ratio=1.0, n_alphas=100, alpha_min
         fewer than 2 rows when stratified), stratify=True or "misclassification" without a
         classification model.
     TypeError
-        cv a string.
+        cv a string, or a sparse X with softmax.
     """
     start = time.perf_counter()
     penalty = path_penalty(l1_ratio, penalty_factor)
