@@ -61,23 +61,51 @@ class LogisticRegressionCV(_CVFields, LogisticRegression):
 
     Parameters
     ----------
-    l1_ratio : float in [0, 1], default 1.0 (lasso)
-    n_alphas : int, default 100;  alpha_min_ratio : float, default 1e-3
+    l1_ratio : float, default 1.0
+        In [0, 1]; 1 the lasso.
+    n_alphas : int, default 100
+    alpha_min_ratio : float, default 1e-3
         Log grid from alpha_max (all coefficients zero) down to alpha_min_ratio * alpha_max.
-    alphas : array or None, default None
+    alphas : array-like or None, default None
         Explicit grid (overrides n_alphas and alpha_min_ratio).
     cv : int or array of fold indices, default 5
+        As :func:`ngd.cross_validate`.
     metric : {"deviance", "mse", "mae", "misclassification"} or callable, default "deviance"
     select : {"best", "1se"}, default "best"
         The alpha of the final fit: the best mean CV score, or the one-standard-error rule.
-    fit_intercept, tol, max_iter, curvature_reuse, random_state (fold seed), n_jobs
-    (folds in parallel threads), n_threads (kernel threads in all).
+    fit_intercept : bool, default True
+    tol : float, default 1e-8
+    max_iter : int, default PATH_MAX_ITER (100)
+        Iterations per grid point.
+    curvature_reuse : float, default 0.1
+        As :func:`ngd.fit_path`.
+    random_state : int, numpy RandomState or None, default None
+        The folds' seed (None means 0).
+    n_jobs : int or None, default None
+        Folds in parallel threads (None: as the cores allow).
+    n_threads : int or None, default None
+        Kernel threads in all (None: all cores).
 
     Attributes
     ----------
-    alpha_, alpha_best_, alpha_1se_, alphas_, cv_mean_, cv_se_, coef_, intercept_, classes_,
-    n_iter_ (iterations of the path on all rows), result_ (FitResult of the final fit),
-    cv_result_ (ngd.cv.CVResult).
+    alpha_ : float
+        The selected alpha (of ``select``).
+    alpha_best_, alpha_1se_ : float
+    alphas_, cv_mean_, cv_se_ : ndarray
+        The grid and its mean CV scores and their standard errors.
+    coef_, intercept_
+        (1, p) or (K, p); (1,) or (K,).
+    classes_ : ndarray
+        (K,) the labels, sorted.
+    n_iter_ : int
+        Iterations of the path on all rows.
+    history_ : ngd.History
+    result_ : ngd.FitResult
+        The final fit.
+    cv_result_ : ngd.cv.CVResult
+    n_features_in_ : int
+    feature_names_in_ : ndarray
+        When X had string column names.
     """
 
     def __init__(self, l1_ratio=1.0, n_alphas=100, alpha_min_ratio=1e-3, alphas=None, cv=5,
@@ -87,7 +115,26 @@ class LogisticRegressionCV(_CVFields, LogisticRegression):
         _set_params(self, locals())
 
     def fit(self, X, y, sample_weight=None):
-        """Cross-validate the path on X (n, p) and class labels y (n,); refit; returns self."""
+        """Cross-validate the path on X (n, p) and class labels y (n,); refit at the chosen
+        alpha.
+
+        Parameters
+        ----------
+        X : array or sparse matrix
+            (n, p) finite inputs.
+        y : array-like
+            (n,) labels, at least two distinct.
+        sample_weight : array-like or None, default None
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            Malformed or non-finite X, y or sample_weight, or as :func:`ngd.cross_validate`.
+        """
         X, names = _check_X(X, type(self).__name__)
         y = _check_y(y, X.shape[0])
         classes, codes = _class_target(y, type(self).__name__)
@@ -106,8 +153,60 @@ class LogisticRegressionCV(_CVFields, LogisticRegression):
 
 class GLMRegressorCV(_CVFields, GLMRegressor):
     """Elastic-net GLM (``model`` a family, with ``link`` and ``power``) with alpha chosen by
-    K-fold cross-validation. Parameters and attributes as :class:`LogisticRegressionCV`
-    (without classes_); ``score`` is D^2 as :class:`GLMRegressor`."""
+    K-fold cross-validation; ``score`` is D^2 as :class:`GLMRegressor`.
+
+    Parameters
+    ----------
+    model : str, default "gaussian"
+        The family, as :func:`ngd.fit`.
+    link : str or None, default None
+        None: the family's canonical link.
+    power : float or None, default None
+        The tweedie power.
+    l1_ratio : float, default 1.0
+        In [0, 1]; 1 the lasso.
+    n_alphas : int, default 100
+    alpha_min_ratio : float, default 1e-3
+        Log grid from alpha_max (all coefficients zero) down to alpha_min_ratio * alpha_max.
+    alphas : array-like or None, default None
+        Explicit grid (overrides n_alphas and alpha_min_ratio).
+    cv : int or array of fold indices, default 5
+        As :func:`ngd.cross_validate`.
+    metric : {"deviance", "mse", "mae", "misclassification"} or callable, default "deviance"
+    select : {"best", "1se"}, default "best"
+        The alpha of the final fit: the best mean CV score, or the one-standard-error rule.
+    fit_intercept : bool, default True
+    tol : float, default 1e-8
+    max_iter : int, default PATH_MAX_ITER (100)
+        Iterations per grid point.
+    curvature_reuse : float, default 0.1
+        As :func:`ngd.fit_path`.
+    random_state : int, numpy RandomState or None, default None
+        The folds' seed (None means 0).
+    n_jobs : int or None, default None
+        Folds in parallel threads (None: as the cores allow).
+    n_threads : int or None, default None
+        Kernel threads in all (None: all cores).
+
+    Attributes
+    ----------
+    alpha_ : float
+        The selected alpha (of ``select``).
+    alpha_best_, alpha_1se_ : float
+    alphas_, cv_mean_, cv_se_ : ndarray
+        The grid and its mean CV scores and their standard errors.
+    coef_, intercept_
+        (p,); float.
+    n_iter_ : int
+        Iterations of the path on all rows.
+    history_ : ngd.History
+    result_ : ngd.FitResult
+        The final fit.
+    cv_result_ : ngd.cv.CVResult
+    n_features_in_ : int
+    feature_names_in_ : ndarray
+        When X had string column names.
+    """
 
     def __init__(self, model="gaussian", link=None, power=None, l1_ratio=1.0, n_alphas=100,
                  alpha_min_ratio=1e-3, alphas=None, cv=5, metric="deviance", select="best",
@@ -116,7 +215,27 @@ class GLMRegressorCV(_CVFields, GLMRegressor):
         _set_params(self, locals())
 
     def fit(self, X, y, sample_weight=None, offset=None):
-        """Cross-validate the path on X (n, p) and a numeric response y (n,); refit."""
+        """Cross-validate the path on X (n, p) and a numeric response y (n,); refit at the
+        chosen alpha.
+
+        Parameters
+        ----------
+        X : array or sparse matrix
+            (n, p) finite inputs.
+        y : array-like
+            (n,) response in the family's domain.
+        sample_weight : array-like or None, default None
+        offset : array-like or None, default None
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        ValueError
+            Malformed or non-finite X, y or sample_weight, or as :func:`ngd.cross_validate`.
+        """
         X, names = _check_X(X, type(self).__name__)
         y = np.asarray(_check_y(y, X.shape[0]), dtype=np.float64)
         w = _check_weights(sample_weight, X.shape[0])
