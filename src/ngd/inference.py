@@ -28,10 +28,24 @@ NESTING_TOL = 1e-8          # relative residual of a restricted column projected
 
 @dataclass(frozen=True)
 class HypothesisTest:
-    """The outcome of a test: ``test`` ("wald", "lr" or "f"), the ``statistic``, its
-    ``distribution`` ("chi2" with ``df``, or "F" with (``df``, ``df_denom``)), the
-    ``pvalue``, the restricted coefficients' ``names`` (Wald tests of names) and the
-    ``hypothesis`` in words."""
+    """The outcome of a test (frozen; ``str()`` is a one-line report).
+
+    Parameters
+    ----------
+    test : {"wald", "lr", "f"}
+    statistic : float
+        W, LR or F.
+    df : float
+        Degrees of freedom (chi2), or the numerator's (F).
+    pvalue : float
+    distribution : {"chi2", "F"}
+    df_denom : float or None, default None
+        The F distribution's denominator degrees of freedom.
+    names : tuple of str, default ()
+        The restricted coefficients (Wald tests of names).
+    hypothesis : str, default ""
+        The hypothesis in words.
+    """
 
     test: str
     statistic: float
@@ -51,7 +65,13 @@ class HypothesisTest:
         return f"{what}{on}: {dist} = {self.statistic:.6g}, p = {self.pvalue:.4g}"
 
     def to_dict(self):
-        """Plain-Python form (for JSON)."""
+        """Plain-Python form (for JSON).
+
+        Returns
+        -------
+        dict
+            The fields, ``names`` as a list.
+        """
         return {"test": self.test, "statistic": self.statistic, "df": self.df,
                 "df_denom": self.df_denom, "pvalue": self.pvalue,
                 "distribution": self.distribution, "names": list(self.names),
@@ -62,12 +82,31 @@ class HypothesisTest:
 def wald_test(result, terms, value=None):
     """Wald test of H0: R beta = r on ``result``'s reported coefficients (module docstring).
 
-    terms: a coefficient name (as in result.coefficient_names(), e.g. 'x1', '(intercept)',
-    'b:x1' for softmax), a term name (a key of result.terms: all its coefficients, e.g. every
-    level of a categorical; softmax: a feature's coefficients in every free class), or a list
-    of these, each coefficient tested against ``value`` (a number or one per coefficient,
-    default 0); or a restriction matrix R of shape (q, m), m = len(result.params), with
-    ``value`` = r (length q, default 0). Returns a :class:`HypothesisTest`.
+    Parameters
+    ----------
+    result : FitResult
+        A fit with standard errors.
+    terms : str, list of str or array-like
+        A coefficient name (as in result.coefficient_names(), e.g. 'x1', '(intercept)',
+        'b:x1' for softmax), a term name (a key of result.terms: all its coefficients, e.g.
+        every level of a categorical; softmax: a feature's coefficients in every free class),
+        or a list of these; or a restriction matrix R of shape (q, m), m = len(result.params).
+    value : float, array-like or None, default None
+        r: a number or one per restriction (None: 0).
+
+    Returns
+    -------
+    HypothesisTest
+        chi2(q), or F(q, df_inference) where the dispersion is estimated.
+
+    Raises
+    ------
+    TypeError
+        result not a FitResult, or terms neither names nor a numeric matrix.
+    ValueError
+        No covariance (stderr not computed), an unknown name, a matrix of the wrong shape or
+        with non-finite entries, dependent restrictions, a singular restricted covariance, or
+        value of the wrong length or not finite.
     """
     _check_result(result, "result")
     cov = result.cov_params()
@@ -187,12 +226,31 @@ def _value(value, q):
 def lr_test(full, restricted, test="auto"):
     """Test ``restricted`` (a fit nested in ``full``) against ``full`` (module docstring).
 
-    test: "auto" ("lr" for fixed-dispersion families, "f" where the dispersion is
-    estimated), "lr" (LR = 2 (llf_full - llf_restricted) ~ chi2(df)) or "f" (the deviance
-    F test). df = the difference in the number of parameters. Both fits must be unpenalised
+    df = the difference in the number of parameters. Both fits must be unpenalised
     maximum-likelihood fits of the same family and link on the same rows (same y, weights
     and offset when the fitted models are at hand, and the restricted design's columns in the
-    span of the full one's). Returns a :class:`HypothesisTest`.
+    span of the full one's).
+
+    Parameters
+    ----------
+    full, restricted : FitResult
+        The two fits, ``restricted`` nested in ``full``.
+    test : {"auto", "lr", "f"}, default "auto"
+        "lr": LR = 2 (llf_full - llf_restricted) ~ chi2(df); "f": the deviance F test;
+        "auto": "f" where the dispersion is estimated, else "lr".
+
+    Returns
+    -------
+    HypothesisTest
+
+    Raises
+    ------
+    TypeError
+        full or restricted not a FitResult.
+    ValueError
+        An unknown test; fits that differ in model, family, link, power, classes, rows or
+        data, are penalised, lack a log-likelihood, are not nested, or where the full fit
+        has no more parameters; "f" without a positive dispersion and residual df.
     """
     _check_result(full, "full")
     _check_result(restricted, "restricted")
