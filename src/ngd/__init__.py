@@ -25,7 +25,18 @@ from ngd.estimators_cv import GLMRegressorCV, LogisticRegressionCV
 from ngd.inference import HypothesisTest, lr_test, wald_test
 
 def build_info():
-    """Build and threading facts: OpenMP on/off, omp_get_max_threads(), default thread count."""
+    """Build and threading facts: OpenMP on/off, omp_get_max_threads(), default thread count.
+
+    Returns
+    -------
+    dict
+        {"openmp": bool, "omp_max_threads": int, "default_threads": int}.
+
+    Raises
+    ------
+    ValueError
+        NGD_NUM_THREADS set but not an integer.
+    """
     from ngd._kernels._openmp import omp_max_threads, openmp_enabled
     from ngd._threads import effective_n_threads
 
@@ -35,7 +46,13 @@ def build_info():
 
 def get_include():
     """Folder that contains the ``ngd`` package: add it to Cython's include_path to cimport
-    ``ngd.kernels`` (needed with editable installs, harmless otherwise)."""
+    ``ngd.kernels`` (needed with editable installs, harmless otherwise).
+
+    Returns
+    -------
+    str
+        The absolute path of the folder above the package.
+    """
     return str(_Path(__file__).resolve().parent.parent)
 
 

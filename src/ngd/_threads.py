@@ -26,9 +26,26 @@ def _check_count(n_threads, name="n_threads"):
 
 def set_num_threads(n_threads):
     """Default number of kernel threads for this process, used whenever a function gets
-    ``n_threads=None`` and the environment variable NGD_NUM_THREADS is not set. Negative
-    values count back from all cores (-1 = all); None restores the default (all cores).
-    Returns the previous setting."""
+    ``n_threads=None`` and the environment variable NGD_NUM_THREADS is not set.
+
+    Parameters
+    ----------
+    n_threads : int or None
+        Threads (>= 1), or counting back from all cores if negative (-1 = all); None
+        restores the default (all cores). Clipped to +-4096.
+
+    Returns
+    -------
+    int or None
+        The previous setting (None: not set).
+
+    Raises
+    ------
+    TypeError
+        n_threads neither an integer nor None (bool included).
+    ValueError
+        n_threads 0.
+    """
     global _NUM_THREADS
     previous = _NUM_THREADS
     _NUM_THREADS = None if n_threads is None else _check_count(n_threads)

@@ -64,8 +64,38 @@ class CheckRow:
 
 
 def check_fit(fit, X=None, y=None, *, n_draws=200, seed=0, kl_budget=1e-4, **fit_options):
-    """Rows of the checks for ``fit``: a FitResult of :func:`ngd.fit`, or a model name, then
-    fitted first as ``ngd.fit(X, y, model=fit, **fit_options)``."""
+    """Rows of the checks of the module docstring for ``fit``: a FitResult of :func:`ngd.fit`,
+    or a model name, then fitted first as ``ngd.fit(X, y, model=fit, **fit_options)``.
+
+    Parameters
+    ----------
+    fit : FitResult or str
+        A fit of the in-memory backend, or a model name to fit first.
+    X, y : array-like or None, default None
+        The data, with a model name only.
+    n_draws : int, default 200
+        Replicate responses drawn from the fitted model (>= 2).
+    seed : int, default 0
+        Seed of the replicates and of the random KL direction.
+    kl_budget : float, default 1e-4
+        delta of check 5 (> 0).
+    **fit_options
+        :func:`ngd.fit`'s options, with a model name only.
+
+    Returns
+    -------
+    list of CheckRow
+        One row per verified quantity (``passed``, ``as_dict()``).
+
+    Raises
+    ------
+    TypeError
+        X, y or fit options given with a FitResult.
+    ValueError
+        A FitResult without its model (e.g. unpickled), a model that cannot draw responses
+        or has no Hessian (e.g. fitted out of core), an invalid n_draws or kl_budget, or as
+        :func:`ngd.fit`.
+    """
     if isinstance(fit, FitResult):
         if X is not None or y is not None or fit_options:
             raise TypeError("X, y and fit options apply only when fit is a model name")

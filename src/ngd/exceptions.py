@@ -6,17 +6,18 @@ class NgdError(Exception):
 
 
 class DataError(NgdError, ValueError):
-    """Input data that cannot be fitted: unreadable, malformed, non-finite or out of domain."""
+    """Input data that cannot be fitted (a ValueError): unreadable, malformed, non-finite or
+    out of the model's domain."""
 
 
 class ConvergenceWarning(UserWarning):
-    """A fit stopped at max_iter, or its line search could not make progress."""
+    """Warned when a fit stops at max_iter, or its line search cannot make progress."""
 
 
 class DampingWarning(UserWarning):
-    """The curvature was not positive definite and the damping had to be raised."""
+    """Warned when the curvature is not positive definite and the damping is raised."""
 
 
 class MissingDependencyError(NgdError, ImportError):
-    """An optional package that the requested feature needs is not installed; the message
-    names the extra to install (``pip install 'ngd[arrow]'``)."""
+    """An optional package that the requested feature needs is not installed (an ImportError);
+    the message names the extra to install (``pip install 'ngd[arrow]'``)."""
