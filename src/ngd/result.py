@@ -275,7 +275,7 @@ class FitResult(OptimizeResult):
         Raises
         ------
         ValueError
-            A softmax result without the reporting transform (e.g. one loaded from a file).
+            A softmax result whose covariance came without the reporting transform.
         """
         cov = self.get("cov")
         if cov is None:
