@@ -57,7 +57,8 @@ def get_include():
 
 
 __all__ = [
-    "fit", "compare", "backend_supports", "ModelSpec", "SolverOptions", "predict", "METHODS", "FitResult", "History", "build_info", "get_include", "set_num_threads", "NgdError",
+    "fit", "compare", "backend_supports", "ModelSpec", "SolverOptions", "predict", "METHODS",
+    "FitResult", "History", "build_info", "get_include", "set_num_threads", "NgdError",
     "DataError", "ConvergenceWarning", "DampingWarning", "__version__",
     "save_model", "load_model", "LogisticRegression", "GLMRegressor",
     "fit_path", "PathResult", "cross_validate", "fit_cv", "CVResult", "LogisticRegressionCV",
