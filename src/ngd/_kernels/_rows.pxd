@@ -3,6 +3,8 @@
 from libc.math cimport sqrt
 from cython cimport floating
 
+from ngd._kernels._blas cimport blas_int
+
 cdef enum:
     CHUNK_DOUBLES = 32768      # ~256 KiB of float64 per row block
     MAX_SLOTS = 64             # partial results reduced in slot order
@@ -60,3 +62,34 @@ cdef inline int work_threads(int n_threads, Py_ssize_t n_slots, double work) noe
     if n_threads > cap:
         n_threads = <int> cap
     return n_threads if n_threads > 1 else 1
+
+
+cdef struct RowBlock:
+    const double* A         # the rows i0 .. i0 + m in BLAS (column-major) terms:
+    blas_int lda            #   p x m for row-major data, m x p for F-ordered float64 in place
+    blas_int m
+    blas_int p
+    bint in_place_columns   # True for the m x p case
+
+
+cdef inline RowBlock row_block(const floating* X, Py_ssize_t ldx, bint row_major,
+                               Py_ssize_t i0, Py_ssize_t m, Py_ssize_t p,
+                               double* buf) noexcept nogil:
+    """Rows i0 .. i0 + m of X as float64 for BLAS: float64 X is read in place, float32 X is
+    converted into ``buf`` (row-major, m x p)."""
+    cdef RowBlock block
+    block.m = <blas_int> m
+    block.p = <blas_int> p
+    block.in_place_columns = False
+    if floating is double:
+        block.lda = <blas_int> ldx
+        if row_major:
+            block.A = <const double*> (X + i0 * ldx)
+        else:
+            block.A = <const double*> (X + i0)
+            block.in_place_columns = True
+    else:
+        load_rows(X, ldx, row_major, i0, m, p, p, False, NULL, buf)
+        block.A = buf
+        block.lda = <blas_int> p
+    return block

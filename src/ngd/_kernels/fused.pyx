@@ -45,38 +45,7 @@ from libc.stdlib cimport malloc, calloc, free
 from ngd._kernels._blas cimport blas_int, dgemv
 from ngd._kernels._row_terms cimport (RowTerms, _logistic_row, GlmSpec, _glm_spec, _glm_row,
                                       _log_ndtr)
-from ngd._kernels._rows cimport chunk_rows, load_rows, work_threads, MAX_SLOTS
-
-
-cdef struct RowBlock:
-    const double* A         # the rows i0 .. i0 + m in BLAS (column-major) terms:
-    blas_int lda            #   p x m for row-major data, m x p for F-ordered float64 in place
-    blas_int m
-    blas_int p
-    bint in_place_columns   # True for the m x p case
-
-
-cdef inline RowBlock _row_block(const floating* X, Py_ssize_t ldx, bint row_major,
-                                Py_ssize_t i0, Py_ssize_t m, Py_ssize_t p,
-                                double* buf) noexcept nogil:
-    """Rows i0 .. i0 + m of X as float64 for BLAS: float64 X is read in place, float32 X is
-    converted into ``buf`` (row-major, m x p)."""
-    cdef RowBlock block
-    block.m = <blas_int> m
-    block.p = <blas_int> p
-    block.in_place_columns = False
-    if floating is double:
-        block.lda = <blas_int> ldx
-        if row_major:
-            block.A = <const double*> (X + i0 * ldx)
-        else:
-            block.A = <const double*> (X + i0)
-            block.in_place_columns = True
-    else:
-        load_rows(X, ldx, row_major, i0, m, p, p, False, NULL, buf)
-        block.A = buf
-        block.lda = <blas_int> p
-    return block
+from ngd._kernels._rows cimport RowBlock, chunk_rows, row_block, work_threads, MAX_SLOTS
 
 
 cdef inline void _block_times(RowBlock* block, const double* coef,
@@ -157,7 +126,7 @@ cdef int logistic_pass_resid(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_s
                 while c < n_chunks:
                     i0 = c * rows
                     m = rows if i0 + rows <= n else n - i0
-                    block = _row_block(X, ldx, row_major, i0, m, p, buf)
+                    block = row_block(X, ldx, row_major, i0, m, p, buf)
                     _block_times(&block, coef, resid)
                     for r in range(m):
                         wi = 1.0 if w == NULL else w[i0 + r]
@@ -307,7 +276,7 @@ cdef int glm_pass_out(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t 
                 while c < n_chunks and invalid_ptr[0] == 0:
                     i0 = c * rows
                     m = rows if i0 + rows <= n else n - i0
-                    block = _row_block(X, ldx, row_major, i0, m, p, buf)
+                    block = row_block(X, ldx, row_major, i0, m, p, buf)
                     _block_times(&block, coef, resid)
                     for r in range(m):
                         wi = 1.0 if w == NULL else w[i0 + r]

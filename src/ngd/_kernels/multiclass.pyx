@@ -17,37 +17,39 @@ from libc.stdlib cimport malloc, calloc, free
 from cython cimport floating
 
 from ngd._kernels._blas cimport blas_int, dgemm
-from ngd._kernels._rows cimport chunk_rows, load_rows, work_threads, MAX_SLOTS
+from ngd._kernels._rows cimport RowBlock, chunk_rows, row_block, work_threads, MAX_SLOTS
 
 
-cdef inline void _block_logits(const double* A, blas_int lda, bint in_place_columns,
-                               blas_int m, blas_int p, blas_int K, const double* coef,
+cdef inline void _block_logits(RowBlock* block, blas_int K, const double* coef,
                                double* E) noexcept nogil:
-    """E (row-major m x K) = rows . W^T; A the block in BLAS terms: p x m (row-major data) or
-    m x p (``in_place_columns``); coef W row-major (K, p), i.e. W^T column-major p x K."""
+    """E (row-major m x K) = rows . W^T (the block: ngd._kernels._rows.row_block; zeros when
+    p = 0); coef W row-major (K, p), i.e. W^T column-major p x K."""
     cdef double one = 1.0, zero = 0.0
-    cdef blas_int r, k
-    if p == 0:
-        for r in range(m * K):
+    cdef blas_int r
+    if block.p == 0:
+        for r in range(block.m * K):
             E[r] = 0.0
         return
-    if in_place_columns:
-        dgemm("T", "T", &K, &m, &p, &one, <double*> coef, &p, <double*> A, &lda, &zero, E, &K)
+    if block.in_place_columns:
+        dgemm("T", "T", &K, &block.m, &block.p, &one, <double*> coef, &block.p,
+              <double*> block.A, &block.lda, &zero, E, &K)
     else:
-        dgemm("T", "N", &K, &m, &p, &one, <double*> coef, &p, <double*> A, &lda, &zero, E, &K)
+        dgemm("T", "N", &K, &block.m, &block.p, &one, <double*> coef, &block.p,
+              <double*> block.A, &block.lda, &zero, E, &K)
 
 
-cdef inline void _block_add_gradient(const double* A, blas_int lda, bint in_place_columns,
-                                     blas_int m, blas_int p, blas_int K, const double* R,
+cdef inline void _block_add_gradient(RowBlock* block, blas_int K, const double* R,
                                      double* G) noexcept nogil:
     """G (column-major p x K, i.e. row-major (K, p)) += rows^T R, R row-major m x K."""
     cdef double one = 1.0
-    if p == 0:
+    if block.p == 0:
         return
-    if in_place_columns:
-        dgemm("T", "T", &p, &K, &m, &one, <double*> A, &lda, <double*> R, &K, &one, G, &p)
+    if block.in_place_columns:
+        dgemm("T", "T", &block.p, &K, &block.m, &one, <double*> block.A, &block.lda,
+              <double*> R, &K, &one, G, &block.p)
     else:
-        dgemm("N", "T", &p, &K, &m, &one, <double*> A, &lda, <double*> R, &K, &one, G, &p)
+        dgemm("N", "T", &block.p, &K, &block.m, &one, <double*> block.A, &block.lda,
+              <double*> R, &K, &one, G, &block.p)
 
 
 cdef inline double _softmax_row(double* e, Py_ssize_t K, const double* b, Py_ssize_t code,
@@ -92,9 +94,8 @@ cdef int softmax_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t 
     cdef double* E
     cdef double* R
     cdef double* slot
-    cdef const double* A
-    cdef blas_int lda, bm, bp = <blas_int> p, bK = <blas_int> K
-    cdef bint in_place
+    cdef RowBlock block
+    cdef blas_int bK = <blas_int> K
     cdef double wi
     if partial == NULL:
         return -1
@@ -114,20 +115,8 @@ cdef int softmax_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t 
                 while c < n_chunks:
                     i0 = c * rows
                     m = rows if i0 + rows <= n else n - i0
-                    bm = <blas_int> m
-                    in_place = False
-                    if floating is double:
-                        if row_major:
-                            A = <const double*> (X + i0 * ldx)
-                        else:
-                            A = <const double*> (X + i0)
-                            in_place = True
-                        lda = <blas_int> ldx
-                    else:
-                        load_rows(X, ldx, row_major, i0, m, p, p, False, NULL, buf)
-                        A = buf
-                        lda = bp if p > 0 else 1
-                    _block_logits(A, lda, in_place, bm, bp, bK, coef, E)
+                    block = row_block(X, ldx, row_major, i0, m, p, buf)
+                    _block_logits(&block, bK, coef, E)
                     for r in range(m):
                         wi = 1.0 if w == NULL else w[i0 + r]
                         slot[width - 1] += wi * _softmax_row(E + r * K, K, intercept,
@@ -137,7 +126,7 @@ cdef int softmax_pass(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t 
                         if proba_out != NULL:
                             for k in range(K):
                                 proba_out[(i0 + r) * K + k] = E[r * K + k]
-                    _block_add_gradient(A, lda, in_place, bm, bp, bK, R, slot)
+                    _block_add_gradient(&block, bK, R, slot)
                     c = c + n_slots
         free(buf)
         free(E)
