@@ -60,7 +60,9 @@ finished. Objectives are recomputed by one numpy function per model
 Times are one run of the library's fit call after an untimed warm-up fit on a corner of the
 data; every solver gets the same C-ordered float64 X (or CSR) and all cores; conversions a
 peer needs (a column of ones for statsmodels, y/e for PoissonRegressor) are made before the
-timer starts. Peers that form and factor the dense p x p Hessian every iteration
+timer starts. ngd runs with its defaults but ``stderr=False``: no peer's fit call computes
+standard errors (statsmodels computes them lazily, after it), so ngd's timed fit does not
+either. Peers that form and factor the dense p x p Hessian every iteration
 (scikit-learn's newton-cholesky, glum's irls-ls and irls-cd) are skipped above p = 5000
 parameters (3 GiB per Hessian at p = 20 000; one factorisation alone is minutes on 2 cores).
 
@@ -226,7 +228,9 @@ def _no_convergence_warning(caught):
 
 
 def ngd_solver(method):
-    """Adapter factory for ``ngd.fit(method=method)`` with its default options."""
+    """Adapter factory for ``ngd.fit(method=method)`` with its default options but
+    ``stderr=False``: no peer's timed fit computes standard errors (statsmodels computes
+    them lazily, after the fit), so ngd's timed fit does not either."""
     def factory(problem):
         if method == "newton" and is_canonical(problem):
             raise Skip("canonical link: Newton is Fisher scoring, the ngd row")
@@ -236,7 +240,8 @@ def ngd_solver(method):
         def fit(tol):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                res = ngd.fit(problem.X, problem.y, method=method, tol=tol, **options)
+                res = ngd.fit(problem.X, problem.y, method=method, tol=tol, stderr=False,
+                              **options)
             return Fit(res.coef, res.intercept, int(res.n_iter), bool(res.converged))
         return fit
     return factory
