@@ -1,17 +1,21 @@
 """Woodbury solve for single-output models with fewer curvature rows than parameters.
 
 C = X~^T V X~ + D with X~ = [X, 1], V = diag(v) (v >= 0), D = diag(mu on the coef, lambda on
-the intercept), mu = l2 + lambda. With S = diag(sqrt(v)) and A = X^T V X + mu I (p x p),
+the intercept), mu = l2 + lambda. With S = diag(sqrt(v)), K = X X^T and M = mu I_n + S K S,
+A = X^T V X + mu I (p x p) has
 
-    A^{-1} u = (u - X^T S (mu I_n + S X X^T S)^{-1} S X u) / mu       (an n x n system),
+    A^{-1} u = (u - X^T S M^{-1} S X u) / mu                       (an n x n system),
 
-and the intercept is eliminated by its Schur complement: with b = X^T v, c = sum v + lambda,
-z2 = A^{-1} b, s = c - b^T z2, the solve of C (d1, d0) = (g1, g0) is
-z1 = A^{-1} g1, d0 = (g0 - b^T z1) / s, d1 = z1 - z2 d0.
-X X^T (n x n) is formed once per X (n^2 p flops), so an iteration costs n^3/3 + O(n p).
+and, since X^T is pushed through, A^{-1} X^T w = X^T (w - S M^{-1} S K w) / mu. The intercept
+is eliminated by its Schur complement: with b = X^T v, c = sum v + lambda, z2 = A^{-1} b,
+s = c - b^T z2, the solve of C (d1, d0) = (g1, g0) is z1 = A^{-1} g1, d0 = (g0 - b^T z1) / s,
+d1 = z1 - z2 d0. Writing h = X g1, w1 = S M^{-1} S h and w2 = (v - S M^{-1} S K v) / mu:
+b^T z2 = v^T K w2, b^T z1 = v^T (h - K w1) / mu and d1 = g1 / mu - X^T (w1 / mu + d0 w2),
+so a solve reads X twice (h and one X^T product) with or without an intercept.
+K (n x n) is formed once per X (n^2 p flops), so an iteration costs n^3/3 + 2 n p + O(n^2).
 """
 import numpy as np
-from scipy.linalg import blas, cho_factor, cho_solve
+from scipy.linalg import blas, cho_solve, lapack
 
 from ngd import _sparse
 from ngd._threads import blas_threads
@@ -68,15 +72,15 @@ class WoodburySolver:
                              "(an exact or empirical Fisher); use solver='cg' or 'cholesky'")
         kernel = self._kernel_of(X)
         s = np.sqrt(v)
-        scaled = s[:, None] * kernel * s[None, :]
         lam, escalations = float(damping), 0
-        scale = max(float(np.trace(scaled)) / max(g.size, 1), 1e-300)
+        scale = max(float(np.diagonal(kernel) @ v) / max(g.size, 1), 1e-300)  # tr(S K S) / p
         # the formula needs mu > 0: without a penalty or damping it uses the smallest
         # damping (not an escalation when n >= p, where C itself may be positive definite)
         mu_floor = 0.0 if X.shape[0] < model.n_features else MU_FLOOR * scale
+        h = matvec(X, g[:model.n_features])
         while True:
             mu = max(model.l2 + lam, mu_floor)
-            d = self._try(model, X, v, s, scaled, g, mu, lam) if mu > 0 else None
+            d = self._try(model, X, kernel, v, s, h, g, mu, lam) if mu > 0 else None
             if d is not None:
                 return Solve(d, lam, escalations, solver=self.name)
             if escalations >= MAX_ESCALATIONS:
@@ -86,26 +90,34 @@ class WoodburySolver:
             escalations += 1
 
     @staticmethod
-    def _try(model, X, v, s, scaled, g, mu, lam):
+    def _factor(kernel, s, mu):
+        """Cholesky factor of M = mu I + S K S (lower, in a fresh array), or None when it
+        fails."""
+        system = np.multiply(kernel, s[:, None])
+        system *= s[None, :]
+        system.flat[::system.shape[0] + 1] += mu
+        factor, info = lapack.dpotrf(system.T, lower=1, clean=0, overwrite_a=1)
+        return None if info != 0 else (factor, True)
+
+    @classmethod
+    def _try(cls, model, X, kernel, v, s, h, g, mu, lam):
         """The solve at fixed (mu, lambda), or None when a factorisation fails."""
-        system = scaled + mu * np.eye(scaled.shape[0])
-        try:
-            factor = cho_factor(system, lower=True, check_finite=False)
-        except np.linalg.LinAlgError:
+        factor = cls._factor(kernel, s, mu)
+        if factor is None:
             return None
 
-        def a_inverse(U):
-            """A^{-1} U for the columns of U (p, k): one pass over X each way."""
-            inner = cho_solve(factor, s[:, None] * matvec(X, U), check_finite=False)
-            return (U - rmatvec(X, s[:, None] * inner)) / mu
+        def sms(w):
+            """S M^{-1} S w."""
+            return s * cho_solve(factor, s * w, check_finite=False)
 
         p = model.n_features
+        w1 = sms(h)
         if not model.fit_intercept:
-            return a_inverse(g[:, None])[:, 0]
-        b = rmatvec(X, v)
-        z1, z2 = a_inverse(np.column_stack([g[:p], b])).T
-        schur = float(v.sum()) + lam - float(b @ z2)
+            return (g - rmatvec(X, w1)) / mu
+        kv = kernel @ v
+        w2 = (v - sms(kv)) / mu
+        schur = float(v.sum()) + lam - float(kv @ w2)
         if not schur > 0:
             return None
-        d0 = (g[p] - float(b @ z1)) / schur
-        return np.append(z1 - z2 * d0, d0)
+        d0 = (g[p] - float(v @ h - kv @ w1) / mu) / schur
+        return np.append(g[:p] / mu - rmatvec(X, w1 / mu + d0 * w2), d0)
