@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from ngd import _sparse, _validation
+from ngd import _sparse, _validation, rowspace
 from ngd._threads import fit_threads
 from ngd.design import is_design
 from ngd.exceptions import DataError
@@ -150,6 +150,9 @@ def _subsample_size(subsample, method, model, curvature):
     if isinstance(subsample, str):                      # "auto"
         if method != "ngd" or curvature == "bohning":     # a fixed curvature is formed once
             return None
+        fixed = getattr(model, "curvature_is_fixed", None)
+        if fixed is not None and fixed(curvature):        # so is one whose weights are fixed
+            return None
         if hasattr(model, "curvature_blocks"):    # a Design: a subsample can miss levels
             return None
         return auto_subsample_size(n, model.n_params)
@@ -180,8 +183,11 @@ def _fit_single(prepared, options, statistics=True, theta0=None):
     with fit_threads(prepared.n_threads):
         stepper, curvature, step_rule = _stepper(model, options)
         start = _start(model) if theta0 is None else theta0
-        result = run(stepper, start, tol=float(options.tol), ftol=float(options.ftol),
-                     max_iter=max_iter, method=method, callback=options.callback)
+        if rowspace.applies(model, options, stepper, theta0):
+            result = rowspace.fit(model, options, stepper, start)
+        else:
+            result = run(stepper, start, tol=float(options.tol), ftol=float(options.ftol),
+                         max_iter=max_iter, method=method, callback=options.callback)
         result.attach_model(model)
         result.solver = getattr(stepper, "solver_name", None)
         result.solver_costs = getattr(stepper, "solver_costs", None)

@@ -23,7 +23,7 @@ from ngd.models import families as _families
 from ngd.models import links as _links
 from ngd.models.families import check_link, get_family
 from ngd.models.links import get_link
-from ngd.models.separation import binary_certificate, involved_columns
+from ngd.models.separation import _SLACK, binary_certificate, involved_columns
 
 CURVATURES = ("exact", "empirical", "observed")
 NULL_MAX_ITER = 100
@@ -77,6 +77,7 @@ def kernel_codes(family, link):
 
 
 STATISTICS_BLOCK_ROWS = 65_536
+WITNESS_ROWS = 64          # rows whose slack the separation pre-check computes
 
 
 def _zero_mean_at_infinity(family):
@@ -337,12 +338,36 @@ class GLM(SingleOutputModel):
         y_i = 0, = 0 where y_i > 0, < 0 for some row; e.g. a level whose responses are all 0):
         no MLE. Else None."""
         y = self.separation_response()
-        if y is None:
+        if y is None or self._margin_witness(y, delta):
             return None
         rows = binary_certificate(self.X, y, delta, self.fit_intercept, self.sample_weight)
         if rows is None:
             return None
         return rows, involved_columns(self.X, delta[:self.n_features])
+
+    def _margin_witness(self, y, delta):
+        """True when a row of positive weight shows that delta does not separate: its margin
+        m_i = x~_i . d has the wrong sign (or is non-zero where 0 < y_i < 1) beyond twice the
+        slack _SLACK max|d| |x~_i| of ``binary_certificate``, which then returns None too.
+        One pass over X (the margins); the row norms only of the WITNESS_ROWS rows whose
+        margins are the most wrong, not of every row (the certificate's second pass)."""
+        scale = float(np.max(np.abs(delta)))
+        if _sparse.is_sparse(self.X) or scale == 0 or not np.isfinite(scale):
+            return False
+        margin = matvec(self.X, np.asarray(delta[:self.n_features], dtype=np.float64))
+        if self.fit_intercept:
+            margin += float(delta[-1])
+        sign = np.where(y >= 1, 1.0, np.where(y <= 0, -1.0, 0.0))
+        wrong = np.where(sign == 0, -np.abs(margin), sign * margin)   # < 0: the wrong side
+        wrong[~(self.sample_weight > 0)] = np.inf
+        k = min(WITNESS_ROWS, wrong.size)
+        rows = np.argpartition(wrong, k - 1)[:k]
+        rows = rows[wrong[rows] < 0]
+        if rows.size == 0:
+            return False
+        X = np.asarray(self.X[rows], dtype=np.float64)
+        norms = np.sqrt(np.sum(X * X, axis=1) + (1.0 if self.fit_intercept else 0.0))
+        return bool(np.any(wrong[rows] < -2.0 * _SLACK * scale * norms))
 
     def separation_response(self):
         """The responses of the separation check (None: no check): y for a binomial model
@@ -356,6 +381,15 @@ class GLM(SingleOutputModel):
         if self.link.name == "log" and _zero_mean_at_infinity(self.family):
             return np.where(self.y > 0, 0.5, 0.0)
         return None
+
+    def curvature_is_fixed(self, curvature):
+        """True when the per-row weights of ``curvature`` do not depend on theta, so that the
+        curvature matrix is the same at every iterate: Gaussian-identity (h' s = 1, and the
+        observed Hessian's extra term (mu - y) s (h''/h' - s V') = 0) and the exact Fisher of
+        Gamma-log (h'^2 / V = mu^2 / mu^2 = 1)."""
+        pair = (self.family.name, self.link.name)
+        return pair == ("gaussian", "identity") and curvature in ("exact", "observed") or \
+            pair == ("gamma", "log") and curvature == "exact"
 
     def as_glm(self):
         """This model (statistics helpers accept any model with ``as_glm``)."""
@@ -461,12 +495,17 @@ class GLM(SingleOutputModel):
 
     def log_likelihood(self, theta, phi):
         """Full log-likelihood at dispersion phi (Gaussian-identity: at the maximum-likelihood
-        scale deviance / sum w, as statsmodels); nan where there is no closed form (then X
-        is not read)."""
+        scale deviance / sum w, as statsmodels; binomial with 0/1 responses: -deviance / 2);
+        nan where there is no closed form (then X is not read)."""
         if not self.family.closed_form_likelihood:
             return np.nan
         if self.family.name == "gaussian" and self.link.name == "identity":
             phi = self.deviance(theta) / self.weight_sum
+        if self.family.name == "binomial" and self.trials is None and \
+                np.all((self.y == 0) | (self.y == 1)):
+            # 0/1 responses: log p(y_i | mu_i) = -d(y_i, mu_i) / 2 (no binomial coefficient,
+            # no y log y terms), so llf = -deviance / 2, from the fit's last pass
+            return -0.5 * self.deviance(theta)
         total = 0.0
         for rows, mu in self._row_blocks(theta):
             w = self.sample_weight[rows]

@@ -1,0 +1,94 @@
+"""The GLM fit's shortcuts (issue 15, part 3) give what the long way gives: no curvature
+subsample where the curvature is fixed, the separation pre-check, the 0/1 binomial
+log-likelihood from the deviance."""
+import numpy as np
+import pytest
+
+import ngd
+from ngd.models import get_model
+from ngd.models.separation import binary_certificate
+
+
+def _data(n, d, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    return rng, X, X @ rng.standard_normal(d) * 0.3
+
+
+@pytest.mark.parametrize("model, link, curvature, fixed", [
+    ("gaussian", "identity", "exact", True), ("gaussian", "identity", "observed", True),
+    ("gamma", "log", "exact", True), ("gamma", "log", "observed", False),
+    ("poisson", "log", "exact", False), ("gamma", "inverse", "exact", False)])
+def test_curvature_is_fixed_means_weights_do_not_move(model, link, curvature, fixed):
+    rng, X, eta = _data(500, 3)
+    y = {"gaussian": lambda: eta + rng.standard_normal(500),
+         "gamma": lambda: rng.gamma(2.0, np.exp(eta) / 2.0) if link == "log"
+         else rng.gamma(2.0, 1.0 / (2.0 + np.abs(eta)) / 2.0),
+         "poisson": lambda: rng.poisson(np.exp(eta)).astype(float)}[model]()
+    glm = get_model(model)(X, y, family=model, link=link)
+    assert glm.curvature_is_fixed(curvature) is fixed
+    theta = glm.initial_theta()
+    other = theta + 0.05 * rng.standard_normal(theta.size)
+    a = glm.evaluate(theta, curvature).weights
+    b = glm.evaluate(other, curvature).weights
+    assert np.allclose(a, b, rtol=1e-12, atol=0) is fixed
+
+
+@pytest.mark.parametrize("model, link", [("gaussian", "identity"), ("gamma", "log")])
+def test_fixed_curvature_uses_every_row_from_the_first_step(model, link):
+    rng, X, eta = _data(50_000, 4, seed=1)      # n >= 4 x 10 000: "auto" would subsample
+    y = eta + rng.standard_normal(eta.size) if model == "gaussian" else \
+        rng.gamma(2.0, np.exp(eta) / 2.0)
+    res = ngd.fit(X, y, model=model, link=link, tol=1e-10, stderr=False)
+    assert res.converged
+    assert np.all(res.history["fisher_rows"][1:] == X.shape[0])
+    scoring = ngd.fit(X, y, model=model, link=link, tol=1e-10, stderr=False, subsample=None)
+    np.testing.assert_allclose(res.coef, scoring.coef, rtol=0, atol=1e-9)
+    if model == "gaussian":                     # least squares: one step, one check
+        assert res.n_iter == 2
+        design = np.column_stack([X, np.ones(X.shape[0])])
+        np.testing.assert_allclose(np.append(res.coef, res.intercept),
+                                   np.linalg.lstsq(design, y, rcond=None)[0], atol=1e-12)
+
+
+def test_margin_witness_implies_no_certificate():
+    rng, X, eta = _data(2000, 5, seed=2)
+    y = (rng.random(2000) < 1 / (1 + np.exp(-eta))).astype(float)
+    y[:50] = 0.3                                  # proportions: their margins must be 0
+    glm = get_model("binomial")(X, y, family="binomial", link="logit")
+    witnessed = 0
+    for k in range(200):
+        delta = rng.standard_normal(6) * 10.0 ** rng.integers(-12, 2)
+        if k % 3 == 0:                            # nearly separating: a few wrong rows
+            delta[:5] = 0.0
+            delta[5] = 1e-3
+        if glm._margin_witness(y, delta):
+            witnessed += 1
+            assert binary_certificate(X, y, delta, True, glm.sample_weight) is None
+    assert witnessed > 100
+
+
+def test_separation_still_found_with_the_pre_check():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((400, 2))
+    y = (X[:, 0] > 0).astype(float)                # complete separation along column 0
+    glm = get_model("binomial")(X, y, family="binomial", link="logit")
+    delta = np.array([1.0, 0.0, 0.0])
+    assert not glm._margin_witness(y, delta)
+    rows, columns = glm.separation(delta)
+    assert columns == [0] and rows.size == np.count_nonzero(X[:, 0] != 0)
+
+
+def test_binary_binomial_log_likelihood_is_minus_half_the_deviance():
+    rng, X, eta = _data(3000, 4, seed=4)
+    y = (rng.random(3000) < 1 / (1 + np.exp(-eta))).astype(float)
+    w = rng.uniform(0.5, 2.0, 3000)
+    glm = get_model("binomial")(X, y, family="binomial", link="logit", sample_weight=w)
+    theta = glm.initial_theta() + 0.1
+    mu = glm.mean(theta)
+    expected = glm.family.log_likelihood(y, mu, w, 1.0)   # the per-row formula
+    assert glm.log_likelihood(theta, 1.0) == pytest.approx(expected, rel=1e-13)
+    y[0] = 0.5                                     # a proportion: the general formula
+    glm = get_model("binomial")(X, y, family="binomial", link="logit", sample_weight=w)
+    assert glm.log_likelihood(theta, 1.0) == pytest.approx(
+        glm.family.log_likelihood(y, glm.mean(theta), w, 1.0), rel=1e-13)
