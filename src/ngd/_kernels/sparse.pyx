@@ -14,8 +14,9 @@
 Each touches only the non-zeros. Rows are cut into blocks of a fixed number of rows (set by n
 and nnz alone); a fixed number of slots owns every n_slots-th block and accumulates it in
 float64, and the slots are summed in order: the results do not depend on n_threads. The slot
-count is capped so that the final reduction costs at most about one pass over the non-zeros
-(vectors) or GRAM_BUDGET doubles (the Gram's dense accumulators).
+count is capped so that the final reduction costs at most about a SLOT_SHARE-th of a pass
+over the non-zeros (vectors: one slot, written straight into out, when p is large against nnz)
+or GRAM_BUDGET doubles (the Gram's dense accumulators).
 
 The multi-output Gram accumulates pair-major: for each column pair j <= m of x~ a group of
 the T = K(K+1)/2 class pairs k <= l lies side by side, so a row's non-zero pair costs one
@@ -38,6 +39,8 @@ cdef enum:
     PASS_BUDGET = 1048576           # doubles (8 MiB) of multi-output accumulators per pass
     TILE = 32                       # column indices per tile of the multi-output scatter
     SLOT_FILL = 64                  # column-pair updates per accumulator and slot, at least
+    SLOT_SHARE = 4                  # vector accumulations: slots hold at most nnz K / SLOT_SHARE
+    REDUCE_BAND = 4096              # accumulators per band of the parallel slot reduction
 
 cdef enum Accumulation:             # slots are pw x K (K = 1 for the Fisher-vector product)
     ACC_RMATVEC = 0                 # slot += x~_i (x) v_i
@@ -55,6 +58,26 @@ cdef inline double _row_dot(const floating* data, const sparse_index* indices,
     return t
 
 
+cdef inline double _row_dot4(const floating* data, const sparse_index* indices,
+                             Py_ssize_t a, Py_ssize_t b, const double* u) noexcept nogil:
+    """sum over the row's non-zeros k in [a, b) of data[k] u[indices[k]], in four interleaved
+    partial sums (k = a + 4 q + r for lane r) added as (s0 + s1) + (s2 + s3), then the tail in
+    order: four independent chains of additions instead of one."""
+    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+    cdef Py_ssize_t k = a
+    while k + 4 <= b:
+        s0 += data[k] * u[indices[k]]
+        s1 += data[k + 1] * u[indices[k + 1]]
+        s2 += data[k + 2] * u[indices[k + 2]]
+        s3 += data[k + 3] * u[indices[k + 3]]
+        k += 4
+    s0 = (s0 + s1) + (s2 + s3)
+    while k < b:
+        s0 += data[k] * u[indices[k]]
+        k += 1
+    return s0
+
+
 cdef inline void _accumulate_row(int mode, const floating* data, const sparse_index* indices,
                                  Py_ssize_t a, Py_ssize_t b, const double* vi, Py_ssize_t K,
                                  const double* u, Py_ssize_t p, bint intercept,
@@ -65,7 +88,7 @@ cdef inline void _accumulate_row(int mode, const floating* data, const sparse_in
     cdef double t, x
     cdef double* target
     if mode == ACC_FISHER_VECTOR:
-        t = _row_dot(data, indices, a, b, u)
+        t = _row_dot4(data, indices, a, b, u)
         if intercept:
             t = t + u[p]
         t = vi[0] * t
@@ -104,22 +127,29 @@ cdef int _accumulate(int mode, const floating* data, const sparse_index* indices
                      Py_ssize_t K, const double* v, const double* u, double* out,
                      int n_threads) noexcept nogil:
     """out (pw x K) = sum_i of the row terms of ``mode`` (v: n x K row weights), reduced over
-    slots in order."""
+    slots in order. Slot 0 is out itself; the others (as many as SLOT_SHARE allows) are
+    zeroed by their threads and added into out column by column, in slot order."""
     cdef Py_ssize_t width = (p + (1 if intercept else 0)) * K
     cdef Py_ssize_t nnz = indptr[n]
-    cdef Plan plan = csr_plan(n, nnz, nnz * K // (width if width > 0 else 1))
-    cdef Py_ssize_t s, c, i, i1, j
+    cdef Plan plan = csr_plan(n, nnz, nnz * K // (SLOT_SHARE * (width if width > 0 else 1)))
+    cdef Py_ssize_t s, c, i, i1, j, j0, j1, band
+    cdef Py_ssize_t n_bands = (width + REDUCE_BAND - 1) // REDUCE_BAND
     cdef double* slot
-    cdef double* partial
+    cdef double* partial = NULL
     memset(out, 0, width * sizeof(double))
     if n == 0 or width == 0:
         return 0
-    partial = <double*> calloc(plan.n_slots * width, sizeof(double))
-    if partial == NULL:
-        return -1
+    if plan.n_slots > 1:
+        partial = <double*> malloc((plan.n_slots - 1) * width * sizeof(double))
+        if partial == NULL:
+            return -1
     n_threads = work_threads(n_threads, plan.n_slots, 4.0 * nnz * K + 2.0 * n)
     for s in prange(plan.n_slots, nogil=True, schedule="dynamic", num_threads=n_threads):
-        slot = partial + s * width
+        if s == 0:
+            slot = out
+        else:
+            slot = partial + (s - 1) * width
+            memset(slot, 0, width * sizeof(double))
         c = s
         while c < plan.n_chunks:
             i1 = (c + 1) * plan.rows
@@ -129,10 +159,19 @@ cdef int _accumulate(int mode, const floating* data, const sparse_index* indices
                 _accumulate_row(mode, data, indices, indptr[i], indptr[i + 1], v + i * K, K,
                                 u, p, intercept, slot)
             c = c + plan.n_slots
-    for s in range(plan.n_slots):
-        slot = partial + s * width
-        for j in range(width):
-            out[j] += slot[j]
+    if partial == NULL:
+        return 0
+    for band in prange(n_bands, nogil=True, schedule="static",
+                       num_threads=work_threads(n_threads, n_bands,
+                                                1.0 * width * plan.n_slots)):
+        j0 = band * REDUCE_BAND
+        j1 = j0 + REDUCE_BAND
+        if j1 > width:
+            j1 = width
+        for s in range(plan.n_slots - 1):
+            slot = partial + s * width
+            for j in range(j0, j1):
+                out[j] += slot[j]
     free(partial)
     return 0
 
