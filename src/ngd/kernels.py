@@ -26,7 +26,7 @@ from ngd._kernels import fisher as _fisher
 from ngd._kernels import fused as _fused
 from ngd._kernels import linalg as _linalg
 from ngd._kernels import multiclass as _multiclass
-from ngd._threads import blas_threads, effective_n_threads, fit_threads
+from ngd._threads import blas_threads, effective_n_threads, fit_threads, threads_for
 from ngd._validation import as_matrix, as_square, as_vector
 from ngd.exceptions import DataError
 
@@ -333,8 +333,10 @@ def multi_output_empirical_fisher(X, resid, v=None, *, intercept=False, n_thread
 
 
 def _gram_threads(n, width, n_threads, multi=True):
-    """(kernel threads, BLAS limit): OpenMP over row blocks when there are enough per-thread
+    """(kernel threads, BLAS limit): one thread for a small Gram (n width^2 below
+    ngd._threads.SMALL_WORK), else OpenMP over row blocks when there are enough per-thread
     accumulators, otherwise a single accumulator with BLAS threads (kind 2)."""
+    n_threads = threads_for(float(n) * width * width, n_threads)
     if n_threads > 1 and _fisher._gram_slots(n, width, multi) < 2:
         return 1, blas_threads(n_threads)
     return n_threads, fit_threads(n_threads)

@@ -9,7 +9,7 @@ float32 dense X halves the memory-bound passes). Per iteration of the fit
 - cholesky: the Gram, K(K+1)/2 blocks of n p^2 (dense) or sum_i z_i^2 (CSR) multiply-adds,
   and the factor, P^3 / 3; memory 16 P^2 bytes (the matrix and its factor);
 - woodbury (single output, exact or empirical curvature): the n x n factor n^3 / 3, about
-  WOODBURY_SQUARE_PASSES n^2 memory-bound element operations (scaling, shift, copy) and three
+  WOODBURY_SQUARE_PASSES n^2 memory-bound element operations (scaling, shift, copy) and two
   passes over X, plus X X^T (n^2 p dense, sum_j c_j^2 CSR with c_j the column counts) formed
   once per fit and amortised over AMORTISED_ITERATIONS; memory 32 n^2 bytes;
 - cg: (CG iterations) x (two passes over X, 4 n z K flops) plus a Python overhead per
@@ -95,7 +95,8 @@ class Cost:
 def problem_shape(model, n_rows, damping=0.0):
     """The :class:`ProblemShape` of ``model`` with ``n_rows`` curvature rows: the row and
     column counts of a CSR X in O(nnz + p); the mean squared entry from at most SAMPLE_ROWS
-    rows of a dense X, or SAMPLE_ROWS^2 evenly spaced stored entries of a CSR X."""
+    rows of a dense X (every k-th column of them when that is over SAMPLE_ROWS^2 entries), or
+    SAMPLE_ROWS^2 evenly spaced stored entries of a CSR X."""
     X = getattr(model, "X", None)
     n, p = model.n_samples, model.n_features
     outputs = int(getattr(model, "n_classes", 1) or 1)
@@ -114,6 +115,7 @@ def problem_shape(model, n_rows, damping=0.0):
     mean_square = 1.0
     if isinstance(X, np.ndarray) and X.size:
         sample = X[::max(1, n // SAMPLE_ROWS)]
+        sample = sample[:, ::max(1, sample.size // (SAMPLE_ROWS * SAMPLE_ROWS))]
         mean_square = float(np.mean(np.square(sample, dtype=float)))
     return ProblemShape(entries_per_row=float(p), row_square=float(p) ** 2,
                         column_square=float(p), mean_square=mean_square, sparse=False, **common)
@@ -149,14 +151,14 @@ def cholesky_cost(shape):
 
 
 def woodbury_cost(shape):
-    """n x n factor, memory-bound n^2 work, three passes, amortised X X^T."""
+    """n x n factor, memory-bound n^2 work, two passes, amortised X X^T."""
     n = shape.rows
     if shape.sparse:
         kernel = n * n * shape.column_square / SPARSE_GRAM_RATE + SPARSE_KERNEL_ENTRY * n * n
     else:
         kernel = n * n * shape.columns / GRAM_RATE
     seconds = n ** 3 / 3.0 / CHOLESKY_RATE + WOODBURY_SQUARE_PASSES * n * n / SQUARE_RATE \
-        + _pass_seconds(shape, 3) + kernel / AMORTISED_ITERATIONS + SOLVE_OVERHEAD
+        + _pass_seconds(shape, 2) + kernel / AMORTISED_ITERATIONS + SOLVE_OVERHEAD
     return Cost(seconds, 32.0 * n * n)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from scipy.linalg import blas, cho_solve, lapack
 
 from ngd import _sparse
-from ngd._threads import blas_threads
+from ngd._threads import blas_threads, threads_for
 from ngd.fisher.dense import Solve
 from ngd.fisher.matrix_free import MAX_ESCALATIONS
 from ngd.models._linear import matvec, rmatvec
@@ -54,6 +54,10 @@ class WoodburySolver:
         self._X = None
         self._kernel = None
 
+    def use_kernel(self, X, kernel):
+        """Solve on X with ``kernel`` as X X^T (formed by the caller, e.g. ngd.rowspace)."""
+        self._X, self._kernel = X, kernel
+
     def _kernel_of(self, X):
         if X is not self._X:
             self._X, self._kernel = X, kernel_matrix(X)
@@ -61,8 +65,11 @@ class WoodburySolver:
 
     def solve(self, model, weights, g, damping, rows=None):
         """d with (C + lambda I) d = g; lambda is raised from 0 when C is singular. Runs
-        with the fit's BLAS threads (the fit limits BLAS to 1 around the OpenMP kernels)."""
-        with blas_threads(model.n_threads):
+        with the fit's BLAS threads (the fit limits BLAS to 1 around the OpenMP kernels),
+        one when the solve is small (ngd._threads.threads_for)."""
+        n = model.n_samples if rows is None else rows.size
+        work = n ** 3 / 3.0 + 2.0 * n * model.n_features
+        with blas_threads(threads_for(work, model.n_threads)):
             return self._solve(model, weights, g, damping, rows)
 
     def _solve(self, model, weights, g, damping, rows):

@@ -1,6 +1,7 @@
 """Pieces shared by the models: the Evaluation record of one pass, the Gram of [X, 1], row subsamples and the curvature
 accessors (matrix, matrix-vector product, diagonal). X is a dense array or a CSR matrix
 validated by ``ngd.fit``; CSR goes through the sparse kernels."""
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,6 +89,19 @@ class SingleOutputModel(EvaluatedModel):
     per-row curvature weights (subclasses define ``evaluate``). Every curvature accessor takes
     the ``weights`` of an evaluation and optionally a :class:`RowSample` ``rows``: then the
     curvature is estimated from those rows alone."""
+
+    def on_design(self, X):
+        """The same model -- rows, response, weights, offset, ridge, intercept -- with the
+        design X (n, q) in place of its own: theta = [coef (q,), intercept]."""
+        if X.shape[0] != self.n_samples:
+            raise ValueError(f"the design must have {self.n_samples} rows, got {X.shape[0]}")
+        other = copy.copy(self)
+        other.__dict__.pop("_last", None)       # a remembered evaluation on the old design
+        other.X = X
+        other.n_features = X.shape[1]
+        other.n_params = other.n_features + other.fit_intercept
+        other.penalty_mask = np.arange(other.n_params) < other.n_features
+        return other
 
     def curvature_data(self, weights, rows=None):
         """(X, v) with curvature = [X, 1]^T diag(v) [X, 1] + l2 on the coef diagonal."""
