@@ -92,3 +92,37 @@ def test_binary_binomial_log_likelihood_is_minus_half_the_deviance():
     glm = get_model("binomial")(X, y, family="binomial", link="logit", sample_weight=w)
     assert glm.log_likelihood(theta, 1.0) == pytest.approx(
         glm.family.log_likelihood(y, glm.mean(theta), w, 1.0), rel=1e-13)
+
+
+@pytest.mark.parametrize("curvature", [None, "exact", "observed", "empirical"])
+@pytest.mark.parametrize("dtype, order, trials", [(np.float64, "C", False),
+                                                   (np.float32, "F", False),
+                                                   (np.float64, "F", True)])
+def test_binary_binomial_logit_pass_matches_the_reference(curvature, dtype, order, trials):
+    rng, X, eta = _data(3000, 4, seed=5)
+    X = np.asarray(X, dtype=dtype, order=order)
+    m = rng.integers(1, 4, 3000).astype(float) if trials else None
+    y = (rng.random(3000) < 1 / (1 + np.exp(-eta))).astype(float)
+    if trials:
+        y = y * m                                   # 0 or m successes: 0/1 proportions
+    w, offset = rng.uniform(0.5, 2.0, 3000), rng.normal(0.0, 0.1, 3000)
+    glm = get_model("binomial")(X, y, family="binomial", link="logit", trials=m,
+                                sample_weight=w, offset=offset)
+    theta = np.append(rng.normal(0.0, 0.3, 4), 0.2)
+    eta_out = np.empty(3000)
+    args = (theta, curvature, glm.X, glm.y, glm.sample_weight, glm.offset, glm.weight_sum,
+            glm.trials)
+    fast = glm._evaluate(*args, eta_out=eta_out)
+    assert glm._binary_response(glm.y)
+    ref = glm._evaluate_generic(*args)
+    assert fast.loss == pytest.approx(ref.loss, rel=1e-12)
+    np.testing.assert_allclose(fast.grad, ref.grad, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(eta_out, glm.linear_predictor(theta, offset=glm.offset),
+                               rtol=1e-12, atol=1e-12)
+    if curvature is None:
+        assert fast.weights is None
+    else:
+        np.testing.assert_allclose(fast.weights, ref.weights, rtol=1e-10, atol=1e-18)
+    theta[0] = np.inf                                # out of domain: the loss is +inf
+    with np.errstate(all="ignore"):
+        assert glm._evaluate(*((theta,) + args[1:])).loss == np.inf

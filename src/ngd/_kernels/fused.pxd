@@ -22,6 +22,15 @@ cdef int logistic_pass_resid(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_s
                              double* weight_out, double* resid_out,
                              int n_threads) noexcept nogil
 
+# logistic_pass_resid that also writes eta_out[i] = eta_i, the linear predictor (when not
+# NULL); the other outputs are logistic_pass's, bit for bit.
+cdef int logistic_pass_out(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
+                           bint row_major, const double* coef, double intercept,
+                           const double* y, const double* w, const double* offset,
+                           int fisher_kind, double* loss_out, double* grad_out,
+                           double* weight_out, double* resid_out, double* eta_out,
+                           int n_threads) noexcept nogil
+
 cpdef enum GlmFamily:
     GLM_GAUSSIAN = 0
     GLM_BINOMIAL = 1

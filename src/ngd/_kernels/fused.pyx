@@ -11,9 +11,9 @@ Sums are unnormalised; the caller divides by sum(w). Row blocks are reduced in a
 so results do not depend on the number of threads. ``logistic_pass_resid`` and
 ``glm_pass_resid`` also write the per-row residual resid_out[i] = r_i = d(w_i nll_i)/d eta_i
 (the gradient of a term that enters eta like an offset, e.g. a categorical block, is then a
-sum of r); ``glm_pass_out`` also the linear predictor eta_out[i] = eta_i (statistics at the
-fit's last iterate then need no further pass); the other outputs are those of the plain
-passes, bit for bit. p may be 0.
+sum of r); ``glm_pass_out`` and ``logistic_pass_out`` also the linear predictor
+eta_out[i] = eta_i (statistics at the fit's last iterate then need no further pass); the
+other outputs are those of the plain passes, bit for bit. p may be 0.
 
 ``glm_pass`` does the same for any GLM (family, link) pair given as integer codes (the tweedie
 power and the power-link exponent alongside): with mu = h(eta), s = h'(eta) / V(mu) and
@@ -97,6 +97,19 @@ cdef int logistic_pass_resid(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_s
                              double* weight_out, double* resid_out,
                              int n_threads) noexcept nogil:
     """``logistic_pass`` that also writes r_i to resid_out (when not NULL)."""
+    return logistic_pass_out(X, n, p, ldx, row_major, coef, intercept, y, w, offset,
+                             fisher_kind, loss_out, grad_out, weight_out, resid_out, NULL,
+                             n_threads)
+
+
+cdef int logistic_pass_out(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
+                           bint row_major, const double* coef, double intercept,
+                           const double* y, const double* w, const double* offset,
+                           int fisher_kind, double* loss_out, double* grad_out,
+                           double* weight_out, double* resid_out, double* eta_out,
+                           int n_threads) noexcept nogil:
+    """``logistic_pass`` that also writes r_i to resid_out and eta_i to eta_out (each when
+    not NULL)."""
     cdef Py_ssize_t rows = chunk_rows(n, p)
     cdef Py_ssize_t n_chunks = (n + rows - 1) // rows
     cdef Py_ssize_t n_slots = n_chunks if n_chunks < MAX_SLOTS else MAX_SLOTS
@@ -134,6 +147,8 @@ cdef int logistic_pass_resid(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_s
                         resid[r] = resid[r] + intercept
                         if offset != NULL:
                             resid[r] = resid[r] + offset[i0 + r]
+                        if eta_out != NULL:
+                            eta_out[i0 + r] = resid[r]
                         terms = _logistic_row(resid[r], yi, wi, fisher_kind)
                         slot[p + 1] += wi * terms.nll
                         slot[p] += terms.resid
@@ -164,9 +179,9 @@ cdef int logistic_pass_resid(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_s
 def _logistic_pass(const floating[:, :] X, const double[::1] coef, double intercept,
                    const double[::1] y, object w, object offset, int fisher_kind,
                    double[::1] grad_out, object weight_out, int n_threads,
-                   object resid_out=None):
-    """Unvalidated Python entry to ``logistic_pass`` (``logistic_pass_resid`` when resid_out,
-    float64 (n,), is given); returns the weighted loss sum."""
+                   object resid_out=None, object eta_out=None):
+    """Unvalidated Python entry to ``logistic_pass`` (``logistic_pass_out`` when resid_out or
+    eta_out, float64 (n,), is given); returns the weighted loss sum."""
     cdef Py_ssize_t n = X.shape[0], p = X.shape[1], ldx
     cdef bint row_major
     cdef const double[::1] w_view
@@ -177,12 +192,17 @@ def _logistic_pass(const floating[:, :] X, const double[::1] coef, double interc
     cdef double* weight_ptr = NULL
     cdef double[::1] resid_view
     cdef double* resid_ptr = NULL
+    cdef double[::1] eta_view
+    cdef double* eta_ptr = NULL
     cdef double loss = 0.0
     cdef int status
     row_major, ldx = _layout(X.strides[0], X.strides[1], X.itemsize, n, p)
     if resid_out is not None:
         resid_view = resid_out
         resid_ptr = &resid_view[0]
+    if eta_out is not None:
+        eta_view = eta_out
+        eta_ptr = &eta_view[0]
     if w is not None:
         w_view = w
         w_ptr = &w_view[0]
@@ -195,9 +215,9 @@ def _logistic_pass(const floating[:, :] X, const double[::1] coef, double interc
     elif fisher_kind != FISHER_NONE:
         raise ValueError("weight_out is required when fisher_kind is not FISHER_NONE")
     with nogil:
-        status = logistic_pass_resid(&X[0, 0], n, p, ldx, row_major, &coef[0], intercept,
-                                     &y[0], w_ptr, off_ptr, fisher_kind, &loss,
-                                     &grad_out[0], weight_ptr, resid_ptr, n_threads)
+        status = logistic_pass_out(&X[0, 0], n, p, ldx, row_major, &coef[0], intercept,
+                                   &y[0], w_ptr, off_ptr, fisher_kind, &loss, &grad_out[0],
+                                   weight_ptr, resid_ptr, eta_ptr, n_threads)
     if status != 0:
         raise MemoryError("logistic_pass could not allocate its row-block buffers")
     return loss

@@ -76,6 +76,12 @@ def kernel_codes(family, link):
             float(link.power) if lnk == "power" else 1.0)
 
 
+_BINOMIAL_LOGIT = (_fused.GLM_FAMILIES["binomial"], _fused.GLM_LINKS["logit"])
+# the logistic pass's per-row weights of each curvature (logit is canonical: observed = exact)
+_LOGISTIC_KINDS = {None: _fused.FISHER_KINDS["none"], "exact": _fused.FISHER_KINDS["exact"],
+                   "observed": _fused.FISHER_KINDS["exact"],
+                   "empirical": _fused.FISHER_KINDS["empirical"]}
+
 STATISTICS_BLOCK_ROWS = 65_536
 WITNESS_ROWS = 64          # rows whose slack the separation pre-check computes
 
@@ -268,8 +274,9 @@ class GLM(SingleOutputModel):
     def _evaluate(self, theta, curvature, X, y, w, offset, w_sum, trials=None, resid_out=None,
                   eta_out=None):
         """One pass over X in the fused ``glm_pass`` kernel (CSR X: its CSR counterpart
-        ``csr_glm_pass``); numpy for user-defined families or links, or dense X that is not a
-        C- or F-contiguous float32/float64 array. resid_out and eta_out (float64 (n,), dense X
+        ``csr_glm_pass``; dense binomial-logit with 0/1 responses: ``logistic_pass``); numpy
+        for user-defined families or links, or dense X that is not a C- or F-contiguous
+        float32/float64 array. resid_out and eta_out (float64 (n,), dense X
         only): filled with r_i = w_i (mu_i - y_i) s_i and eta_i."""
         if curvature not in (None,) + CURVATURES:
             raise ValueError(f"curvature must be one of {CURVATURES}, got {curvature!r}")
@@ -290,6 +297,14 @@ class GLM(SingleOutputModel):
         if sparse:
             loss_sum, valid = _sparse_fused._csr_glm_pass(X.data, X.indices, X.indptr,
                                                           X.shape[1], *args)
+        elif (family, link) == _BINOMIAL_LOGIT and self._binary_response(y) and \
+                (trials is None or curvature != "empirical"):
+            # 0/1 responses: the half deviance is the logistic loss and s = h'/V = 1, so the
+            # logistic pass computes the same terms with two transcendentals a row, not six
+            loss_sum = _fused._logistic_pass(X, coef, float(intercept), *args[2:5],
+                                             _LOGISTIC_KINDS[curvature], raw_grad, weights,
+                                             self.n_threads, resid_out, eta_out)
+            valid = bool(np.isfinite(loss_sum))
         else:
             loss_sum, valid = _fused._glm_pass(X, *args, resid_out, eta_out)
         if not valid:
@@ -300,6 +315,14 @@ class GLM(SingleOutputModel):
         if weights is not None:
             weights /= w_sum
         return Evaluation(loss, grad, weights, curvature)
+
+    def _binary_response(self, y):
+        """True when every entry of y is 0 or 1 (remembered for the last y object)."""
+        last = getattr(self, "_last_binary", None)
+        if last is None or last[0] is not y:
+            last = (y, bool(np.all((y == 0) | (y == 1))))
+            self._last_binary = last
+        return last[1]
 
     def _evaluate_generic(self, theta, curvature, X, y, w, offset, w_sum, trials=None,
                           resid_out=None, eta_out=None):
