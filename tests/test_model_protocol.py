@@ -594,7 +594,19 @@ def _check_chunked(model, theta, case):
     assert (model.classes is not None) == (model.name in LABEL_MODELS)
 
 
+def _check_on_design(model, theta, case):
+    """The model on the first two columns of X is the model with the other coef at 0."""
+    other = model.on_design(model.X[:, :2])
+    assert other.n_features == 2 and other.n_params == 2 + model.fit_intercept
+    assert model.X.shape[1] == model.n_features        # the model itself is unchanged
+    small = np.append(theta[:2], theta[model.n_features:])
+    full = np.zeros_like(theta)
+    full[:2], full[model.n_features:] = theta[:2], theta[model.n_features:]
+    _close(other.evaluate(small).loss, model.evaluate(full).loss, rtol=1e-12)
+
+
 CHECKS = {
+    "on_design": _check_on_design,
     "curvature_data": _check_curvature_data, "curvature_blocks": _check_curvature_blocks,
     "subsample_type": _check_subsample_type, "free": _check_free,
     "split_stderr": _check_split_stderr, "report_matrix": _check_report_matrix,
@@ -627,7 +639,7 @@ def _expected_structure(case):
         ({"family"} if glm else {"family_name"})
     if case.backend == "design":
         return out | {"curvature_blocks", "subsample_type", "trials", "mean"}
-    return out | {"curvature_data"} | ({"trials", "mean"} if glm else set())
+    return out | {"curvature_data", "on_design"} | ({"trials", "mean"} if glm else set())
 
 
 def test_every_capability_has_a_check():

@@ -187,6 +187,9 @@ CAPABILITIES = {
     "mean": "mean(theta, X=None, offset=None) -> mu = h(eta) (n,) (GLMs and GLM Designs)",
     "linear_predictor": "linear_predictor(theta, X=None, ...) -> eta, (n,) or softmax (n, K), "
                         "on this X or another",
+    "on_design": "single-output models in memory: on_design(X2) -> the same model (rows, "
+                 "response, weights, offset, ridge) on the design X2 (n, q) (ngd.rowspace: "
+                 "ridge fits with n < p in a basis of X's row space)",
     "chunked": "chunked and Dask models: n_passes (passes over the data so far), chunk_rows "
                "(rows per chunk), classes (labels or None), cov_type, spec (the chunk tasks' "
                "model description)",
@@ -197,6 +200,7 @@ CAPABILITY_MEMBERS = {
     "curvature_blocks": ("curvature_blocks", "n_levels", "codes", "uses_block_covariance",
                          "attach_block_covariance"),
     "subsample_type": ("subsample_type",),
+    "on_design": ("on_design",),
     "free": ("free", "expand", "n_classes"),
     "split_stderr": ("split_stderr",),
     "report_matrix": ("_report_matrix",),
