@@ -27,7 +27,7 @@ def _data(n=N, p=P, seed=0, rank=None):
 @pytest.mark.parametrize("rank", [None, 70])
 def test_basis_is_orthonormal_spans_the_rows_and_maps_x_to_r(rank):
     X, _ = _data(rank=rank)
-    basis = rowspace.RowSpaceBasis(X)
+    basis = rowspace.RowSpaceBasis(X, X @ X.T)
     assert basis.rank == (N if rank is None else rank)
     Q = np.column_stack([basis.coefficients(e) for e in np.eye(basis.rank)])
     np.testing.assert_allclose(Q.T @ Q, np.eye(basis.rank), atol=1e-10)
@@ -131,14 +131,34 @@ def test_on_design_keeps_rows_and_penalty():
     w = rng.uniform(0.5, 2, 30)
     model = build_model(ModelSpec(model="logistic", l2=0.1),
                         FitData(X, y, sample_weight=w)).model
-    R = rowspace.RowSpaceBasis(X).design
+    R = rowspace.RowSpaceBasis(X, X @ X.T).design
     other = model.on_design(R)
     assert other.n_features == R.shape[1] and other.n_params == R.shape[1] + 1
     assert other.X is R and model.X is X and other.l2 == model.l2
     theta = np.append(rng.standard_normal(R.shape[1]), 0.3)
-    basis = rowspace.RowSpaceBasis(X)
+    basis = rowspace.RowSpaceBasis(X, X @ X.T)
     beta = basis.coefficients(theta[:-1])
     assert other.evaluate(theta).loss == pytest.approx(
         model.evaluate(np.append(beta, 0.3)).loss, rel=1e-12)
     with pytest.raises(ValueError, match="rows"):
         model.on_design(R[:10])
+
+
+@pytest.mark.parametrize("scale", [0.0, 1e149])
+def test_zero_or_huge_x_gives_no_nan_from_the_basis(scale):
+    """X = 0 has no row space; X near the float range overflows X X^T: the plain fit runs
+    near the float range: either way no NaN coefficients come from the basis."""
+    X, rng = _data(seed=6)
+    y = (rng.random(N) < 0.5).astype(float)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            result = ngd.fit(X * scale, y, l2=1e-2)
+        except (ValueError, np.linalg.LinAlgError) as exc:   # the plain fit's own refusal
+            assert "row space" not in str(exc)
+            return
+    assert "row space" not in result.message
+    assert np.all(np.isfinite(result.x))
+    if scale == 0.0:
+        np.testing.assert_allclose(result.coef, 0.0, atol=0)
+        assert result.intercept == pytest.approx(np.log(y.mean() / (1 - y.mean())), rel=1e-8)

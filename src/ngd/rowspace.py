@@ -42,14 +42,12 @@ def applies(model, options, stepper, theta0):
 
 
 class RowSpaceBasis:
-    """The basis Q = X^T P_r L_r^{-T} of the module docstring, held as (X, pivots, L_r), with
-    K = X X^T and the design R = P L (R R^T = K to rounding, or to the pivoting tolerance
-    n eps max K_ii when K is singular)."""
+    """The basis Q = X^T P_r L_r^{-T} of the module docstring from K = X X^T, held as
+    (X, pivots, L_r), with the design R = P L (R R^T = K to rounding, or to the pivoting
+    tolerance n eps max K_ii when K is singular)."""
 
-    def __init__(self, X, n_threads=1):
-        with blas_threads(n_threads):
-            self.kernel = kernel_matrix(X)
-            factor, pivots, rank, info = lapack.dpstrf(self.kernel, lower=1)
+    def __init__(self, X, kernel):
+        factor, pivots, rank, info = lapack.dpstrf(kernel, lower=1)
         if info < 0 or rank < 1:
             raise np.linalg.LinAlgError("the pivoted Cholesky factor of X X^T failed")
         self.X = X
@@ -70,22 +68,31 @@ class RowSpaceBasis:
 
 def fit(model, options, stepper, start):
     """Run ``stepper``'s method on the model on R from ``start`` (coef 0: gamma = 0), and
-    return its FitResult at beta = Q gamma with the original model's loss and gradient."""
+    return its FitResult at beta = Q gamma with the original model's loss and gradient. A K
+    that is not finite (entries of X near the float range) or zero (X = 0) is left to the
+    plain fit on X, which reuses K."""
     began = time.perf_counter()
-    basis = RowSpaceBasis(model.X, model.n_threads)
+    with blas_threads(model.n_threads):
+        kernel = kernel_matrix(model.X)
+        finite = bool(np.isfinite(kernel).all())
+        basis = RowSpaceBasis(model.X, kernel) if finite and kernel.any() else None
+    fit_options = dict(tol=float(options.tol), ftol=float(options.ftol),
+                       max_iter=options.iterations, method=options.method)
+    if basis is None:
+        stepper.solver.use_kernel(model.X, kernel)
+        return run(stepper, start, **fit_options)
     reduced = model.on_design(basis.design)
     inner = CurvatureStepper(reduced, stepper.curvature, damping=stepper.damping,
                              step_rule=stepper.step_rule, kl_budget=stepper.kl_budget,
                              solver="woodbury")
-    inner.solver.use_kernel(reduced.X, basis.kernel)
+    inner.solver.use_kernel(reduced.X, kernel)
     gamma0 = np.concatenate([np.zeros(basis.rank), start[model.n_features:]])
-    result = run(inner, gamma0, tol=float(options.tol), ftol=float(options.ftol),
-                 max_iter=options.iterations, method=options.method)
+    result = run(inner, gamma0, **fit_options)
     theta = np.concatenate([basis.coefficients(result.x[:basis.rank]),
                             result.x[basis.rank:]])
     evaluation = model.evaluate(theta)
-    result.update(x=theta, time=time.perf_counter() - began, loss=float(evaluation.loss), grad=evaluation.grad,
-                  grad_norm=float(evaluation.grad_norm),
+    result.update(x=theta, time=time.perf_counter() - began, loss=float(evaluation.loss),
+                  grad=evaluation.grad, grad_norm=float(evaluation.grad_norm),
                   message=result.message + f" Solved in an orthonormal basis of the row "
                   f"space of X ({basis.rank} columns for {model.n_features}).")
     return result
