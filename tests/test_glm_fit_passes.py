@@ -126,3 +126,17 @@ def test_binary_binomial_logit_pass_matches_the_reference(curvature, dtype, orde
     theta[0] = np.inf                                # out of domain: the loss is +inf
     with np.errstate(all="ignore"):
         assert glm._evaluate(*((theta,) + args[1:])).loss == np.inf
+
+
+@pytest.mark.parametrize("link", ["identity", "log"])
+def test_gaussian_pearson_and_log_likelihood_from_the_deviance(link):
+    rng, X, eta = _data(3000, 4, seed=6)
+    y = np.exp(eta) + rng.standard_normal(3000)
+    w = rng.uniform(0.5, 2.0, 3000)
+    glm = get_model("gaussian")(X, y, family="gaussian", link=link, sample_weight=w)
+    theta = np.append(0.1 * rng.standard_normal(4), 0.3)
+    mu = glm.mean(theta)
+    assert glm.pearson_chi2(theta) == pytest.approx(np.sum(w * (y - mu) ** 2), rel=1e-13)
+    phi = 0.7 if link == "log" else np.sum(w * (y - mu) ** 2) / w.sum()
+    assert glm.log_likelihood(theta, 0.7) == pytest.approx(
+        glm.family.log_likelihood(y, mu, w, phi), rel=1e-13)

@@ -476,7 +476,10 @@ class GLM(SingleOutputModel):
             yield rows, self.mean(theta, X=self.X[rows], offset=offset)
 
     def pearson_chi2(self, theta):
-        """sum_i w_i (y_i - mu_i)^2 / V(mu_i)."""
+        """sum_i w_i (y_i - mu_i)^2 / V(mu_i); Gaussian (V = 1): the deviance, from the fit's
+        last pass."""
+        if type(self.family) is _families.Gaussian:
+            return self.deviance(theta)
         return float(sum(np.sum(self.sample_weight[rows] * (self.y[rows] - mu) ** 2
                                 / self.family.variance(mu))
                          for rows, mu in self._row_blocks(theta)))
@@ -518,14 +521,19 @@ class GLM(SingleOutputModel):
 
     def log_likelihood(self, theta, phi):
         """Full log-likelihood at dispersion phi (Gaussian-identity: at the maximum-likelihood
-        scale deviance / sum w, as statsmodels; binomial with 0/1 responses: -deviance / 2);
-        nan where there is no closed form (then X is not read)."""
+        scale deviance / sum w, as statsmodels), from the deviance for Gaussian and for
+        binomial with 0/1 responses (-deviance / 2), else in row blocks; nan where there is
+        no closed form (then X is not read)."""
         if not self.family.closed_form_likelihood:
             return np.nan
         if self.family.name == "gaussian" and self.link.name == "identity":
             phi = self.deviance(theta) / self.weight_sum
-        if self.family.name == "binomial" and self.trials is None and \
-                np.all((self.y == 0) | (self.y == 1)):
+        if type(self.family) is _families.Gaussian:
+            # sum w (y - mu)^2 is the deviance D: llf = -(D / phi + sum w log(2 pi phi)) / 2
+            return float(-0.5 * (self.deviance(theta) / phi
+                                 + self.weight_sum * np.log(2 * np.pi * phi)))
+        if type(self.family) is _families.Binomial and self.trials is None and \
+                self._binary_response(self.y):
             # 0/1 responses: log p(y_i | mu_i) = -d(y_i, mu_i) / 2 (no binomial coefficient,
             # no y log y terms), so llf = -deviance / 2, from the fit's last pass
             return -0.5 * self.deviance(theta)
