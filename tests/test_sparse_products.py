@@ -1,6 +1,6 @@
-"""The CSR Fisher-vector product on both slot plans: one slot written straight into out (p
-large against nnz) and many slots reduced in column bands; each against scipy and bit-identical
-across thread counts."""
+"""The CSR Fisher-vector product on its slot plans: one slot written straight into out (p
+larger than nnz / 2), two slots (p up to nnz / 2) and many slots reduced in column bands; each
+against scipy and bit-identical across thread counts."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -17,7 +17,8 @@ def _csr(n, p, per_row, seed):
     return X
 
 
-@pytest.mark.parametrize("n,p,per_row", [(6000, 20000, 20),     # one slot, 4 row blocks
+@pytest.mark.parametrize("n,p,per_row", [(6000, 100000, 10),    # one slot, 2 row blocks
+                                         (6000, 20000, 20),     # two slots, 4 row blocks
                                          (60000, 5000, 10)])    # 19 slots, 2 column bands
 @pytest.mark.parametrize("intercept", [False, True])
 def test_fisher_vector_plans_match_scipy_and_threads(n, p, per_row, intercept):

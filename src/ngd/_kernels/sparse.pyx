@@ -15,8 +15,9 @@ Each touches only the non-zeros. Rows are cut into blocks of a fixed number of r
 and nnz alone); a fixed number of slots owns every n_slots-th block and accumulates it in
 float64, and the slots are summed in order: the results do not depend on n_threads. The slot
 count is capped so that the final reduction costs at most about a SLOT_SHARE-th of a pass
-over the non-zeros (vectors: one slot, written straight into out, when p is large against nnz)
-or GRAM_BUDGET doubles (the Gram's dense accumulators).
+over the non-zeros (vectors; but two slots where they cost at most a pass, one -- written
+straight into out -- where p is larger still) or GRAM_BUDGET doubles (the Gram's dense
+accumulators).
 
 The multi-output Gram accumulates pair-major: for each column pair j <= m of x~ a group of
 the T = K(K+1)/2 class pairs k <= l lies side by side, so a row's non-zero pair costs one
@@ -40,6 +41,7 @@ cdef enum:
     TILE = 32                       # column indices per tile of the multi-output scatter
     SLOT_FILL = 64                  # column-pair updates per accumulator and slot, at least
     SLOT_SHARE = 4                  # vector accumulations: slots hold at most nnz K / SLOT_SHARE
+    MIN_SLOTS = 2                   # ... or MIN_SLOTS slots where they hold at most nnz K
     REDUCE_BAND = 4096              # accumulators per band of the parallel slot reduction
 
 cdef enum Accumulation:             # slots are pw x K (K = 1 for the Fisher-vector product)
@@ -127,11 +129,14 @@ cdef int _accumulate(int mode, const floating* data, const sparse_index* indices
                      Py_ssize_t K, const double* v, const double* u, double* out,
                      int n_threads) noexcept nogil:
     """out (pw x K) = sum_i of the row terms of ``mode`` (v: n x K row weights), reduced over
-    slots in order. Slot 0 is out itself; the others (as many as SLOT_SHARE allows) are
-    zeroed by their threads and added into out column by column, in slot order."""
+    slots in order. Slots: as many as SLOT_SHARE allows, but MIN_SLOTS (two threads' worth)
+    while their reduction costs at most one pass over the non-zeros. Slot 0 is out itself;
+    the others are zeroed by their threads and added into out column band by band, in slot
+    order."""
     cdef Py_ssize_t width = (p + (1 if intercept else 0)) * K
     cdef Py_ssize_t nnz = indptr[n]
-    cdef Plan plan = csr_plan(n, nnz, nnz * K // (SLOT_SHARE * (width if width > 0 else 1)))
+    cdef Py_ssize_t passes = nnz * K // (width if width > 0 else 1)
+    cdef Plan plan = csr_plan(n, nnz, max(passes // SLOT_SHARE, min(MIN_SLOTS, passes)))
     cdef Py_ssize_t s, c, i, i1, j, j0, j1, band
     cdef Py_ssize_t n_bands = (width + REDUCE_BAND - 1) // REDUCE_BAND
     cdef double* slot
