@@ -530,7 +530,8 @@ class GLM(SingleOutputModel):
             phi = self.deviance(theta) / self.weight_sum
         if type(self.family) is _families.Gaussian:
             # sum w (y - mu)^2 is the deviance D: llf = -(D / phi + sum w log(2 pi phi)) / 2
-            return float(-0.5 * (self.deviance(theta) / phi
+            # (numpy division: phi = 0, a perfect fit, gives nan as the row sum does)
+            return float(-0.5 * (np.float64(self.deviance(theta)) / phi
                                  + self.weight_sum * np.log(2 * np.pi * phi)))
         if type(self.family) is _families.Binomial and self.trials is None and \
                 self._binary_response(self.y):
