@@ -16,7 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 
 import ngd
-from bench.common import SEED, logistic_objective, records_by_problem, solver_table
+from ngd import _sparse
+from bench.common import SEED, logistic_objective, records_by_problem, solver_table, thread_counts
 
 TOL = 1e-8                  # max |gradient| for ngd; scikit-learn's tol
 MAX_ITER = 1000
@@ -108,6 +109,29 @@ class SparseLogistic:
 
     def track_converged(self, problem, solver):
         return float(self._last(solver)["converged"])
+
+
+class FisherVector:
+    """One CSR Fisher-vector product [X, 1]^T (v * ([X, 1] u)) (the CG product of the sparse
+    logistic fits) per thread count, against scipy's X u and X^T r on the same matrix; the
+    shapes of bench_peers' sparse-logistic-wide and -tall (n x p x non-zeros per row)."""
+    params = [["10000x50000x40", "200000x20000x50"], thread_counts()]
+    param_names = ["problem", "n_threads"]
+    quick_params = [["2000x5000x10"], thread_counts()]
+    repeat = 20
+
+    def setup(self, problem, n_threads):
+        n, p, nnz = _problem_shape(problem)
+        X, _ = text_problem(n, p, nnz)
+        self.X = _sparse.as_csr(X)
+        rng = np.random.default_rng(SEED)
+        self.v, self.u = rng.random(n), rng.standard_normal(p + 1)
+
+    def time_ngd(self, problem, n_threads):
+        _sparse.fisher_vector(self.X, self.v, self.u, True, n_threads)
+
+    def time_scipy_matvec_and_rmatvec(self, problem, n_threads):
+        self.X.T @ (self.v * (self.X @ self.u[:-1]))
 
 
 def summarize(records):
