@@ -44,8 +44,8 @@ def test_fixed_curvature_uses_every_row_from_the_first_step(model, link):
     assert np.all(res.history["fisher_rows"][1:] == X.shape[0])
     scoring = ngd.fit(X, y, model=model, link=link, tol=1e-10, stderr=False, subsample=None)
     np.testing.assert_allclose(res.coef, scoring.coef, rtol=0, atol=1e-9)
-    if model == "gaussian":                     # least squares: one step, one check
-        assert res.n_iter == 2
+    if model == "gaussian":                     # least squares: one exact step
+        assert res.n_iter == 1
         design = np.column_stack([X, np.ones(X.shape[0])])
         np.testing.assert_allclose(np.append(res.coef, res.intercept),
                                    np.linalg.lstsq(design, y, rcond=None)[0], atol=1e-12)
@@ -140,3 +140,36 @@ def test_gaussian_pearson_and_log_likelihood_from_the_deviance(link):
     phi = 0.7 if link == "log" else np.sum(w * (y - mu) ** 2) / w.sum()
     assert glm.log_likelihood(theta, 0.7) == pytest.approx(
         glm.family.log_likelihood(y, mu, w, phi), rel=1e-13)
+
+
+@pytest.mark.parametrize("options, steps", [
+    (dict(), 1), (dict(l2=0.3, sample_weight=True, offset=True), 1),
+    (dict(damping=0.1), None), (dict(solver="cg"), None), (dict(step="kl", kl=1e-3), None),
+    (dict(fisher="empirical"), None)])
+def test_one_exact_step_ends_a_least_squares_fit_only_when_it_is_exact(options, steps):
+    """Gaussian-identity: an undamped unit step with a direct solve of the Hessian is the
+    minimiser, so the fit stops after it; a damped, CG, KL-limited or empirical-Fisher step
+    is not, and the fit goes on to the same optimum."""
+    rng, X, eta = _data(3000, 6, seed=3)
+    X[:, 1] = X[:, 0] + 0.3 * X[:, 1]                   # correlated columns
+    y = eta + rng.standard_normal(eta.size)
+    options = dict(options)
+    w = rng.uniform(0.5, 2.0, eta.size) if options.pop("sample_weight", False) else None
+    offset = 0.3 * rng.standard_normal(eta.size) if options.pop("offset", False) else None
+    res = ngd.fit(X, y, model="gaussian", tol=1e-10, stderr=False, sample_weight=w,
+                  offset=offset, max_iter=500, **options)
+    assert res.converged, res.message
+    if steps is not None:
+        assert res.n_iter == steps
+    else:
+        assert res.n_iter > 1
+    l2 = options.get("l2", 0.0)
+    design = np.column_stack([X, np.ones(eta.size)])
+    sw = np.ones(eta.size) if w is None else w
+    target = y - (0.0 if offset is None else offset)
+    A = design.T @ (sw[:, None] * design) / sw.sum()
+    A[:-1, :-1] += l2 * np.eye(X.shape[1])
+    exact = np.linalg.solve(A, design.T @ (sw * target) / sw.sum())
+    np.testing.assert_allclose(np.append(res.coef, res.intercept), exact,
+                               atol=1e-7 * (1 + np.abs(exact).max()))
+    assert np.abs(res.grad).max() <= 1e-10 or steps is None

@@ -414,6 +414,13 @@ class GLM(SingleOutputModel):
         return pair == ("gaussian", "identity") and curvature in ("exact", "observed") or \
             pair == ("gamma", "log") and curvature == "exact"
 
+    def loss_is_quadratic(self, curvature):
+        """True when L is quadratic in theta and ``curvature`` is its Hessian (Gaussian-identity,
+        exact or observed): one undamped unit step with an exact solve lands on the
+        minimiser."""
+        return (self.family.name, self.link.name) == ("gaussian", "identity") and \
+            curvature in ("exact", "observed")
+
     def as_glm(self):
         """This model (statistics helpers accept any model with ``as_glm``)."""
         return self

@@ -7,7 +7,8 @@ at most ftol * max(1, |L|) in one iteration (status 1), in both cases only once 
 step -- or the next one, predicted as s_k^2 / s_{k-1} from the last three step lengths
 s_{k-2} > s_{k-1} > s_k when these were unit steps at one damping, each at most
 PREDICT_MAX_RATIO times the one before (the iterates contract: no iteration is spent on
-confirming a step already known to be small) -- moved no coordinate by more than
+confirming a step already known to be small), or an exact step onto the minimiser of a
+quadratic L (Gaussian-identity: the next step is zero to rounding) -- moved no coordinate by more than
 xtol * (1 + max_j |theta_j|) with xtol = max(1e-10, 1e-2 tol) (second-order steps; this
 keeps the rule meaningful when the objective's scale is tiny, e.g. a GLM with a small
 dispersion, and lets a loose tol stop early), or when the loss changed by no more than
@@ -118,8 +119,8 @@ def run(stepper, theta0, *, tol, ftol, max_iter, method, callback=None):
                        time=time.perf_counter() - start)
         unit_steps = _unit_steps(unit_steps, outcome, previous_outcome)
         previous_outcome = outcome
-        settled = _settled(unit_steps, outcome.step_max,
-                           xtol * (1.0 + float(np.max(np.abs(theta)))))
+        settled = getattr(outcome, "minimiser", False) or _settled(
+            unit_steps, outcome.step_max, xtol * (1.0 + float(np.max(np.abs(theta)))))
         recent = (recent + [theta.copy()])[-SEPARATION_LAG - 1:]
         if check_separation and len(recent) > SEPARATION_LAG and \
                 outcome.step_max >= 0.5 * previous_step:

@@ -43,7 +43,7 @@ class StepOutcome:
     def __init__(self, theta=None, evaluation=None, step_size=np.nan, kl=np.nan,
                  damping=np.nan, dir_deriv=np.nan, n_linesearch=0, n_updates=0,
                  escalated=False, failed=False, step_max=0.0, fisher_rows=np.nan,
-                 solver_iter=np.nan):
+                 solver_iter=np.nan, minimiser=False):
         self.theta = theta
         self.evaluation = evaluation
         self.step_size = step_size
@@ -57,6 +57,7 @@ class StepOutcome:
         self.step_max = step_max
         self.fisher_rows = fisher_rows
         self.solver_iter = solver_iter
+        self.minimiser = minimiser      # the step solved a quadratic L exactly (see _exact)
 
 
 class CurvatureStepper:
@@ -161,8 +162,17 @@ class CurvatureStepper:
         if alpha is None:
             outcome.failed = True
             return outcome
+        outcome.minimiser = alpha == 1.0 and self._exact(solve, rows, lagged)
         return self._accept(outcome, theta, direction, alpha, accepted, dir_deriv,
                             solve.damping)
+
+    def _exact(self, solve, rows, lagged):
+        """Whether the direction minimises L exactly: L quadratic with this curvature as its
+        Hessian (the model's ``loss_is_quadratic``), all rows, no damping, a fresh direct
+        solve (not CG)."""
+        quadratic = getattr(self.model, "loss_is_quadratic", None)
+        return (quadratic is not None and quadratic(self.curvature) and rows is None
+                and not lagged and solve.damping == 0 and "cg_iter" not in solve.info)
 
     def _accept(self, outcome, theta, direction, alpha, evaluation, dir_deriv, lam):
         outcome.theta = theta + alpha * direction
