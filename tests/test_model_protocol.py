@@ -605,7 +605,22 @@ def _check_on_design(model, theta, case):
     _close(other.evaluate(small).loss, model.evaluate(full).loss, rtol=1e-12)
 
 
+def _check_loss_is_quadratic(model, theta, case):
+    """True exactly for Gaussian-identity with a Hessian curvature; then a second-order
+    Taylor expansion of L is exact."""
+    gaussian = (case.model, case.link or "identity") == ("gaussian", "identity")
+    assert model.loss_is_quadratic("exact") is gaussian
+    assert model.loss_is_quadratic("empirical") is False
+    if gaussian:
+        step = 0.3 * np.random.default_rng(0).standard_normal(theta.size)
+        H = model.hessian(theta)
+        here = model.evaluate(theta)
+        _close(model.evaluate(theta + step).loss,
+               here.loss + here.grad @ step + 0.5 * step @ H @ step, rtol=1e-10)
+
+
 CHECKS = {
+    "loss_is_quadratic": _check_loss_is_quadratic,
     "on_design": _check_on_design,
     "curvature_data": _check_curvature_data, "curvature_blocks": _check_curvature_blocks,
     "subsample_type": _check_subsample_type, "free": _check_free,
@@ -639,7 +654,8 @@ def _expected_structure(case):
         ({"family"} if glm else {"family_name"})
     if case.backend == "design":
         return out | {"curvature_blocks", "subsample_type", "trials", "mean"}
-    return out | {"curvature_data", "on_design"} | ({"trials", "mean"} if glm else set())
+    return out | {"curvature_data", "on_design"} | \
+        ({"trials", "mean", "loss_is_quadratic"} if glm else set())
 
 
 def test_every_capability_has_a_check():

@@ -187,6 +187,10 @@ CAPABILITIES = {
     "mean": "mean(theta, X=None, offset=None) -> mu = h(eta) (n,) (GLMs and GLM Designs)",
     "linear_predictor": "linear_predictor(theta, X=None, ...) -> eta, (n,) or softmax (n, K), "
                         "on this X or another",
+    "loss_is_quadratic": "GLMs in memory: loss_is_quadratic(curvature) -> True when L is "
+                         "quadratic in theta and that curvature is its Hessian "
+                         "(Gaussian-identity, exact or observed): the optimiser stops after "
+                         "one exact undamped unit step",
     "on_design": "single-output models in memory: on_design(X2) -> the same model (rows, "
                  "response, weights, offset, ridge) on the design X2 (n, q) (ngd.rowspace: "
                  "ridge fits with n < p in a basis of X's row space)",
@@ -201,6 +205,7 @@ CAPABILITY_MEMBERS = {
                          "attach_block_covariance"),
     "subsample_type": ("subsample_type",),
     "on_design": ("on_design",),
+    "loss_is_quadratic": ("loss_is_quadratic",),
     "free": ("free", "expand", "n_classes"),
     "split_stderr": ("split_stderr",),
     "report_matrix": ("_report_matrix",),
