@@ -472,8 +472,11 @@ class GLM(SingleOutputModel):
     def _row_blocks(self, theta):
         """(rows, mu) per block of STATISTICS_BLOCK_ROWS rows: per-row statistics without
         length-n temporaries; from the remembered eta of the last evaluation when it was at
-        theta (X is then not read)."""
+        theta (X is then not read); CSR X: eta in one product (row blocks of CSR would copy
+        X's rows)."""
         _, eta = self._remembered(theta)
+        if eta is None and _sparse.is_sparse(self.X):
+            eta = self.linear_predictor(theta, offset=self.offset)
         for start in range(0, self.n_samples, STATISTICS_BLOCK_ROWS):
             rows = slice(start, min(start + STATISTICS_BLOCK_ROWS, self.n_samples))
             if eta is not None:
