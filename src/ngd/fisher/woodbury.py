@@ -42,7 +42,22 @@ def kernel_matrix(X):
         for start in range(0, X.shape[1], COLUMN_BLOCK):
             block = np.ascontiguousarray(X[:, start:start + COLUMN_BLOCK], dtype=np.float64)
             upper = blas.dsyrk(1.0, block.T, beta=1.0, c=upper, trans=1, overwrite_c=True)
-    return np.triu(upper) + np.triu(upper, 1).T
+    return _symmetrised(upper)
+
+
+SYMMETRISE_BLOCK = 256     # columns of the upper triangle mirrored at a time
+
+
+def _symmetrised(upper):
+    """The symmetric matrix whose upper triangle is ``upper``'s, written in place: the strict
+    lower triangle copied from the upper one a block of columns at a time."""
+    n = upper.shape[0]
+    for start in range(0, n, SYMMETRISE_BLOCK):
+        stop = min(start + SYMMETRISE_BLOCK, n)
+        diagonal = upper[start:stop, start:stop]
+        diagonal[...] = np.triu(diagonal) + np.triu(diagonal, 1).T
+        upper[stop:, start:stop] = upper[start:stop, stop:].T
+    return upper
 
 
 class WoodburySolver:
