@@ -179,3 +179,13 @@ def test_result_reports_the_estimates_auto_compared():
     costs = {name: Cost(**c) for name, c in fit.solver_costs.items()}
     assert fit.solver == cheapest(costs)
     assert ngd.fit(X, y, l2=1e-3, solver="cg").solver_costs is None
+
+
+def test_sampled_column_square_is_exact_unsampled_and_close_sampled():
+    from ngd.fisher.cost import _column_square
+    rng = np.random.default_rng(0)
+    popularity = 1.0 / np.arange(1, 2001) ** 0.7
+    indices = rng.choice(2000, size=400_000, p=popularity / popularity.sum())
+    counts = np.bincount(indices, minlength=2000).astype(float)
+    assert _column_square(indices, 2000, 1) == counts @ counts
+    assert _column_square(indices, 2000, 10) == pytest.approx(counts @ counts, rel=0.02)
