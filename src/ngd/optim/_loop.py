@@ -8,8 +8,8 @@ step -- or the next one, predicted as s_k^2 / s_{k-1} from the last three step l
 s_{k-2} > s_{k-1} > s_k when these were unit steps at one damping, each at most
 PREDICT_MAX_RATIO times the one before (the iterates contract: no iteration is spent on
 confirming a step already known to be small), or an exact step onto the minimiser of a
-quadratic L (Gaussian-identity: the next step is zero to rounding) -- moved no coordinate by more than
-xtol * (1 + max_j |theta_j|) with xtol = max(1e-10, 1e-2 tol) (second-order steps; this
+quadratic L (Gaussian-identity: the next step is zero to rounding) -- moved no coordinate
+by more than xtol * (1 + max_j |theta_j|) with xtol = max(1e-10, 1e-2 tol) (second-order steps; this
 keeps the rule meaningful when the objective's scale is tiny, e.g. a GLM with a small
 dispersion, and lets a loose tol stop early), or when the loss changed by no more than
 rounding (16 eps |L|: nothing more can be gained); otherwise stop at max_iter (2), when the
