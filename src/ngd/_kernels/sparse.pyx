@@ -32,7 +32,7 @@ from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
 from ngd._kernels._rows cimport work_threads
-from ngd._kernels._sparse_rows cimport Plan, csr_plan
+from ngd._kernels._sparse_rows cimport Plan, csr_plan, row_dot
 
 
 cdef enum:
@@ -60,26 +60,6 @@ cdef inline double _row_dot(const floating* data, const sparse_index* indices,
     return t
 
 
-cdef inline double _row_dot4(const floating* data, const sparse_index* indices,
-                             Py_ssize_t a, Py_ssize_t b, const double* u) noexcept nogil:
-    """sum over the row's non-zeros k in [a, b) of data[k] u[indices[k]], in four interleaved
-    partial sums (k = a + 4 q + r for lane r) added as (s0 + s1) + (s2 + s3), then the tail in
-    order: four independent chains of additions instead of one."""
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
-    cdef Py_ssize_t k = a
-    while k + 4 <= b:
-        s0 += data[k] * u[indices[k]]
-        s1 += data[k + 1] * u[indices[k + 1]]
-        s2 += data[k + 2] * u[indices[k + 2]]
-        s3 += data[k + 3] * u[indices[k + 3]]
-        k += 4
-    s0 = (s0 + s1) + (s2 + s3)
-    while k < b:
-        s0 += data[k] * u[indices[k]]
-        k += 1
-    return s0
-
-
 cdef inline void _accumulate_row(int mode, const floating* data, const sparse_index* indices,
                                  Py_ssize_t a, Py_ssize_t b, const double* vi, Py_ssize_t K,
                                  const double* u, Py_ssize_t p, bint intercept,
@@ -90,7 +70,7 @@ cdef inline void _accumulate_row(int mode, const floating* data, const sparse_in
     cdef double t, x
     cdef double* target
     if mode == ACC_FISHER_VECTOR:
-        t = _row_dot4(data, indices, a, b, u)
+        t = row_dot(data, indices, a, b, u)
         if intercept:
             t = t + u[p]
         t = vi[0] * t

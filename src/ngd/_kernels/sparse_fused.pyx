@@ -33,7 +33,7 @@ from libc.stdlib cimport calloc, free
 
 from ngd._kernels._row_terms cimport RowTerms, _logistic_row, GlmSpec, _glm_spec, _glm_row
 from ngd._kernels._rows cimport work_threads
-from ngd._kernels._sparse_rows cimport Plan, csr_plan
+from ngd._kernels._sparse_rows cimport Plan, csr_plan, row_dot
 from ngd._kernels.fused cimport (FISHER_NONE, FISHER_EMPIRICAL, GLM_CURVATURE_NONE,
                                  GLM_CURVATURE_OBSERVED)
 
@@ -55,21 +55,9 @@ cdef inline double _row_eta(const floating* data, const sparse_index* indices, P
                             Py_ssize_t b, const double* coef, double intercept,
                             const double* offset, Py_ssize_t i) noexcept nogil:
     """x_i . coef + intercept + offset_i over the row's non-zeros k in [a, b) (in the order of
-    the dense kernels: the dot product, then the intercept, then the offset). The dot product
-    runs four partial sums (non-zeros k = a + 4 m + q into sum q, then (s0 + s1) + (s2 + s3)),
-    so that the gathers of coef do not wait on one chain of additions."""
-    cdef double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0, t
-    cdef Py_ssize_t k = a
-    while k + 4 <= b:
-        s0 += data[k] * coef[indices[k]]
-        s1 += data[k + 1] * coef[indices[k + 1]]
-        s2 += data[k + 2] * coef[indices[k + 2]]
-        s3 += data[k + 3] * coef[indices[k + 3]]
-        k = k + 4
-    while k < b:
-        s0 += data[k] * coef[indices[k]]
-        k = k + 1
-    t = (s0 + s1) + (s2 + s3)
+    the dense kernels: the dot product (``row_dot``'s four partial sums), then the intercept,
+    then the offset)."""
+    cdef double t = row_dot(data, indices, a, b, coef)
     t = t + intercept
     if offset != NULL:
         t = t + offset[i]
