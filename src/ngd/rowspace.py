@@ -21,7 +21,7 @@ import time
 import numpy as np
 from scipy.linalg import lapack, solve_triangular
 
-from ngd._threads import blas_threads
+from ngd._threads import blas_threads, threads_for
 from ngd.fisher.woodbury import kernel_matrix
 from ngd.models._linear import rmatvec
 from ngd.optim import CurvatureStepper, run
@@ -72,7 +72,8 @@ def fit(model, options, stepper, start):
     that is not finite (entries of X near the float range) or zero (X = 0) is left to the
     plain fit on X, which reuses K."""
     began = time.perf_counter()
-    with blas_threads(model.n_threads):
+    n, p = model.X.shape
+    with blas_threads(threads_for(n * n * (p / 2.0 + n / 3.0), model.n_threads)):
         kernel = kernel_matrix(model.X)
         finite = bool(np.isfinite(kernel).all())
         basis = RowSpaceBasis(model.X, kernel) if finite and kernel.any() else None
