@@ -124,7 +124,7 @@ class WeightedGram(_Threaded):
 
     def time_ngd_dsyrk_path(self, shape, n_threads):
         """The raw kernel forced onto its dsyrk path (the kernel before the register tiles,
-        still used without AVX-512 and above 256 columns)."""
+        still used without AVX2 and above 256 columns)."""
         if _fisher is None:
             raise NotImplementedError("ngd._kernels.fisher._weighted_gram is not available")
         p = self.X.shape[1]

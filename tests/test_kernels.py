@@ -298,6 +298,35 @@ def test_n_threads_argument_checks():
 
 
 # --- input validation ---------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("p", [3, 40, 300])          # tiles, tiles, dsyrk
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+@pytest.mark.parametrize("weights", ["positive", "zero-at-bad-row", "signed"])
+def test_weighted_gram_finds_every_non_finite_entry(dtype, p, bad, weights):
+    """The finiteness check rides on the Gram's diagonal: every non-finite x_ij, whatever
+    v_i (0 included) and the sign pattern of v, is reported at its row and column."""
+    rng = np.random.default_rng(p)
+    X = rng.standard_normal((70, p)).astype(dtype)
+    i, j = 41, p - 2
+    X[i, j] = bad
+    v = {"positive": rng.uniform(0.5, 1.0, 70),
+         "zero-at-bad-row": np.where(np.arange(70) == i, 0.0, 1.0),
+         "signed": rng.uniform(-1.0, 1.0, 70)}[weights]
+    with pytest.raises(ValueError, match=f"row {i}, column {j}"):
+        kernels.weighted_gram(X, v)
+    with pytest.raises(ValueError, match=f"row {i}, column {j}"):
+        kernels.weighted_gram(X, v, intercept=True)
+
+
+def test_weighted_gram_overflow_is_an_error():
+    X = np.ones((4, 2))
+    X[1, 0] = 1e200                       # finite, but its square is not
+    with pytest.raises(ValueError, match="overflows"):
+        kernels.weighted_gram(X, np.ones(4))
+    G = kernels.weighted_gram(X, np.ones(4), check_finite=False)
+    assert np.isinf(G[0, 0])              # unchecked: the caller asked for the raw result
+
+
 def test_kernel_input_validation():
     X = make_X(20, 3, np.float64, "C")
     v = np.ones(20)

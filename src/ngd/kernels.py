@@ -46,9 +46,13 @@ _BLAS_INT_MAX = 2**31 - 1
 
 def weighted_gram(X, v, *, intercept=False, n_threads=None, check_finite=True):
     """X^T diag(v) X as a (p, p) float64 matrix; with ``intercept=True`` the (p+1, p+1) Gram
-    of [X, 1]: [[X^T V X, X^T v], [v^T X, sum v]]. ``check_finite=False`` skips the scan of X
-    for non-finite values (for callers that validated X once, as ``ngd.fit`` does)."""
-    X = as_matrix(X, check_finite=check_finite)
+    of [X, 1]: [[X^T V X, X^T v], [v^T X, sum v]]. ``check_finite=False`` skips the check
+    of X for non-finite values (for callers that validated X once, as ``ngd.fit`` does).
+
+    The check costs no pass of its own: a non-finite x_ij makes G_jj = sum_i v_i x_ij^2
+    non-finite (0 * inf is NaN), so X is scanned, to name the entry, only when a diagonal
+    entry is; a finite X whose Gram overflows is an error too."""
+    X = as_matrix(X, check_finite=False)
     v = as_vector(v, X.shape[0], "v")
     n_threads = effective_n_threads(n_threads)
     p = X.shape[1]
@@ -58,6 +62,9 @@ def weighted_gram(X, v, *, intercept=False, n_threads=None, check_finite=True):
     kernel_threads, limit = _gram_threads(X.shape[0], p, n_threads, multi=False)
     with limit:
         _fisher._weighted_gram(X, v, gram, xv, kernel_threads)
+    if check_finite and not np.isfinite(np.diagonal(gram)).all():
+        as_matrix(X)                      # raises at the first non-finite entry of X
+        raise DataError("X^T diag(v) X overflows float64: X or v has entries too large")
     if intercept:
         out[:p, :p] = gram
         out[:p, p] = out[p, :p] = xv

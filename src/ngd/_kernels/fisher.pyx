@@ -3,8 +3,9 @@
 - ``weighted_gram``: X^T diag(v) X. With v_i = w_i p_i (1 - p_i) it is the exact Fisher of
   logistic regression; with v_i = w_i r_i^2 the empirical Fisher sum_i w_i s_i s_i^T of scores
   s_i = r_i x_i. Row blocks are scaled into a float64 buffer (sqrt(v_i) x_i when every
-  v_i >= 0, else v_i x_i against x_i) and accumulated by AVX-512 register tiles (Grams up to
-  TILE_MAX_WIDTH wide on CPUs that have it) or by BLAS dsyrk / dgemm (upper triangle).
+  v_i >= 0, else v_i x_i against x_i) and accumulated by AVX-512 or AVX2 register tiles
+  (Grams up to TILE_MAX_WIDTH wide on CPUs that have either, with FMA) or by BLAS dsyrk /
+  dgemm (upper triangle).
 - ``multi_output_gram``: sum_i V_i (x) x_i x_i^T for K outputs (softmax exact or empirical
   Fisher), class-major (index k * p + j), one pass over X.
 - ``fisher_vector`` / ``multi_output_fisher_vector``: F u without forming F.
@@ -31,90 +32,111 @@ cdef enum:
 
 cdef extern from *:
     """
-    /* Register-tiled rank-m update of the upper triangle of a Gram matrix (AVX-512 + FMA,
-       selected at run time), for weighted_gram: c[j * ld + i] += sum_r a[r * ld + i] *
-       b[r * ld + j] for the 8 x 8 tiles with i-tile <= j-tile. a, b: row-major m x ld with
-       ld % 8 == 0 (zero padded); c: column-major ld x ld. Rows are taken KC at a time so
-       that the rows in use stay in L1; each tile sums its KC rows in registers, in row
-       order, then adds them to c: the result depends only on m and the data. */
+    /* Register-tiled rank-m update of the upper triangle of a Gram matrix, for weighted_gram:
+       c[j * ld + i] += sum_r a[r * ld + i] * b[r * ld + j] over the (3W) x W tiles with
+       i-tile <= j-tile, W doubles a vector: AVX-512 (W = 8) or AVX2 (W = 4), with FMA,
+       selected at run time. a, b: row-major m x ld with ld % 8 == 0 (zero padded); c:
+       column-major ld x ld. Rows are taken KC / ld at a time (KC doubles: 24576 for AVX-512,
+       8192 for AVX2, measured) so that the rows in use stay in cache; each tile sums those
+       rows in registers, in row order, then adds them to c: the result depends only on m,
+       the data and the vector width. */
     #include <stddef.h>
     #if defined(__GNUC__) && defined(__x86_64__)
     #define NGD_GRAM_TILES 1
-    typedef double ngd_v8 __attribute__((vector_size(64)));
-    #define NGD_AVX512 __attribute__((target("avx512f,fma")))
 
-    static inline __attribute__((always_inline)) NGD_AVX512 ngd_v8
-    ngd_load8(const double* p) { ngd_v8 v; __builtin_memcpy(&v, p, sizeof v); return v; }
-
-    static inline __attribute__((always_inline)) NGD_AVX512 void
-    ngd_gram_tile(const double* a, const double* b, ptrdiff_t kc, ptrdiff_t ld,
-                  ptrdiff_t i0, ptrdiff_t j0, double* c, const int nv)
-    {
-        ngd_v8 acc[3][8], x[3], s;
-        ptrdiff_t r;
-        int u, k;
-        for (u = 0; u < 3; u++)
-            for (k = 0; k < 8; k++)
-                acc[u][k] = (ngd_v8){0.0};
-        for (r = 0; r < kc; r++) {
-            const double* ar = a + r * ld + i0;
-            const double* br = b + r * ld + j0;
-            for (u = 0; u < nv; u++)
-                x[u] = ngd_load8(ar + 8 * u);
-            #pragma GCC unroll 8
-            for (k = 0; k < 8; k++) {
-                s = (ngd_v8){0.0} + br[k];
-                for (u = 0; u < nv; u++)
-                    acc[u][k] += x[u] * s;
-            }
-        }
-        for (k = 0; k < 8; k++)
-            for (u = 0; u < nv; u++) {
-                double* cp = c + (j0 + k) * ld + i0 + 8 * u;
-                ngd_v8 t = ngd_load8(cp) + acc[u][k];
-                __builtin_memcpy(cp, &t, sizeof t);
-            }
+    #define NGD_DEFINE_GRAM_TILES(SUFFIX, W, KC, TARGET)                                    \\
+    typedef double ngd_vec_##SUFFIX __attribute__((vector_size(8 * W)));                   \\
+                                                                                           \\
+    static inline __attribute__((always_inline, target(TARGET))) ngd_vec_##SUFFIX          \\
+    ngd_load_##SUFFIX(const double* p)                                                     \\
+    { ngd_vec_##SUFFIX v; __builtin_memcpy(&v, p, sizeof v); return v; }                   \\
+                                                                                           \\
+    static inline __attribute__((always_inline, target(TARGET))) void                      \\
+    ngd_gram_tile_##SUFFIX(const double* a, const double* b, ptrdiff_t kc, ptrdiff_t ld,   \\
+                           ptrdiff_t i0, ptrdiff_t j0, double* c, const int nv)            \\
+    {                                                                                      \\
+        ngd_vec_##SUFFIX acc[3][W], x[3];                                                  \\
+        ptrdiff_t r;                                                                       \\
+        int u, k;                                                                          \\
+        for (u = 0; u < 3; u++)                                                            \\
+            for (k = 0; k < W; k++)                                                        \\
+                acc[u][k] = (ngd_vec_##SUFFIX){0.0};                                       \\
+        for (r = 0; r < kc; r++) {                                                         \\
+            const double* ar = a + r * ld + i0;                                            \\
+            const double* br = b + r * ld + j0;                                            \\
+            for (u = 0; u < nv; u++)                                                       \\
+                x[u] = ngd_load_##SUFFIX(ar + W * u);                                      \\
+            _Pragma("GCC unroll 8")                                                        \\
+            for (k = 0; k < W; k++)                                                        \\
+                for (u = 0; u < nv; u++)       /* the scalar br[k] is broadcast */          \\
+                    acc[u][k] += x[u] * br[k];                                             \\
+        }                                                                                  \\
+        for (k = 0; k < W; k++)                                                            \\
+            for (u = 0; u < nv; u++) {                                                     \\
+                double* cp = c + (j0 + k) * ld + i0 + W * u;                               \\
+                ngd_vec_##SUFFIX t = ngd_load_##SUFFIX(cp) + acc[u][k];                    \\
+                __builtin_memcpy(cp, &t, sizeof t);                                        \\
+            }                                                                              \\
+    }                                                                                      \\
+                                                                                           \\
+    static __attribute__((target(TARGET))) void                                            \\
+    ngd_gram_tiles_##SUFFIX(const double* a, const double* b, ptrdiff_t m, ptrdiff_t ld,   \\
+                            double* c)                                                     \\
+    {                                                                                      \\
+        ptrdiff_t kc_max = KC / ld;             /* KC doubles of rows in flight */        \\
+        ptrdiff_t r0, kc, i0, j0;                                                          \\
+        if (kc_max < 16) kc_max = 16;                                                      \\
+        if (kc_max > 256) kc_max = 256;                                                    \\
+        for (r0 = 0; r0 < m; r0 += kc) {                                                   \\
+            kc = m - r0 < kc_max ? m - r0 : kc_max;                                        \\
+            for (j0 = 0; j0 < ld; j0 += W) {                                               \\
+                for (i0 = 0; i0 + 3 * W <= j0 + W; i0 += 3 * W)                            \\
+                    ngd_gram_tile_##SUFFIX(a + r0 * ld, b + r0 * ld, kc, ld, i0, j0, c, 3); \\
+                if (j0 + W - i0 == 2 * W)                                                  \\
+                    ngd_gram_tile_##SUFFIX(a + r0 * ld, b + r0 * ld, kc, ld, i0, j0, c, 2); \\
+                else if (j0 + W - i0 == W)                                                 \\
+                    ngd_gram_tile_##SUFFIX(a + r0 * ld, b + r0 * ld, kc, ld, i0, j0, c, 1); \\
+            }                                                                              \\
+        }                                                                                  \\
     }
 
-    static NGD_AVX512 void
-    ngd_gram_tiles(const double* a, const double* b, ptrdiff_t m, ptrdiff_t ld, double* c)
-    {
-        ptrdiff_t kc_max = 24576 / ld;          /* ~192 KiB of rows in flight */
-        ptrdiff_t r0, kc, i0, j0;
-        if (kc_max < 16) kc_max = 16;
-        if (kc_max > 256) kc_max = 256;
-        for (r0 = 0; r0 < m; r0 += kc) {
-            kc = m - r0 < kc_max ? m - r0 : kc_max;
-            for (j0 = 0; j0 < ld; j0 += 8) {
-                for (i0 = 0; i0 + 24 <= j0 + 8; i0 += 24)
-                    ngd_gram_tile(a + r0 * ld, b + r0 * ld, kc, ld, i0, j0, c, 3);
-                if (j0 + 8 - i0 == 16)
-                    ngd_gram_tile(a + r0 * ld, b + r0 * ld, kc, ld, i0, j0, c, 2);
-                else if (j0 + 8 - i0 == 8)
-                    ngd_gram_tile(a + r0 * ld, b + r0 * ld, kc, ld, i0, j0, c, 1);
-            }
-        }
-    }
+    NGD_DEFINE_GRAM_TILES(avx512, 8, 24576, "avx512f,fma")
+    NGD_DEFINE_GRAM_TILES(avx2, 4, 8192, "avx2,fma")
 
-    static int ngd_gram_tiles_available(void)
+    /* 8: AVX-512 tiles, 4: AVX2 tiles, 0: none (dsyrk / dgemm). */
+    static int ngd_gram_tiles_width(void)
     {
         __builtin_cpu_init();
-        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma");
+        if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"))
+            return 8;
+        if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+            return 4;
+        return 0;
+    }
+
+    static void ngd_gram_tiles(int width, const double* a, const double* b, ptrdiff_t m,
+                               ptrdiff_t ld, double* c)
+    {
+        if (width == 8)
+            ngd_gram_tiles_avx512(a, b, m, ld, c);
+        else
+            ngd_gram_tiles_avx2(a, b, m, ld, c);
     }
     #else
     #define NGD_GRAM_TILES 0
     /* Without GNU vector extensions on x86-64 the tiles are not built and weighted_gram
-       uses dsyrk/dgemm: ngd_gram_tiles_available() is 0, so this is never called. */
-    static void ngd_gram_tiles(const double* a, const double* b, ptrdiff_t m, ptrdiff_t ld,
-                               double* c) { (void)a; (void)b; (void)m; (void)ld; (void)c; }
-    static int ngd_gram_tiles_available(void) { return 0; }
+       uses dsyrk/dgemm: ngd_gram_tiles_width() is 0, so this is never called. */
+    static void ngd_gram_tiles(int width, const double* a, const double* b, ptrdiff_t m,
+                               ptrdiff_t ld, double* c)
+    { (void)width; (void)a; (void)b; (void)m; (void)ld; (void)c; }
+    static int ngd_gram_tiles_width(void) { return 0; }
     #endif
     """
-    void ngd_gram_tiles(const double* a, const double* b, Py_ssize_t m, Py_ssize_t ld,
-                        double* c) noexcept nogil
-    int ngd_gram_tiles_available() noexcept nogil
+    void ngd_gram_tiles(int width, const double* a, const double* b, Py_ssize_t m,
+                        Py_ssize_t ld, double* c) noexcept nogil
+    int ngd_gram_tiles_width() noexcept nogil
 
-cdef bint _TILES = ngd_gram_tiles_available()
+cdef int _TILE_WIDTH = ngd_gram_tiles_width()   # doubles a vector; 0: no tiles
 
 
 cdef inline Py_ssize_t _gram_ld(Py_ssize_t pw, bint tiles) noexcept nogil:
@@ -124,9 +146,10 @@ cdef inline Py_ssize_t _gram_ld(Py_ssize_t pw, bint tiles) noexcept nogil:
 
 
 cdef inline bint _use_tiles(Py_ssize_t pw, bint allow) noexcept nogil:
-    """Register tiles for Grams up to TILE_MAX_WIDTH wide on CPUs with AVX-512 (dsyrk is
-    as fast above); the choice depends on the shape and the CPU only, never the threads."""
-    return allow and _TILES and pw <= TILE_MAX_WIDTH
+    """Register tiles for Grams up to TILE_MAX_WIDTH wide on CPUs with AVX-512 or AVX2 and
+    FMA (dsyrk is as fast above); the choice depends on the shape and the CPU only, never
+    the threads."""
+    return allow and _TILE_WIDTH > 0 and pw <= TILE_MAX_WIDTH
 
 
 cdef inline Py_ssize_t _weighted_slots(Py_ssize_t n_chunks, Py_ssize_t ld) noexcept nogil:
@@ -148,7 +171,7 @@ cdef inline void _accumulate_block(const double* a, const double* b, Py_ssize_t 
     cdef blas_int bp = <blas_int> pw, bm = <blas_int> m, bld = <blas_int> ld
     cdef double d_one = 1.0
     if tiles:
-        ngd_gram_tiles(a, b, m, ld, slot)
+        ngd_gram_tiles(_TILE_WIDTH, a, b, m, ld, slot)
     elif same:
         dsyrk("U", "N", &bp, &bm, &d_one, <double*> a, &bld, &d_one, slot, &bld)
     else:
@@ -160,7 +183,7 @@ cdef int _weighted_gram_impl(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_s
                              bint row_major, const double* v, double* out, double* xv_out,
                              int n_threads, bint allow_tiles) noexcept nogil:
     """weighted_gram, with the register tiles allowed or not (the BLAS path is the one
-    used on CPUs without AVX-512 and for wide Grams). The Gram of [X, 1] when xv_out is
+    used on CPUs without AVX2 and for wide Grams). The Gram of [X, 1] when xv_out is
     given: its last column is X^T v. Rows are weighted into a float64 buffer a: sqrt(v_i)
     x_i when every v_i >= 0 (then a^T a), else v_i x_i against a second buffer b = x_i."""
     cdef bint intercept = xv_out != NULL
