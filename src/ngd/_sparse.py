@@ -237,6 +237,17 @@ def fisher_vector(X, v, u, intercept=False, n_threads=1):
     return _accumulate("fisher_vector", X, v, u, intercept, n_threads)
 
 
+def cg_solve(X, v, shift, minv, g, threshold, maxiter, intercept=False, n_threads=1):
+    """PCG from 0 on (X~^T diag(v) X~ + diag(shift)) x = g with preconditioner diag(minv)
+    until ||r|| <= threshold or maxiter iterations, in one kernel call. Returns (x,
+    iterations, ||r||, positive): positive is False when d^T A d <= 0 stopped it."""
+    x = np.empty(X.shape[1] + bool(intercept))
+    positive, iterations, residual = _kernels._csr_cg_solve(
+        X.data, X.indices, X.indptr, X.shape[1], bool(intercept), _f64(v), _f64(shift),
+        _f64(minv), _f64(g), float(threshold), int(maxiter), x, n_threads)
+    return x, iterations, residual, positive
+
+
 def fisher_diagonal(X, v, intercept=False, n_threads=1):
     """sum_i v_i x~_ij^2 for each column j of X~; v of shape (n, K) gives (pw, K),
     sum_i v_ik x~_ij^2."""

@@ -41,6 +41,14 @@ cdef int csr_fisher_diagonal(const floating* data, const sparse_index* indices,
                              bint intercept, const double* v, double* out,
                              int n_threads) noexcept nogil
 
+# PCG from 0 on ([X, 1]^T diag(v) [X, 1] + diag(shift)) x = g, preconditioner diag(minv),
+# until ||r|| <= threshold or maxiter iterations: 0, or 1 when d^T A d <= 0 (-1: memory)
+cdef int csr_cg_solve(const floating* data, const sparse_index* indices,
+                      const sparse_index* indptr, Py_ssize_t n, Py_ssize_t p, bint intercept,
+                      const double* v, const double* shift, const double* minv,
+                      const double* g, double threshold, Py_ssize_t maxiter, double* x,
+                      Py_ssize_t* n_iter, double* residual, int n_threads) noexcept nogil
+
 # out (n x K, row-major) = X B + shift, B (p x K, row-major), shift (K; NULL = 0)
 cdef int csr_matmat(const floating* data, const sparse_index* indices,
                     const sparse_index* indptr, Py_ssize_t n, Py_ssize_t K, const double* B,

@@ -10,6 +10,7 @@
     csr_fisher_vector:    out = sum_i v_i (x~_i . u) x~_i       (X~^T (v * (X~ u)))
     csr_fisher_diagonal:  out_j = sum_i v_i x~_ij^2
     csr_multi_output_fisher_diagonal: out_jk = sum_i V_ik x~_ij^2
+    csr_cg_solve:         PCG on (X~^T diag(v) X~ + diag(shift)) x = g, products as above
 
 Each touches only the non-zeros. Rows are cut into blocks of a fixed number of rows (set by n
 and nnz alone); a fixed number of slots owns every n_slots-th block and accumulates it in
@@ -28,6 +29,7 @@ their mirrors. Its slots are also capped at one per SLOT_FILL column-pair update
 accumulator: fewer, fuller slots keep the accumulators in cache.
 """
 from cython.parallel cimport prange
+from libc.math cimport sqrt
 from libc.stdlib cimport calloc, free, malloc
 from libc.string cimport memset
 
@@ -43,6 +45,10 @@ cdef enum:
     SLOT_SHARE = 4                  # vector accumulations: slots hold at most nnz K / SLOT_SHARE
     MIN_SLOTS = 2                   # ... or MIN_SLOTS slots where they hold at most nnz K
     REDUCE_BAND = 4096              # accumulators per band of the parallel slot reduction
+
+cdef enum CGStatus:                 # csr_cg_solve
+    CG_DONE = 0                     # ||r|| <= threshold, or maxiter iterations
+    CG_INDEFINITE = 1               # d^T A d <= 0 (or NaN) along a search direction
 
 cdef enum Accumulation:             # slots are pw x K (K = 1 for the Fisher-vector product)
     ACC_RMATVEC = 0                 # slot += x~_i (x) v_i
@@ -196,6 +202,72 @@ cdef int csr_fisher_diagonal(const floating* data, const sparse_index* indices,
     """out_j = sum_i v_i x~_ij^2."""
     return _accumulate(ACC_DIAGONAL, data, indices, indptr, n, p, intercept, 1, v, NULL, out,
                        n_threads)
+
+
+cdef inline double _dot(const double* a, const double* b, Py_ssize_t m) noexcept nogil:
+    cdef double s = 0.0
+    cdef Py_ssize_t j
+    for j in range(m):
+        s += a[j] * b[j]
+    return s
+
+
+cdef int csr_cg_solve(const floating* data, const sparse_index* indices,
+                      const sparse_index* indptr, Py_ssize_t n, Py_ssize_t p, bint intercept,
+                      const double* v, const double* shift, const double* minv,
+                      const double* g, double threshold, Py_ssize_t maxiter, double* x,
+                      Py_ssize_t* n_iter, double* residual, int n_threads) noexcept nogil:
+    """Preconditioned CG from x = 0 on A x = g, A = X~^T diag(v) X~ + diag(shift), with the
+    preconditioner M^-1 = diag(minv), until ||r|| <= threshold or maxiter iterations; A is
+    applied as in csr_fisher_vector (no Python, no matrix). Writes the iterations and ||r||;
+    returns CG_DONE (threshold met or maxiter reached), CG_INDEFINITE (d^T A d <= 0 or NaN:
+    x is the last iterate) or -1 when memory runs out."""
+    cdef Py_ssize_t pw = p + (1 if intercept else 0)
+    cdef double* work = <double*> malloc(4 * pw * sizeof(double))
+    cdef double* r
+    cdef double* z
+    cdef double* d
+    cdef double* q
+    cdef double rz, rz_old, dq, alpha, beta, r_norm
+    cdef Py_ssize_t j, it = 0
+    cdef int status = CG_DONE
+    if work == NULL:
+        return -1
+    r, z, d, q = work, work + pw, work + 2 * pw, work + 3 * pw
+    for j in range(pw):
+        x[j] = 0.0
+        r[j] = g[j]
+        z[j] = r[j] * minv[j]
+        d[j] = z[j]
+    rz = _dot(r, z, pw)
+    r_norm = sqrt(_dot(r, r, pw))
+    while r_norm > threshold and it < maxiter:
+        if _accumulate(ACC_FISHER_VECTOR, data, indices, indptr, n, p, intercept, 1, v, d, q,
+                       n_threads) != 0:
+            free(work)
+            return -1
+        for j in range(pw):
+            q[j] += shift[j] * d[j]
+        dq = _dot(d, q, pw)
+        if not dq > 0:
+            status = CG_INDEFINITE
+            break
+        alpha = rz / dq
+        for j in range(pw):
+            x[j] += alpha * d[j]
+            r[j] -= alpha * q[j]
+            z[j] = r[j] * minv[j]
+        rz_old = rz
+        rz = _dot(r, z, pw)
+        beta = rz / rz_old
+        for j in range(pw):
+            d[j] = d[j] * beta + z[j]
+        r_norm = sqrt(_dot(r, r, pw))
+        it += 1
+    n_iter[0] = it
+    residual[0] = r_norm
+    free(work)
+    return status
 
 
 cdef int csr_matmat(const floating* data, const sparse_index* indices,
@@ -527,6 +599,27 @@ def _csr_accumulate(int mode, const floating[::1] data, const sparse_index[::1] 
                              n_threads)
     if status != 0:
         raise MemoryError("sparse kernel: could not allocate its slot accumulators")
+
+
+def _csr_cg_solve(const floating[::1] data, const sparse_index[::1] indices,
+                  const sparse_index[::1] indptr, Py_ssize_t p, bint intercept,
+                  const double[::1] v, const double[::1] shift, const double[::1] minv,
+                  const double[::1] g, double threshold, Py_ssize_t maxiter, double[::1] x,
+                  int n_threads):
+    """Unvalidated entry to csr_cg_solve (vectors of length p + intercept). Returns
+    (positive curvature, iterations, ||r||)."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1
+    cdef Py_ssize_t n_iter = 0
+    cdef double residual = 0.0
+    cdef int status
+    with nogil:
+        status = csr_cg_solve(&data[0] if data.shape[0] else NULL,
+                              &indices[0] if indices.shape[0] else NULL, &indptr[0], n, p,
+                              intercept, &v[0], &shift[0], &minv[0], &g[0], threshold,
+                              maxiter, &x[0], &n_iter, &residual, n_threads)
+    if status < 0:
+        raise MemoryError("csr_cg_solve: could not allocate its work vectors")
+    return status == CG_DONE, n_iter, residual
 
 
 def _csr_weighted_gram(const floating[::1] data, const sparse_index[::1] indices,

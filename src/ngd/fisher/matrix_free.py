@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 
+from ngd import _sparse
 from ngd.fisher.dense import Solve
 
 MAX_ESCALATIONS = 60
@@ -19,7 +20,8 @@ class CGSolver:
     successive gradient norms: superlinear local convergence, as g_k / g_{k-1} -> 0, and no
     dependence on the scale of g); a gradient solved again (other damping: LM) keeps its eta.
     When p^T (C + lambda I) p <= 0 (C not positive definite along p) lambda is raised and CG
-    restarts: lambda <- max(2 lambda, 1e-10 mean(diag C)).
+    restarts: lambda <- max(2 lambda, 1e-10 mean(diag C)). On CSR designs the iteration runs
+    inside one kernel call (ngd._sparse.cg_solve).
     """
 
     name = "cg"
@@ -48,11 +50,19 @@ class CGSolver:
         forcing = self.forcing(g_norm)
         maxiter = self.maxiter or max(50, 2 * g.size)
         lam, escalations, total = float(damping), 0, 0
+        sparse = self._sparse_system(model, weights, rows)
         while True:
-            d, iterations, residual, positive = self._pcg(
-                self._operator(model, weights, rows, lam),
-                np.where(diagonal + lam > 0, diagonal + lam, 1.0), g, forcing * g_norm,
-                maxiter)
+            preconditioner = np.where(diagonal + lam > 0, diagonal + lam, 1.0)
+            if sparse is not None:
+                X, v = sparse
+                shift = lam + model.l2 * model.penalty_mask
+                d, iterations, residual, positive = _sparse.cg_solve(
+                    X, v, shift, 1.0 / preconditioner, g, forcing * g_norm, maxiter,
+                    model.fit_intercept, model.n_threads)
+            else:
+                d, iterations, residual, positive = self._pcg(
+                    self._operator(model, weights, rows, lam), preconditioner, g,
+                    forcing * g_norm, maxiter)
             total += iterations
             if positive:
                 return Solve(d, lam, escalations, solver=self.name, cg_iter=total,
@@ -62,6 +72,16 @@ class CGSolver:
                                             f"with damping {lam:.3g}")
             lam = max(2.0 * lam, 1e-10 * max(float(np.mean(np.abs(diagonal))), 1e-300))
             escalations += 1
+
+    @staticmethod
+    def _sparse_system(model, weights, rows):
+        """(X, v) when C = [X, 1]^T diag(v) [X, 1] + l2 on penalty_mask with X CSR: then the
+        whole PCG runs in one kernel call (ngd._sparse.cg_solve, the same iteration as
+        _pcg); else None."""
+        if not hasattr(model, "curvature_data"):
+            return None
+        X, v = model.curvature_data(weights, rows)
+        return (X, v) if _sparse.is_sparse(X) else None
 
     @staticmethod
     def _operator(model, weights, rows, lam):
