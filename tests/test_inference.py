@@ -438,6 +438,21 @@ def test_wald_cluster_covariance_f_with_cluster_df():
     close(test.pvalue, expected.pvalue)
 
 
+def test_array_fit_terms_are_its_columns():
+    """On a plain array every column is its own term: result.terms reads as
+    {x0: [0], x1: [1], ...} (built lazily) and survives pickling."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((80, 3))
+    result = ngd.fit(X, (X[:, 0] + rng.standard_normal(80) > 0).astype(float), l2=0.1)
+    expected = {"x0": [0], "x1": [1], "x2": [2]}
+    assert result.terms == expected and dict(result.terms) == expected
+    assert list(result.terms) == ["x0", "x1", "x2"] and result.terms["x2"] == [2]
+    assert "x3" not in result.terms
+    with pytest.raises(KeyError):
+        result.terms["x3"]
+    assert pickle.loads(pickle.dumps(result)).terms == expected
+
+
 def test_wald_categorical_term():
     """A categorical's levels are one term (result.terms from a DataFrame): the joint test
     equals statsmodels' wald_test_terms for C(occupation)."""

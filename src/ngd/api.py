@@ -7,13 +7,15 @@ model), "chunked" and "dask" hand the arrays to their backend (:mod:`ngd.chunked
 Nothing below imports this module: the backends, ``ngd.elastic_net`` and ``ngd.fitting`` do
 not (tests/test_module_graph.py checks it).
 """
+from collections.abc import Mapping
+
 from ngd import _sparse, frames
 from ngd.clusters import cluster_codes
 from ngd.design import is_design
 from ngd.elastic_net import check_curvature, fit_elastic_net
 from ngd.fitting import FitData, build_model, fit_prepared
 from ngd.io.chunks import ChunkSource
-from ngd.messages import name_list
+from ngd.messages import default_names, name_list
 from ngd.spec import (METHODS, MODEL_FIELDS, SOLVER_FIELDS, ModelSpec, SolverOptions,
                       split_options)
 
@@ -143,6 +145,30 @@ def fit(X, y=None, model=_M.model, method=_S.method, fisher=_S.fisher, l2=_M.l2,
     return result
 
 
+class ColumnTerms(Mapping):
+    """{name: [j]}: the terms of a design whose every column is its own term (a plain array,
+    a named chunk source). Lookups go through a name -> column dict built on the first one,
+    so a fit on 1e5 columns does not allocate 1e5 lists it may never read."""
+
+    def __init__(self, names):
+        self._names = names
+        self._index = None
+
+    def __getitem__(self, name):
+        if self._index is None:
+            self._index = {term: j for j, term in enumerate(self._names)}
+        return [self._index[name]]
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self):
+        return len(self._names)
+
+    def __repr__(self):
+        return repr(dict(self))
+
+
 def attach_names(result, X, table=None):
     """Set result.feature_names, result.terms and result.input_spec from the fitted X (and
     the table it came from): names of a Design or table's columns, else x0, x1, ..."""
@@ -154,12 +180,12 @@ def attach_names(result, X, table=None):
         spec = None
     elif getattr(X, "feature_names", None) is not None:       # a named chunk source
         names = list(X.feature_names)
-        terms = {name: [j] for j, name in enumerate(names)}
+        terms = ColumnTerms(names)
         spec = None
     else:
-        names = [f"x{j}" for j in range(X.shape[1])] if hasattr(X, "shape") and \
+        names = default_names(X.shape[1]) if hasattr(X, "shape") and \
             len(X.shape) == 2 else None
-        terms = None if names is None else {name: [j] for j, name in enumerate(names)}
+        terms = None if names is None else ColumnTerms(names)
         spec = None
     result.update(feature_names=names, terms=terms, input_spec=spec)
     separation = result.get("separation")

@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ngd.exceptions import DataError
+from ngd.messages import default_names
 
 
 @dataclass
@@ -87,7 +88,7 @@ class Design:
         if self.dense.ndim != 2:
             raise DataError(f"the dense part of a design must be 2-D, got {self.dense.shape}")
         if self.dense_names is None:
-            self.dense_names = [f"x{j}" for j in range(self.dense.shape[1])]
+            self.dense_names = default_names(self.dense.shape[1])
         self.dense_names = [str(name) for name in self.dense_names]
         if len(self.dense_names) != self.dense.shape[1]:
             raise DataError(f"{len(self.dense_names)} names for {self.dense.shape[1]} dense "

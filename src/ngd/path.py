@@ -21,6 +21,7 @@ from ngd._threads import fit_threads
 from ngd._validation import MAX_ABS, check_real
 from ngd.elastic_net import (centre_unpenalised, check_curvature, check_solver,
                              parameter_factors, path_penalty, prepare)
+from ngd.messages import default_names
 from ngd.optim.proximal import CompositeProblem, CurvatureCache, LastEvaluation, minimise
 
 #: iterations per grid point of a path (and of ngd.cv's folds and refit): proximal NGD
@@ -315,7 +316,7 @@ class PathResult(OptimizeResult):
 
 def _curve_names(shape, feature_names, classes):
     p = shape[-1]
-    names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(p)]
+    names = list(feature_names) if feature_names is not None else default_names(p)
     if len(shape) == 1:
         return names
     labels = [str(c) for c in classes] if classes is not None else \

@@ -8,6 +8,7 @@ from scipy import stats as scipy_stats
 from scipy.optimize import OptimizeResult
 
 from ngd import report
+from ngd.messages import default_names
 
 STATUS_MESSAGES = {
     0: "Converged: gradient norm below tolerance.",
@@ -189,7 +190,7 @@ class FitResult(OptimizeResult):
         p = np.shape(self.coef)[-1]
         if feature_names is None:
             feature_names = self.get("feature_names")
-        names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(p)]
+        names = list(feature_names) if feature_names is not None else default_names(p)
         if len(names) != p:
             raise ValueError(f"feature_names has {len(names)} names for {p} coefficients")
         return names

@@ -49,6 +49,7 @@ from ngd._version import __version__
 from ngd.exceptions import DataError
 from ngd.frames import TableSpec, design_from_frame, is_frame
 from ngd.io.atomic import write_files_atomic
+from ngd.messages import default_names
 from ngd.predict import predict as _predict
 
 
@@ -107,7 +108,7 @@ def model_document(result, feature_names=None, *, columns=None, categories=None,
                                    offset or roles.get("offset"),
                                    trials or roles.get("trials"))
     if feature_names is None:
-        feature_names = result.get("feature_names") or [f"x{j}" for j in range(n_features)]
+        feature_names = result.get("feature_names") or default_names(n_features)
     if spec is not None and columns is None and categories is None:
         columns, categories = spec["columns"], {name: spec["levels"][name]
                                                 for name in spec["columns"]

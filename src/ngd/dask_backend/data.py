@@ -6,6 +6,7 @@ import numpy as np
 
 from ngd.dask_backend.model import _as_dask_matrix, _dense, _row_chunks
 from ngd.exceptions import DataError
+from ngd.messages import default_names
 
 
 def _read_rows(path, start, stop, version=None):
@@ -55,7 +56,7 @@ def npy_dataset(path, chunk_rows=None):
         raise DataError(f"{path}: the target must be in the companion file "
                         f"{_companion(path, 'y').name}, which does not exist")
     return Dataset(X=_npy_array(str(path), bounds), y=arrays["y"],
-                   feature_names=[f"x{j}" for j in range(p)], target_name="y",
+                   feature_names=default_names(p), target_name="y",
                    source=str(path), sample_weight=arrays.get("w"),
                    offset=arrays.get("offset"), trials=arrays.get("trials"),
                    weights_name="w" if "w" in arrays else None,

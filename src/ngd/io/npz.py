@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse
 
 from ngd import _sparse
-from ngd.messages import name_list
+from ngd.messages import default_names, name_list
 from ngd.exceptions import DataError
 from ngd.io.csv import MAX_ABS
 from ngd.io.svmlight import MAX_FEATURES
@@ -250,7 +250,7 @@ def _dataset(path, X, y, extra, names):
         raise DataError(f"{path}: array 'y' has a non-finite value at index "
                         f"{int(np.flatnonzero(~np.isfinite(y))[0])}")
     if names is None:
-        names = [f"x{j}" for j in range(X.shape[1])]
+        names = default_names(X.shape[1])
     else:
         if names.shape != (X.shape[1],):
             raise DataError(f"{path}: array 'feature_names' must have shape ({X.shape[1]},) "
