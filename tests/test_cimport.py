@@ -1,7 +1,7 @@
 """Downstream build: a third-party extension cimports ngd's C API (``ngd/kernels.pxd``):
 the version-1 kernels plus fisher_vector, cg_solve, multi_output_gram and axpy_step (version
-2), the CSR kernels csr_multi_output_gram and csr_matmat (version 3), level_sums (4) and
-softmax_pass (5).
+2), the CSR kernels csr_multi_output_gram and csr_matmat (version 3), level_sums (4),
+softmax_pass (5) and csr_cg_solve (6).
 
 The extension is written into ``tmp_path``, cythonized with ``include_path=[ngd.get_include()]``
 (required for editable installs, harmless otherwise), built in a subprocess, loaded from its
@@ -26,7 +26,8 @@ from libc.stdint cimport int32_t, int64_t
 from ngd.kernels cimport (weighted_gram, damped_cholesky, cholesky_solve, logistic_pass,
                           FISHER_EXACT, NGD_CAPI_VERSION, fisher_vector, cg_solve,
                           CG_CONVERGED, multi_output_gram, WEIGHTS_SOFTMAX, axpy_step,
-                          csr_multi_output_gram, csr_matmat, level_sums, softmax_pass)
+                          csr_multi_output_gram, csr_matmat, level_sums, softmax_pass,
+                          csr_cg_solve, CSR_CG_DONE)
 
 CAPI_VERSION = NGD_CAPI_VERSION
 
@@ -139,6 +140,21 @@ def csr_gram(const double[::1] data, const int32_t[::1] indices, const int32_t[:
     return status
 
 
+def csr_cg(const double[::1] data, const int32_t[::1] indices, const int32_t[::1] indptr,
+           Py_ssize_t p, const double[::1] v, const double[::1] shift,
+           const double[::1] minv, const double[::1] g, double threshold, double[::1] x,
+           int n_threads):
+    """PCG on ([X, 1]^T diag(v) [X, 1] + diag(shift)) x = g for a float64 / int32 CSR X."""
+    cdef Py_ssize_t n_iter = 0
+    cdef double residual = 0.0
+    cdef int status
+    with nogil:
+        status = csr_cg_solve(&data[0], &indices[0], &indptr[0], indptr.shape[0] - 1, p, True,
+                              &v[0], &shift[0], &minv[0], &g[0], threshold, 1000, &x[0],
+                              &n_iter, &residual, n_threads)
+    return status == CSR_CG_DONE, n_iter, residual
+
+
 def levels(const int32_t[::1] codes, const double[::1] v, double[::1] out, int n_threads):
     """Weighted level counts of categorical codes (-1 skipped)."""
     cdef int status
@@ -210,7 +226,7 @@ def test_downstream_links_no_blas(downstream):
 
 
 def test_capi_version(downstream):
-    assert downstream.CAPI_VERSION == 5
+    assert downstream.CAPI_VERSION == 6
 
 
 def test_softmax_pass_through_capi(downstream):
@@ -399,3 +415,23 @@ def test_csr_softmax_gram_and_product(downstream, n_threads):
     X32 = sp.csr_matrix((data32, X.indices, X.indptr), shape=X.shape).toarray()
     np.testing.assert_allclose(product, X32.astype(np.float64) @ B + shift, rtol=1e-12,
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_csr_cg_solve_through_capi(downstream, n_threads):
+    sp = pytest.importorskip("scipy.sparse")
+    rng = np.random.default_rng(9)
+    n, p = 400, 30
+    X = sp.random(n, p, density=0.2, format="csr", random_state=rng)
+    v = rng.uniform(0.1, 1.0, n)
+    shift = np.append(np.full(p, 1e-2), 1e-8)
+    X1 = np.column_stack([X.toarray(), np.ones(n)])
+    A = X1.T @ (v[:, None] * X1) + np.diag(shift)
+    g = rng.standard_normal(p + 1)
+    x = np.full(p + 1, np.nan)
+    done, n_iter, residual = downstream.csr_cg(
+        X.data, X.indices.astype(np.int32), X.indptr.astype(np.int32), p, v, shift,
+        1.0 / np.diag(A), g, 1e-12 * np.linalg.norm(g), x, n_threads)
+    assert done and 0 < n_iter < 1000
+    np.testing.assert_allclose(x, np.linalg.solve(A, g), rtol=1e-8)
+    assert residual == pytest.approx(np.linalg.norm(g - A @ x), rel=1e-3, abs=1e-13)

@@ -41,7 +41,9 @@
 # d(w nll)/d eta written out) and the categorical-code kernels level_sums, level_cross_sums
 # and gather_add (ngd/_kernels/categorical.pxd);
 # 5 adds softmax_pass (ngd/_kernels/multiclass.pxd: softmax logits, loss, gradient and class
-# probabilities in one pass over X, kind 1).
+# probabilities in one pass over X, kind 1);
+# 6 adds csr_cg_solve (PCG on ([X, 1]^T diag(v) [X, 1] + diag(shift)) x = g for a CSR X in
+# one call, csr_fisher_vector's products; CSR_CG_DONE / CSR_CG_INDEFINITE).
 from ngd._kernels.fused cimport (logistic_pass, logistic_pass_resid, glm_pass,
                                  glm_pass_resid, FisherKind, FISHER_NONE, FISHER_EXACT,
                                  FISHER_EMPIRICAL, axpy_step, momentum_step, adam_step)
@@ -55,10 +57,11 @@ from ngd._kernels.linalg cimport (damped_cholesky, cholesky_solve, cg_solve,
 from ngd._kernels.sparse cimport (sparse_index, csr_matvec, csr_matmat, csr_rmatvec,
                                   csr_rmatmat, csr_weighted_gram, csr_multi_output_gram,
                                   csr_fisher_vector, csr_fisher_diagonal,
-                                  csr_multi_output_fisher_diagonal)
+                                  csr_multi_output_fisher_diagonal, csr_cg_solve,
+                                  CSRCGStatus, CSR_CG_DONE, CSR_CG_INDEFINITE)
 from ngd._kernels.sparse_fused cimport csr_logistic_pass
 from ngd._kernels.categorical cimport level_sums, level_cross_sums, gather_add
 from ngd._kernels.multiclass cimport softmax_pass
 
 cdef enum:
-    NGD_CAPI_VERSION = 5
+    NGD_CAPI_VERSION = 6

@@ -41,8 +41,13 @@ cdef int csr_fisher_diagonal(const floating* data, const sparse_index* indices,
                              bint intercept, const double* v, double* out,
                              int n_threads) noexcept nogil
 
+cdef enum CSRCGStatus:              # csr_cg_solve
+    CSR_CG_DONE = 0                 # ||r|| <= threshold, or maxiter iterations
+    CSR_CG_INDEFINITE = 1           # d^T A d <= 0 (or NaN) along a search direction: x is
+                                    # the last iterate
+
 # PCG from 0 on ([X, 1]^T diag(v) [X, 1] + diag(shift)) x = g, preconditioner diag(minv),
-# until ||r|| <= threshold or maxiter iterations: 0, or 1 when d^T A d <= 0 (-1: memory)
+# until ||r|| <= threshold or maxiter iterations: a CSRCGStatus, or -1 (memory)
 cdef int csr_cg_solve(const floating* data, const sparse_index* indices,
                       const sparse_index* indptr, Py_ssize_t n, Py_ssize_t p, bint intercept,
                       const double* v, const double* shift, const double* minv,

@@ -46,10 +46,6 @@ cdef enum:
     MIN_SLOTS = 2                   # ... or MIN_SLOTS slots where they hold at most nnz K
     REDUCE_BAND = 4096              # accumulators per band of the parallel slot reduction
 
-cdef enum CGStatus:                 # csr_cg_solve
-    CG_DONE = 0                     # ||r|| <= threshold, or maxiter iterations
-    CG_INDEFINITE = 1               # d^T A d <= 0 (or NaN) along a search direction
-
 cdef enum Accumulation:             # slots are pw x K (K = 1 for the Fisher-vector product)
     ACC_RMATVEC = 0                 # slot += x~_i (x) v_i
     ACC_FISHER_VECTOR = 1           # slot += v_i (x~_i . u) x~_i
@@ -220,8 +216,8 @@ cdef int csr_cg_solve(const floating* data, const sparse_index* indices,
     """Preconditioned CG from x = 0 on A x = g, A = X~^T diag(v) X~ + diag(shift), with the
     preconditioner M^-1 = diag(minv), until ||r|| <= threshold or maxiter iterations; A is
     applied as in csr_fisher_vector (no Python, no matrix). Writes the iterations and ||r||;
-    returns CG_DONE (threshold met or maxiter reached), CG_INDEFINITE (d^T A d <= 0 or NaN:
-    x is the last iterate) or -1 when memory runs out."""
+    returns CSR_CG_DONE (threshold met or maxiter reached), CSR_CG_INDEFINITE (d^T A d <= 0
+    or NaN: x is the last iterate) or -1 when memory runs out."""
     cdef Py_ssize_t pw = p + (1 if intercept else 0)
     cdef double* work = <double*> malloc(4 * pw * sizeof(double))
     cdef double* r
@@ -230,7 +226,7 @@ cdef int csr_cg_solve(const floating* data, const sparse_index* indices,
     cdef double* q
     cdef double rz, rz_old, dq, alpha, beta, r_norm
     cdef Py_ssize_t j, it = 0
-    cdef int status = CG_DONE
+    cdef int status = CSR_CG_DONE
     if work == NULL:
         return -1
     r, z, d, q = work, work + pw, work + 2 * pw, work + 3 * pw
@@ -250,7 +246,7 @@ cdef int csr_cg_solve(const floating* data, const sparse_index* indices,
             q[j] += shift[j] * d[j]
         dq = _dot(d, q, pw)
         if not dq > 0:
-            status = CG_INDEFINITE
+            status = CSR_CG_INDEFINITE
             break
         alpha = rz / dq
         for j in range(pw):
@@ -619,7 +615,7 @@ def _csr_cg_solve(const floating[::1] data, const sparse_index[::1] indices,
                               maxiter, &x[0], &n_iter, &residual, n_threads)
     if status < 0:
         raise MemoryError("csr_cg_solve: could not allocate its work vectors")
-    return status == CG_DONE, n_iter, residual
+    return status == CSR_CG_DONE, n_iter, residual
 
 
 def _csr_weighted_gram(const floating[::1] data, const sparse_index[::1] indices,
