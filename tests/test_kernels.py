@@ -458,3 +458,28 @@ def test_damped_cholesky_solve_bad_inputs():
         kernels.damped_cholesky_solve(np.array([["a", "b"], ["c", "d"]]), np.ones(2))
     with pytest.raises(TypeError):
         kernels.damped_cholesky_solve(F, np.array(["a", "b", "c"]))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, -1e200])
+def test_the_data_scan_finds_each_bad_entry(dtype, order, bad):
+    """ngd.fit's data check (one parallel pass, blocks of 65536 entries) finds a NaN, an
+    infinity or a value above MAX_ABS wherever it is -- first and last entry, both sides of a
+    block boundary -- in C and F order, and names its row and column."""
+    from ngd import _validation
+    from ngd._kernels import fused
+    n, p = 3000, 50                                   # 150 000 entries: 3 blocks
+    X = np.asarray(np.random.default_rng(0).standard_normal((n, p)), dtype=dtype, order=order)
+    _validation.as_matrix(X, max_abs=_validation.MAX_ABS)
+    if dtype == np.float32 and bad == -1e200:
+        bad = -np.inf                                 # float32 cannot hold it
+    for flat in (0, 65535, 65536, n * p - 1):
+        i, j = np.unravel_index(flat, (n, p), order=order)
+        Y = X.copy(order=order)
+        Y[i, j] = bad
+        assert not fused._all_within(Y.ravel(order=order), float(_validation.MAX_ABS), 2)
+        with pytest.raises(ValueError, match=f"row {i}, column {j}"):
+            _validation.as_matrix(Y, max_abs=_validation.MAX_ABS)
+    assert fused._all_within(np.array([1e200, -1e200]), 1e200, 1)
+    assert not fused._all_within(np.array([np.inf]), float(np.finfo(np.float64).max), 1)

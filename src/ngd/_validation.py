@@ -4,6 +4,8 @@ import numbers
 
 import numpy as np
 
+from ngd._kernels import fused as _fused
+from ngd._threads import effective_n_threads
 from ngd.exceptions import DataError
 
 _BLAS_INT_MAX = 2**31 - 1
@@ -40,10 +42,14 @@ def as_matrix(X, name="X", check_finite=True, max_abs=None):
 
 def _check_finite_rows(X, name, max_abs=None, block_bytes=16 << 20):
     """Raise DataError at the first non-finite (row, column) of X, or value above ``max_abs``
-    in magnitude, scanning row blocks of about ``block_bytes`` so that no temporary the size of
-    X (which may be memory-mapped) is made."""
-    step = max(1, block_bytes // (X.shape[1] * X.itemsize))
+    in magnitude. One parallel kernel pass answers whether there is one; only then are row
+    blocks of about ``block_bytes`` searched for it, so that no temporary the size of X (which
+    may be memory-mapped) is made."""
     limit = X.dtype.type(min(max_abs or np.inf, float(np.finfo(X.dtype).max)))
+    flat = X.ravel(order="C" if X.flags.c_contiguous else "F")     # a view: X is contiguous
+    if _fused._all_within(flat, float(limit), effective_n_threads(None)):
+        return
+    step = max(1, block_bytes // (X.shape[1] * X.itemsize))
     for start in range(0, X.shape[0], step):
         block = X[start:start + step]
         if not (-limit <= block.min() and block.max() <= limit):     # also False for NaN

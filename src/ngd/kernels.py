@@ -42,6 +42,7 @@ WEIGHTS_OUTER = _fisher.ROW_WEIGHTS["outer"]
 CG_STATUS = {code: name for name, code in _linalg.CG_STATUS_CODES.items()}
 _CG_CONVERGED = _linalg.CG_STATUS_CODES["converged"]
 _BLAS_INT_MAX = 2**31 - 1
+_FLOAT64_MAX = float(np.finfo(np.float64).max)
 
 
 def weighted_gram(X, v, *, intercept=False, n_threads=None, check_finite=True):
@@ -536,7 +537,7 @@ def _step_input(a, name, theta, check_finite):
         raise DataError(f"{name} must have the shape of theta {theta.shape}, got {arr.shape}")
     arr = np.ascontiguousarray(arr, dtype=theta.dtype)    # no copy when it already matches
     flat = arr.reshape(-1)
-    if check_finite and flat.size and not _fused._all_finite(flat):
+    if check_finite and not _fused._all_within(flat, _FLOAT64_MAX, 1):
         raise DataError(f"{name} has non-finite entries")
     return flat
 

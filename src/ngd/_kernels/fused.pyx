@@ -39,7 +39,7 @@ storage dtype):
                     mhat = m / (1 - beta1^t), shat = s / (1 - beta2^t) (t <= 0: no correction)
 """
 from cython.parallel cimport prange, parallel
-from libc.math cimport pow, sqrt, isfinite, INFINITY
+from libc.math cimport fabs, pow, sqrt, isfinite, INFINITY
 from libc.stdlib cimport malloc, calloc, free
 
 from ngd._kernels._blas cimport blas_int, dgemv
@@ -542,16 +542,35 @@ def _adam_step(floating[::1] theta, floating[::1] m, floating[::1] s,
                   beta2, eps, power, t, n_threads)
 
 
-def _all_finite(const floating[::1] a):
-    """True when every entry of a is finite (one pass, no temporary)."""
-    cdef Py_ssize_t j
-    cdef bint ok = True
+cdef enum:
+    SCAN_BLOCK = 65536              # entries per block of _all_within
+
+
+cdef inline int _block_outside(const floating* a, Py_ssize_t m, double limit) noexcept nogil:
+    """1 when some |a_k| <= limit fails (a value above limit, an infinity or a NaN): a
+    branch-free OR over the block, which the compiler vectorises."""
+    cdef int outside = 0
+    cdef Py_ssize_t k
+    for k in range(m):
+        outside |= not (fabs(a[k]) <= limit)
+    return outside
+
+
+def _all_within(const floating[::1] a, double limit, int n_threads):
+    """True when |a_k| <= limit for every entry (so all are finite when limit is finite): one
+    pass, no temporary, blocks of SCAN_BLOCK entries in parallel."""
+    cdef Py_ssize_t m = a.shape[0]
+    cdef Py_ssize_t n_blocks = (m + SCAN_BLOCK - 1) // SCAN_BLOCK
+    cdef Py_ssize_t b, k0
+    cdef int outside = 0
+    if m == 0:
+        return True
+    n_threads = work_threads(n_threads, n_blocks, <double> m)
     with nogil:
-        for j in range(a.shape[0]):
-            if not isfinite(a[j]):
-                ok = False
-                break
-    return ok
+        for b in prange(n_blocks, schedule="static", num_threads=n_threads):
+            k0 = b * SCAN_BLOCK
+            outside |= _block_outside(&a[k0], min(SCAN_BLOCK, m - k0), limit)
+    return outside == 0
 
 
 def _layout(Py_ssize_t s0, Py_ssize_t s1, Py_ssize_t itemsize, Py_ssize_t n, Py_ssize_t p):
