@@ -162,3 +162,53 @@ def test_zero_or_huge_x_gives_no_nan_from_the_basis(scale):
         assert "row space" not in result.message
         np.testing.assert_allclose(result.coef, 0.0, atol=0)
         assert result.intercept == pytest.approx(np.log(y.mean() / (1 - y.mean())), rel=1e-8)
+
+
+def test_cg_in_the_basis_reaches_the_same_optimum(monkeypatch):
+    """Either solve on R (Woodbury on K, or CG) gives the fit on X; the result names the one
+    that ran and the estimates it was chosen by."""
+    X, rng = _data(seed=5)
+    y = (rng.random(N) < 1 / (1 + np.exp(-X[:, 0]))).astype(float)
+    plain = ngd.fit(X, y, l2=1e-2, tol=1e-10, solver="woodbury")
+    monkeypatch.setattr(rowspace, "cheapest", lambda costs: "cg")
+    reduced = ngd.fit(X, y, l2=1e-2, tol=1e-10)
+    assert "row space" in reduced.message and reduced.solver == "cg"
+    assert set(reduced.solver_costs) == {"woodbury", "cg"}
+    np.testing.assert_allclose(reduced.x, plain.x, atol=1e-8 * (1 + np.abs(plain.x).max()))
+    assert reduced.loss == pytest.approx(plain.loss, rel=1e-12)
+
+
+def test_the_basis_solve_is_the_cheaper_estimate():
+    """rowspace_costs: K is formed already, so Woodbury pays the n^3/3 factor alone; CG's
+    steps follow X's aspect ratio (a wide X is well conditioned in its row space), each two
+    passes over the n x r design: CG for n = 2000, p = 20000 (the factor is 2.7e9 flops, a
+    CG step 1.6e7), Woodbury for a small n. The fit reports the cheaper."""
+    from ngd.fisher.choice import cheapest
+    from ngd.fisher.cost import Cost, ProblemShape, rowspace_costs
+
+    def shape(n, p):
+        return ProblemShape(rows=n, columns=p, outputs=1, params=p + 1, entries_per_row=p,
+                            row_square=p * p, column_square=p, mean_square=1.0,
+                            sparse=False, mu=1e-3)
+    wide = rowspace_costs(shape(2000, 20000), 2000)
+    assert cheapest(wide) == "cg" and wide["cg"].bytes < wide["woodbury"].bytes
+    assert cheapest(rowspace_costs(shape(100, 2000), 100)) == "woodbury"
+    X, rng = _data(seed=6)
+    fit = ngd.fit(X, (rng.random(N) < 0.5).astype(float), l2=1e-2)
+    assert fit.solver == cheapest({k: Cost(**c) for k, c in fit.solver_costs.items()})
+
+
+@pytest.mark.parametrize("chosen, pick_seconds, expected", [
+    ("cg", 1e3, True), ("cg", 1e-9, False), ("woodbury", 1e3, True), ("cholesky", 1e3, False)])
+def test_the_basis_replaces_auto_pick_only_when_estimated_cheaper(chosen, pick_seconds,
+                                                                   expected):
+    """After auto picked CG (or Woodbury) on X, the basis is used when its setup amortised
+    plus the cheaper solve on R costs less per iteration than that pick's estimate."""
+    from types import SimpleNamespace
+    from ngd.spec import SolverOptions
+    X, rng = _data(seed=7)
+    model = build_model(ModelSpec(model="logistic", l2=0.1),
+                        FitData(X, (rng.random(N) < 0.5).astype(float))).model
+    stepper = SimpleNamespace(solver_name=chosen, subsample=None, damping=0.0,
+                              solver_costs={chosen: {"seconds": pick_seconds, "bytes": 0.0}})
+    assert rowspace.applies(model, SolverOptions(), stepper, None) is expected

@@ -189,8 +189,9 @@ def _fit_single(prepared, options, statistics=True, theta0=None):
             result = run(stepper, start, tol=float(options.tol), ftol=float(options.ftol),
                          max_iter=max_iter, method=method, callback=options.callback)
         result.attach_model(model)
-        result.solver = getattr(stepper, "solver_name", None)
-        result.solver_costs = getattr(stepper, "solver_costs", None)
+        if "solver" not in result:          # rowspace.fit reports its own solve
+            result.solver = getattr(stepper, "solver_name", None)
+            result.solver_costs = getattr(stepper, "solver_costs", None)
         _statistics(result, prepared, statistics, options.stderr, options.cov_type)
     result.update(fisher=curvature, step_rule=step_rule, n_threads=prepared.n_threads,
                   dtype=prepared.dtype, classes=prepared.classes, tol=float(options.tol),

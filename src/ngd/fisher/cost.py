@@ -37,7 +37,7 @@ only their ratios decide.
 """
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -191,6 +191,30 @@ def cg_cost(shape):
     iterations = cg_iterations(shape)
     seconds = iterations * (_pass_seconds(shape, 2) + CG_ITERATION_OVERHEAD) + SOLVE_OVERHEAD
     return Cost(seconds, 8.0 * (6 * shape.params + 2 * shape.rows * shape.outputs))
+
+
+def rowspace_setup_seconds(shape):
+    """The one-time work of ngd.rowspace's basis: X X^T (n^2 p dense multiply-adds) and its
+    pivoted Cholesky factor (n^3 / 3)."""
+    n = shape.rows
+    return n * n * shape.columns / GRAM_RATE + n ** 3 / 3.0 / CHOLESKY_RATE
+
+
+def rowspace_costs(shape, rank):
+    """{"woodbury", "cg"}: per-iteration estimates of the two solves of a fit in the row-space
+    basis of ngd.rowspace, on the n x rank design R, with K = R R^T already formed: Woodbury
+    pays its n^3 / 3 factor and its n^2 work but no X X^T; CG's iterations are estimated from
+    X's shape (R = X Q has X's singular values, so X's aspect ratio sets the conditioning),
+    each two passes over R."""
+    n = shape.rows
+    reduced = replace(shape, columns=rank, entries_per_row=float(rank),
+                      params=rank + shape.params - shape.columns)
+    passes = _pass_seconds(reduced, 2)
+    woodbury = n ** 3 / 3.0 / CHOLESKY_RATE + WOODBURY_SQUARE_PASSES * n * n / SQUARE_RATE \
+        + passes + SOLVE_OVERHEAD
+    cg = cg_iterations(shape) * (passes + CG_ITERATION_OVERHEAD) + SOLVE_OVERHEAD
+    return {"woodbury": Cost(woodbury, 32.0 * n * n),
+            "cg": Cost(cg, 8.0 * (6 * reduced.params + 2 * n))}
 
 
 ESTIMATES = {"cholesky": cholesky_cost, "woodbury": woodbury_cost, "cg": cg_cost}
