@@ -8,6 +8,14 @@ cpdef enum CGStatus:
     CG_BREAKDOWN = 2       # p^T A p <= 0 (indefinite operator or lost precision); x is the
                            # last iterate, never NaN
 
+# sum_j a_j b_j, in index order (the CG kernels' inner products: dense and CSR alike)
+cdef inline double vector_dot(const double* a, const double* b, Py_ssize_t m) noexcept nogil:
+    cdef Py_ssize_t j
+    cdef double s = 0.0
+    for j in range(m):
+        s += a[j] * b[j]
+    return s
+
 cdef int damped_cholesky(const double* F, Py_ssize_t p, double damping, double* factor,
                          double* damping_used, int max_escalations) noexcept nogil
 

@@ -103,14 +103,6 @@ def _cholesky_solve_many(const double[:, ::1] factor, double[::1, :] b):
 
 # ------------------------------------------------------------------ conjugate gradients --
 
-cdef inline double _dot(const double* a, const double* b, Py_ssize_t m) noexcept nogil:
-    cdef Py_ssize_t j
-    cdef double s = 0.0
-    for j in range(m):
-        s += a[j] * b[j]
-    return s
-
-
 cdef int _pcg(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx, bint row_major,
               bint intercept, Py_ssize_t K, int kind, const double* A, Py_ssize_t lda,
               const double* w, const double* g, double damping, double rtol,
@@ -151,7 +143,7 @@ cdef int _pcg(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx, bin
     else:
         for j in range(dim):
             minv[j] = 1.0
-    gnorm = sqrt(_dot(g, g, dim))
+    gnorm = sqrt(vector_dot(g, g, dim))
     if not (gnorm > 0):
         for j in range(dim):
             x[j] = 0.0
@@ -170,14 +162,14 @@ cdef int _pcg(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx, bin
         for j in range(dim):
             x[j] = 0.0
             r[j] = g[j]
-    res = sqrt(_dot(r, r, dim)) / gnorm
+    res = sqrt(vector_dot(r, r, dim)) / gnorm
     if res <= rtol:
         status = CG_CONVERGED
     else:
         for j in range(dim):
             z[j] = minv[j] * r[j]
             d[j] = z[j]
-        rz = _dot(r, z, dim)
+        rz = vector_dot(r, z, dim)
         while it < maxiter:
             if _fisher_vector_into(X, n, p, ldx, row_major, intercept, K, kind, A, lda, w, d,
                                    q, slots, n_threads) != 0:
@@ -185,7 +177,7 @@ cdef int _pcg(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx, bin
                 return -1
             for j in range(dim):
                 q[j] += damping * d[j]
-            pq = _dot(d, q, dim)
+            pq = vector_dot(d, q, dim)
             if not (pq > 0):            # also catches NaN: stop before x is spoiled
                 status = CG_BREAKDOWN
                 break
@@ -194,13 +186,13 @@ cdef int _pcg(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx, bin
                 x[j] += alpha * d[j]
                 r[j] -= alpha * q[j]
             it += 1
-            res = sqrt(_dot(r, r, dim)) / gnorm
+            res = sqrt(vector_dot(r, r, dim)) / gnorm
             if res <= rtol:
                 status = CG_CONVERGED
                 break
             for j in range(dim):
                 z[j] = minv[j] * r[j]
-            rz_new = _dot(r, z, dim)
+            rz_new = vector_dot(r, z, dim)
             if not (rz_new > 0):
                 status = CG_BREAKDOWN
                 break

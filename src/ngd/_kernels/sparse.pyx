@@ -35,6 +35,7 @@ from libc.string cimport memset
 
 from ngd._kernels._rows cimport work_threads
 from ngd._kernels._sparse_rows cimport Plan, csr_plan, row_dot
+from ngd._kernels.linalg cimport vector_dot
 
 
 cdef enum:
@@ -200,14 +201,6 @@ cdef int csr_fisher_diagonal(const floating* data, const sparse_index* indices,
                        n_threads)
 
 
-cdef inline double _dot(const double* a, const double* b, Py_ssize_t m) noexcept nogil:
-    cdef double s = 0.0
-    cdef Py_ssize_t j
-    for j in range(m):
-        s += a[j] * b[j]
-    return s
-
-
 cdef int csr_cg_solve(const floating* data, const sparse_index* indices,
                       const sparse_index* indptr, Py_ssize_t n, Py_ssize_t p, bint intercept,
                       const double* v, const double* shift, const double* minv,
@@ -235,8 +228,8 @@ cdef int csr_cg_solve(const floating* data, const sparse_index* indices,
         r[j] = g[j]
         z[j] = r[j] * minv[j]
         d[j] = z[j]
-    rz = _dot(r, z, pw)
-    r_norm = sqrt(_dot(r, r, pw))
+    rz = vector_dot(r, z, pw)
+    r_norm = sqrt(vector_dot(r, r, pw))
     while r_norm > threshold and it < maxiter:
         if _accumulate(ACC_FISHER_VECTOR, data, indices, indptr, n, p, intercept, 1, v, d, q,
                        n_threads) != 0:
@@ -244,7 +237,7 @@ cdef int csr_cg_solve(const floating* data, const sparse_index* indices,
             return -1
         for j in range(pw):
             q[j] += shift[j] * d[j]
-        dq = _dot(d, q, pw)
+        dq = vector_dot(d, q, pw)
         if not dq > 0:
             status = CSR_CG_INDEFINITE
             break
@@ -254,11 +247,11 @@ cdef int csr_cg_solve(const floating* data, const sparse_index* indices,
             r[j] -= alpha * q[j]
             z[j] = r[j] * minv[j]
         rz_old = rz
-        rz = _dot(r, z, pw)
+        rz = vector_dot(r, z, pw)
         beta = rz / rz_old
         for j in range(pw):
             d[j] = d[j] * beta + z[j]
-        r_norm = sqrt(_dot(r, r, pw))
+        r_norm = sqrt(vector_dot(r, r, pw))
         it += 1
     n_iter[0] = it
     residual[0] = r_norm
