@@ -216,7 +216,7 @@ def estimates(X, y, model, l2):
     from ngd.models import GLM, LogisticModel
     built = LogisticModel(X, y, l2=l2) if model == "logistic" else \
         GLM(X, y, family=model, link="log", l2=l2)
-    rows = auto_subsample_size(built.n_samples, built.n_params) or built.n_samples
+    rows = auto_subsample_size(built) or built.n_samples
     return auto_solver(built, "exact", rows)
 
 

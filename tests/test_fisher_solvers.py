@@ -259,11 +259,26 @@ def test_auto_subsample_only_for_large_n_and_ngd():
     assert sampler.size == 100 and sampler.rows.X.shape == (100, 6)
     assert RowSubsample(model, 100, seed=0).rows is not None   # n/4 rows: a copy of n/4 rows
     assert RowSubsample(model, 101, seed=0).rows is None     # more than n/4: all rows
+
+
+def test_auto_subsample_size_is_the_cheapest_estimated_doubling():
+    """None below 4 m0 rows (m0 = max(10 000, 16 P)), m0 below 8 m0, else the m among
+    m0, 2 m0, ... <= n / 4 with the least estimated time to converge: more rows for a dense
+    pass that dominates the solve, m0 for a softmax whose Gram blocks dominate."""
     from ngd.fisher import auto_subsample_size
-    assert auto_subsample_size(39_999, 11) is None
-    assert auto_subsample_size(1_000_000, 101) == 10_000
-    assert auto_subsample_size(1_000_000, 1001) == 16_016
-    assert auto_subsample_size(100_000, 510) == 10_000       # softmax, K = 10, p = 50
+    from ngd.fisher.cost import problem_shape, subsample_seconds
+    assert auto_subsample_size(_model("logistic", n=39_999, p=10)) is None
+    assert auto_subsample_size(_model("logistic", n=79_999, p=10)) == 10_000
+    model = _model("logistic", n=400_000, p=60, weights=False)
+    sizes = [10_000, 20_000, 40_000, 80_000]
+    shape = problem_shape(model, model.n_samples)
+    estimates = {m: subsample_seconds(shape, m, ["cholesky", "woodbury", "cg"]) for m in sizes}
+    chosen = auto_subsample_size(model)
+    assert chosen == min(estimates, key=estimates.get)
+    assert chosen > 10_000              # the 4e5 x 60 gradient pass outweighs a 10k-row Gram
+    assert estimates[chosen] < estimates[10_000]
+    softmax = _model("softmax", n=80_000, p=50, weights=False)   # P = 153, 6 Gram blocks
+    assert auto_subsample_size(softmax) == 10_000
 
 
 def test_boehning_bound_is_monotone_with_unit_steps_and_one_factorisation():

@@ -155,7 +155,7 @@ def _subsample_size(subsample, method, model, curvature):
             return None
         if hasattr(model, "curvature_blocks"):    # a Design: a subsample can miss levels
             return None
-        return auto_subsample_size(n, model.n_params)
+        return auto_subsample_size(model, curvature)
     if isinstance(subsample, numbers.Integral):
         return min(int(subsample), n)
     return max(1, int(round(subsample * n)))

@@ -10,7 +10,10 @@
 # family fills FamilyTerms (V, V', half unit deviance) and returns whether the mean lies in its
 # domain. The formulas (and their order of operations) are those of ngd.models.links /
 # ngd.models.families, so the kernels agree with the numpy reference GLM._evaluate_generic to
-# rounding.
+# rounding. Without ``response_terms`` (GlmSpec), a family's half deviance leaves out c(y),
+# its part that depends on y alone (``Family.response_term``: Poisson xlogx(y) - y, gamma
+# -log y - 1, tweedie y^(2-p) / ((1-p)(2-p)), binomial xlogx(y) + xlogx(1-y)); the caller
+# adds sum_i w_i c(y_i), a constant of the fit, once instead of a log or pow per row and pass.
 from libc.math cimport (exp, expm1, log, log1p, pow, sqrt, erf, erfc, fabs, fmax, isfinite,
                         INFINITY, M_PI, M_SQRT1_2)
 
@@ -90,6 +93,7 @@ cdef struct GlmSpec:
     double inv_a      # 1 / a for the power link eta = mu^a
     int logs          # 0: no logs, 1: log h, 2: log h, log(1 - h), log h' (binomial)
     int curvature     # GlmCurvature
+    bint response     # include c(y), the half deviance's part that depends on y alone
 
 
 cdef inline double _softplus(double x) noexcept nogil:
@@ -230,7 +234,7 @@ cdef inline bint _gaussian_family(double y, const LinkTerms* t, bint deriv,
     return isfinite(t.h)
 
 
-cdef inline bint _binomial_family(double y, const LinkTerms* t, bint deriv,
+cdef inline bint _binomial_family(double y, const LinkTerms* t, bint deriv, bint response,
                                   FamilyTerms* f) noexcept nogil:
     cdef double mu = t.h, fit = 0.0
     f.var = mu * (1.0 - mu)
@@ -240,34 +244,34 @@ cdef inline bint _binomial_family(double y, const LinkTerms* t, bint deriv,
         fit = y * t.log_h
     if y < 1:
         fit = fit + (1.0 - y) * t.log1m_h
-    f.nll = _xlogx(y) + _xlogx(1.0 - y) - fit
+    f.nll = _xlogx(y) + _xlogx(1.0 - y) - fit if response else -fit
     return mu >= 0 and mu <= 1
 
 
-cdef inline bint _poisson_family(double y, const LinkTerms* t, bint deriv,
+cdef inline bint _poisson_family(double y, const LinkTerms* t, bint deriv, bint response,
                                  FamilyTerms* f) noexcept nogil:
     cdef double mu = t.h, fit = 0.0
     f.var = mu
     f.dvar = 1.0
     if y > 0:
         fit = y * t.log_h
-    f.nll = _xlogx(y) - fit - y + mu
+    f.nll = _xlogx(y) - fit - y + mu if response else mu - fit
     return mu > 0 and isfinite(mu)
 
 
-cdef inline bint _gamma_family(double y, const LinkTerms* t, bint deriv,
+cdef inline bint _gamma_family(double y, const LinkTerms* t, bint deriv, bint response,
                                FamilyTerms* f) noexcept nogil:
     cdef double mu = t.h
     f.var = mu * mu
     f.dvar = 2.0 * mu
-    f.nll = t.log_h - log(y) + y / mu - 1.0
+    f.nll = t.log_h - log(y) + y / mu - 1.0 if response else t.log_h + y / mu
     return mu > 0 and isfinite(mu)
 
 
 cdef inline bint _inverse_gaussian_family(double y, const LinkTerms* t, bint deriv,
                                           FamilyTerms* f) noexcept nogil:
     cdef double mu = t.h, d = y - t.h
-    f.var = pow(mu, 3.0)
+    f.var = (mu * mu) * mu          # not pow(mu, 3): libm's pow costs a few exps
     if deriv:
         f.dvar = 3.0 * mu * mu
     f.nll = (d * d) / (2.0 * y * mu * mu)
@@ -275,16 +279,17 @@ cdef inline bint _inverse_gaussian_family(double y, const LinkTerms* t, bint der
 
 
 cdef inline bint _tweedie_family(double y, double p, const LinkTerms* t, bint deriv,
-                                 FamilyTerms* f) noexcept nogil:
+                                 bint response, FamilyTerms* f) noexcept nogil:
     """General power p (not 0, 1, 2, which are gaussian, poisson, gamma), from one power of
     the mean, a = mu^(1-p) = exp((1 - p) log mu): mu^(2-p) = mu a, V = mu^p = mu / a and
-    V' = p mu^(p-1) = p / a (with y^(2-p) for y > 0, one exp per row besides the link's)."""
+    V' = p mu^(p-1) = p / a (with y^(2-p) for y > 0 when ``response``; one exp per row
+    besides the link's)."""
     cdef double mu = t.h, y_term = 0.0
     cdef double a = exp((1.0 - p) * t.log_h)
     f.var = mu / a
     if deriv:
         f.dvar = p / a
-    if y > 0:
+    if response and y > 0:
         y_term = pow(y, 2.0 - p)
     y_term = y_term / ((1.0 - p) * (2.0 - p))
     f.nll = y_term - y * a / (1.0 - p) + (mu * a) / (2.0 - p)
@@ -303,7 +308,9 @@ cdef inline bint _negative_binomial_family(double y, double alpha, const LinkTer
     """NB2 at a fixed alpha > 0: V = mu + alpha mu^2, half unit deviance
     y log(y/mu) - (y + 1/alpha) log1p(alpha (y - mu) / (1 + alpha mu)); above
     alpha max(y, mu) = NB_LARGE (r = 1/alpha) the form of ngd.models.families
-    y log(y (r + mu) / (mu (r + y))) - r log((r + y) / (r + mu))."""
+    y log(y (r + mu) / (mu (r + y))) - r log((r + y) / (r + mu)); it keeps xlogx(y) whatever
+    ``response_terms``: the NB_LARGE form cancels it analytically, and leaving it out there
+    would bring back the cancellation that form avoids."""
     cdef double mu = t.h, fit = 0.0, r
     f.var = mu + alpha * (mu * mu)
     f.dvar = 1.0 + 2.0 * (alpha * mu)
@@ -345,15 +352,15 @@ cdef inline bint _glm_row(const GlmSpec* spec, double eta, double y, double w, d
     if spec.family == GLM_GAUSSIAN:
         ok = _gaussian_family(y, &t, deriv, &f)
     elif spec.family == GLM_BINOMIAL:
-        ok = _binomial_family(y, &t, deriv, &f)
+        ok = _binomial_family(y, &t, deriv, spec.response, &f)
     elif spec.family == GLM_POISSON:
-        ok = _poisson_family(y, &t, deriv, &f)
+        ok = _poisson_family(y, &t, deriv, spec.response, &f)
     elif spec.family == GLM_GAMMA:
-        ok = _gamma_family(y, &t, deriv, &f)
+        ok = _gamma_family(y, &t, deriv, spec.response, &f)
     elif spec.family == GLM_INVERSE_GAUSSIAN:
         ok = _inverse_gaussian_family(y, &t, deriv, &f)
     elif spec.family == GLM_TWEEDIE:
-        ok = _tweedie_family(y, spec.param, &t, deriv, &f)
+        ok = _tweedie_family(y, spec.param, &t, deriv, spec.response, &f)
     else:
         ok = _negative_binomial_family(y, spec.param, &t, deriv, &f)
     if not (ok and isfinite(f.nll)):
@@ -380,10 +387,10 @@ cdef inline bint _glm_row(const GlmSpec* spec, double eta, double y, double w, d
 
 
 cdef inline bint _glm_spec(int family, int link, double family_param, double link_power,
-                           int curvature, GlmSpec* spec) noexcept nogil:
+                           int curvature, bint response, GlmSpec* spec) noexcept nogil:
     """Fill spec for a (family, link) pair given as codes, with the family's parameter
     (tweedie: the power, where 0, 1, 2 become gaussian, poisson, gamma; negative binomial:
-    alpha); False for an unknown family, link or curvature code, a zero power-link exponent
+    alpha) and whether the half deviance includes c(y) (``response``); False for an unknown family, link or curvature code, a zero power-link exponent
     or a negative-binomial alpha that is not finite and > 0."""
     if family < GLM_GAUSSIAN or family > GLM_NEGATIVE_BINOMIAL or link < GLM_LINK_IDENTITY or \
             link > GLM_LINK_POWER or curvature < GLM_CURVATURE_NONE or \
@@ -403,6 +410,7 @@ cdef inline bint _glm_spec(int family, int link, double family_param, double lin
     spec.param = family_param
     spec.inv_a = 1.0 / link_power if link == GLM_LINK_POWER else 1.0
     spec.curvature = curvature
+    spec.response = response
     if family == GLM_BINOMIAL:
         spec.logs = 2
     elif family == GLM_POISSON or family == GLM_GAMMA or family == GLM_TWEEDIE or \

@@ -1,6 +1,6 @@
 # Row-block helpers shared by the kernels: the fixed chunking that makes every reduction
 # independent of the thread count, and the copy of a row block into a float64 buffer.
-from libc.math cimport sqrt
+from libc.math cimport fabs, sqrt
 from cython cimport floating
 
 from ngd._kernels._blas cimport blas_int
@@ -48,8 +48,36 @@ cdef inline void load_rows(const floating* X, Py_ssize_t ldx, bint row_major,
             out[r * ld + p] = 1.0 if scale == NULL else scale[i0 + r]
 
 
+cdef inline void add_compensated(double* acc, double x) noexcept nogil:
+    """acc[0] += x with Neumaier's compensation in acc[1] (the sum is acc[0] + acc[1]): a loss
+    sum stays accurate to a few rounding errors of its terms, whatever n and however large its
+    partial sums (line searches compare losses near the optimum, where they differ by little
+    more than rounding)."""
+    cdef double s = acc[0]
+    cdef double t = s + x
+    if fabs(s) >= fabs(x):
+        acc[1] += (s - t) + x
+    else:
+        acc[1] += (x - t) + s
+    acc[0] = t
+
+
+cdef enum:
+    LINE_DOUBLES = 8               # doubles per 64-byte cache line
+
+
+cdef inline Py_ssize_t slot_stride(Py_ssize_t width) noexcept nogil:
+    """Doubles between consecutive per-thread partial-result slots of ``width`` doubles:
+    rounded up to whole cache lines plus one line, so that the entries a thread updates every
+    row (a loss, the intercept gradient) never share a line with another slot's (false sharing
+    made a pass without columns slower on two threads than on one)."""
+    return (width + 2 * LINE_DOUBLES - 1) // LINE_DOUBLES * LINE_DOUBLES
+
+
 cdef enum:
     MIN_WORK_PER_THREAD = 262144   # flops below which waking one more thread costs more
+    ROW_TERM_WORK = 32             # flops (roughly) of one row's pointwise terms (a few
+                                   # transcendentals) in the fused passes, for work_threads
 
 
 cdef inline int work_threads(int n_threads, Py_ssize_t n_slots, double work) noexcept nogil:

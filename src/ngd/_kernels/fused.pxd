@@ -77,13 +77,14 @@ cdef int glm_pass_resid(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_
                         double* resid_out, int n_threads) noexcept nogil
 
 # glm_pass_resid that also writes eta_out[i] = eta_i, the linear predictor (when not NULL);
-# the other outputs are glm_pass's, bit for bit. On an invalid row (valid_out = 0) the rows
-# after it may be left unwritten.
+# the other outputs are glm_pass's, bit for bit, with response_terms true. Without them the
+# loss leaves out sum_i w_i c(y_i), the half deviance's part that depends on y alone
+# (_row_terms.pxd). On an invalid row (valid_out = 0) the rows after it may be left unwritten.
 cdef int glm_pass_out(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t ldx,
                       bint row_major, const double* coef, double intercept,
                       const double* y, const double* w, const double* offset,
                       const double* trials, int family, int link, double tweedie_power,
-                      double link_power, int curvature, double* loss_out,
+                      double link_power, int curvature, bint response_terms, double* loss_out,
                       double* grad_out, double* weight_out, int* valid_out,
                       double* resid_out, double* eta_out, int n_threads) noexcept nogil
 

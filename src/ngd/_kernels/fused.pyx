@@ -45,7 +45,8 @@ from libc.stdlib cimport malloc, calloc, free
 from ngd._kernels._blas cimport blas_int, dgemv
 from ngd._kernels._row_terms cimport (RowTerms, _logistic_row, GlmSpec, _glm_spec, _glm_row,
                                       _log_ndtr)
-from ngd._kernels._rows cimport RowBlock, chunk_rows, row_block, work_threads, MAX_SLOTS
+from ngd._kernels._rows cimport (RowBlock, chunk_rows, row_block, work_threads, MAX_SLOTS,
+                                 ROW_TERM_WORK, add_compensated, slot_stride)
 
 
 cdef inline void _block_times(RowBlock* block, const double* coef,
@@ -114,7 +115,8 @@ cdef int logistic_pass_out(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssi
     cdef Py_ssize_t n_chunks = (n + rows - 1) // rows
     cdef Py_ssize_t n_slots = n_chunks if n_chunks < MAX_SLOTS else MAX_SLOTS
     cdef Py_ssize_t width = p + 2          # gradient, intercept gradient, loss
-    cdef double* partial = <double*> calloc(n_slots * width, sizeof(double))
+    cdef Py_ssize_t stride = slot_stride(width)   # doubles between slots
+    cdef double* partial = <double*> calloc(n_slots * stride, sizeof(double))
     cdef int failed = 0
     cdef int* failed_ptr = &failed
     cdef Py_ssize_t s, c, i0, m, r, j
@@ -126,7 +128,7 @@ cdef int logistic_pass_out(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssi
     cdef double wi, yi
     if partial == NULL:
         return -1
-    n_threads = work_threads(n_threads, n_slots, 4.0 * n * p)   # no idle threads
+    n_threads = work_threads(n_threads, n_slots, (4.0 * p + ROW_TERM_WORK) * n)
     with parallel(num_threads=n_threads):
         buf = <double*> malloc((rows * p + 1) * sizeof(double))
         resid = <double*> malloc(rows * sizeof(double))
@@ -134,7 +136,7 @@ cdef int logistic_pass_out(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssi
             failed_ptr[0] = 1
         else:
             for s in prange(n_slots, schedule="dynamic"):
-                slot = partial + s * width
+                slot = partial + s * stride
                 c = s
                 while c < n_chunks:
                     i0 = c * rows
@@ -168,7 +170,7 @@ cdef int logistic_pass_out(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssi
     for j in range(p + 1):
         grad_out[j] = 0.0
     for s in range(n_slots):
-        slot = partial + s * width
+        slot = partial + s * stride
         for j in range(p + 1):
             grad_out[j] += slot[j]
         loss_out[0] += slot[p + 1]
@@ -250,7 +252,7 @@ cdef int glm_pass_resid(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_
                         double* resid_out, int n_threads) noexcept nogil:
     """``glm_pass`` that also writes r_i to resid_out (when not NULL)."""
     return glm_pass_out(X, n, p, ldx, row_major, coef, intercept, y, w, offset, trials,
-                        family, link, tweedie_power, link_power, curvature, loss_out,
+                        family, link, tweedie_power, link_power, curvature, True, loss_out,
                         grad_out, weight_out, valid_out, resid_out, NULL, n_threads)
 
 
@@ -258,16 +260,19 @@ cdef int glm_pass_out(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t 
                       bint row_major, const double* coef, double intercept,
                       const double* y, const double* w, const double* offset,
                       const double* trials, int family, int link, double tweedie_power,
-                      double link_power, int curvature, double* loss_out,
-                      double* grad_out, double* weight_out, int* valid_out,
+                      double link_power, int curvature, bint response_terms,
+                      double* loss_out, double* grad_out, double* weight_out, int* valid_out,
                       double* resid_out, double* eta_out, int n_threads) noexcept nogil:
     """``glm_pass`` that also writes r_i to resid_out and eta_i to eta_out (each when not
-    NULL)."""
+    NULL); without response_terms the loss leaves out sum_i w_i c(y_i) (_row_terms.pxd)."""
     cdef GlmSpec spec
     cdef Py_ssize_t rows = chunk_rows(n, p)
     cdef Py_ssize_t n_chunks = (n + rows - 1) // rows
     cdef Py_ssize_t n_slots = n_chunks if n_chunks < MAX_SLOTS else MAX_SLOTS
-    cdef Py_ssize_t width = p + 2          # gradient, intercept gradient, loss
+    cdef Py_ssize_t width = p + 3          # gradient, intercept gradient, loss (+ its
+                                           # compensation: without the response terms the
+                                           # rows' losses are O(1) whatever the fit)
+    cdef Py_ssize_t stride = slot_stride(width)   # doubles between slots
     cdef double* partial
     cdef int failed = 0, invalid = 0
     cdef int* failed_ptr = &failed
@@ -278,12 +283,14 @@ cdef int glm_pass_out(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t 
     cdef double* slot
     cdef RowBlock block
     cdef double wi, mi, nll, row_resid, row_weight
-    if not _glm_spec(family, link, tweedie_power, link_power, curvature, &spec):
+    cdef double loss[2]
+    if not _glm_spec(family, link, tweedie_power, link_power, curvature, response_terms,
+                     &spec):
         return -2
-    partial = <double*> calloc(n_slots * width, sizeof(double))
+    partial = <double*> calloc(n_slots * stride, sizeof(double))
     if partial == NULL:
         return -1
-    n_threads = work_threads(n_threads, n_slots, 4.0 * n * p)   # no idle threads
+    n_threads = work_threads(n_threads, n_slots, (4.0 * p + ROW_TERM_WORK) * n)
     with parallel(num_threads=n_threads):
         buf = <double*> malloc((rows * p + 1) * sizeof(double))
         resid = <double*> malloc(rows * sizeof(double))
@@ -291,7 +298,7 @@ cdef int glm_pass_out(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t 
             failed_ptr[0] = 1
         else:
             for s in prange(n_slots, schedule="dynamic"):
-                slot = partial + s * width
+                slot = partial + s * stride
                 c = s
                 while c < n_chunks and invalid_ptr[0] == 0:
                     i0 = c * rows
@@ -313,7 +320,7 @@ cdef int glm_pass_out(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t 
                                         &row_weight):
                             invalid_ptr[0] = 1
                             break
-                        slot[p + 1] += wi * nll
+                        add_compensated(slot + p + 1, wi * nll)
                         slot[p] += row_resid
                         resid[r] = row_resid
                         if resid_out != NULL:
@@ -329,15 +336,18 @@ cdef int glm_pass_out(const floating* X, Py_ssize_t n, Py_ssize_t p, Py_ssize_t 
         free(partial)
         return -1
     valid_out[0] = 0 if invalid else 1
-    loss_out[0] = 0.0
+    loss[0] = 0.0
+    loss[1] = 0.0
     for j in range(p + 1):
         grad_out[j] = 0.0
     if not invalid:
         for s in range(n_slots):
-            slot = partial + s * width
+            slot = partial + s * stride
             for j in range(p + 1):
                 grad_out[j] += slot[j]
-            loss_out[0] += slot[p + 1]
+            add_compensated(loss, slot[p + 1])
+            loss[1] += slot[p + 2]
+        loss_out[0] = loss[0] + loss[1] if isfinite(loss[0]) else loss[0]
     else:
         loss_out[0] = INFINITY
     free(partial)
@@ -348,11 +358,12 @@ def _glm_pass(const floating[:, :] X, const double[::1] coef, double intercept,
               const double[::1] y, object w, object offset, object trials, int family,
               int link, double tweedie_power, double link_power, int curvature,
               double[::1] grad_out, object weight_out, int n_threads, object resid_out=None,
-              object eta_out=None):
-    """Unvalidated Python entry to ``glm_pass`` (``glm_pass_out`` when resid_out or eta_out,
-    float64 (n,), is given); returns (weighted loss sum, valid) where valid
+              object eta_out=None, bint response_terms=True):
+    """Unvalidated Python entry to ``glm_pass_out`` (resid_out, eta_out: float64 (n,) or
+    None); returns (weighted loss sum, valid) where valid
     is False when some row's eta or mean leaves the link's or family's domain (or its half
-    deviance is not finite); the sums are then meaningless (loss inf)."""
+    deviance is not finite); the sums are then meaningless (loss inf). Without
+    response_terms the loss sum leaves out sum_i w_i c(y_i) (``Family.response_term``)."""
     cdef Py_ssize_t n = X.shape[0], p = X.shape[1], ldx
     cdef bint row_major
     cdef const double[::1] w_view
@@ -393,8 +404,8 @@ def _glm_pass(const floating[:, :] X, const double[::1] coef, double intercept,
     with nogil:
         status = glm_pass_out(&X[0, 0], n, p, ldx, row_major, &coef[0], intercept, &y[0],
                               w_ptr, off_ptr, trials_ptr, family, link, tweedie_power,
-                              link_power, curvature, &loss, &grad_out[0], weight_ptr,
-                              &valid, resid_ptr, eta_ptr, n_threads)
+                              link_power, curvature, response_terms, &loss, &grad_out[0],
+                              weight_ptr, &valid, resid_ptr, eta_ptr, n_threads)
     if status == -1:
         raise MemoryError("glm_pass could not allocate its row-block buffers")
     if status != 0:

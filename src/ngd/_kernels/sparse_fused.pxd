@@ -17,11 +17,13 @@ cdef int csr_logistic_pass(const floating* data, const sparse_index* indices,
                            double* loss_out, double* grad_out, double* weight_out,
                            int n_threads) noexcept nogil
 
-# Returns 0, -1 (out of memory) or -2 (bad family, link or curvature code).
+# Returns 0, -1 (out of memory) or -2 (bad family, link or curvature code). Without
+# response_terms the loss leaves out sum_i w_i c(y_i) (as fused.pxd's glm_pass_out).
 cdef int csr_glm_pass(const floating* data, const sparse_index* indices,
                       const sparse_index* indptr, Py_ssize_t n, Py_ssize_t p,
                       const double* coef, double intercept, const double* y, const double* w,
                       const double* offset, const double* trials, int family, int link,
                       double tweedie_power, double link_power, int curvature,
+                      bint response_terms,
                       double* loss_out, double* grad_out, double* weight_out, int* valid_out,
                       int n_threads) noexcept nogil

@@ -28,11 +28,11 @@ structure, which ngd._sparse.as_csr validates.
 import numpy as np
 
 from cython.parallel cimport prange
-from libc.math cimport fabs, isfinite, INFINITY
+from libc.math cimport isfinite, INFINITY
 from libc.stdlib cimport calloc, free
 
 from ngd._kernels._row_terms cimport RowTerms, _logistic_row, GlmSpec, _glm_spec, _glm_row
-from ngd._kernels._rows cimport work_threads
+from ngd._kernels._rows cimport work_threads, add_compensated, slot_stride, ROW_TERM_WORK
 from ngd._kernels._sparse_rows cimport Plan, csr_plan, row_dot
 from ngd._kernels.fused cimport (FISHER_NONE, FISHER_EMPIRICAL, GLM_CURVATURE_NONE,
                                  GLM_CURVATURE_OBSERVED)
@@ -40,7 +40,6 @@ from ngd._kernels.fused cimport (FISHER_NONE, FISHER_EMPIRICAL, GLM_CURVATURE_NO
 
 cdef enum:
     SLOT_SHARE = 8                  # all slots together hold at most nnz / SLOT_SHARE doubles
-    ROW_COST = 32                   # flops (roughly) of one row's terms, for work_threads
 
 
 cdef inline Plan _plan(Py_ssize_t n, Py_ssize_t nnz, Py_ssize_t width) noexcept nogil:
@@ -83,7 +82,7 @@ cdef inline void _logistic_csr_row(const floating* data, const sparse_index* ind
     cdef double wi = 1.0 if w == NULL else w[i]
     cdef RowTerms terms = _logistic_row(_row_eta(data, indices, a, b, coef, intercept, offset,
                                                  i), y[i], wi, fisher_kind)
-    _add_loss(slot + p + 1, wi * terms.nll)
+    add_compensated(slot + p + 1, wi * terms.nll)
     _row_scatter(data, indices, a, b, terms.resid, p, slot)
     if fisher_kind != FISHER_NONE:
         weight_out[i] = terms.weight
@@ -103,24 +102,11 @@ cdef inline bint _glm_csr_row(const GlmSpec* spec, const floating* data,
     if not _glm_row(spec, _row_eta(data, indices, a, b, coef, intercept, offset, i), y[i], wi,
                     mi, &nll, &resid, &weight):
         return False
-    _add_loss(slot + p + 1, wi * nll)
+    add_compensated(slot + p + 1, wi * nll)
     _row_scatter(data, indices, a, b, resid, p, slot)
     if spec.curvature != GLM_CURVATURE_NONE:
         weight_out[i] = weight
     return True
-
-
-cdef inline void _add_loss(double* acc, double x) noexcept nogil:
-    """acc[0] += x with Neumaier's compensation in acc[1]: the loss sum stays accurate to a
-    few rounding errors of its terms, whatever n (line searches compare losses near the
-    optimum, where they differ by little more than rounding)."""
-    cdef double s = acc[0]
-    cdef double t = s + x
-    if fabs(s) >= fabs(x):
-        acc[1] += (s - t) + x
-    else:
-        acc[1] += (x - t) + s
-    acc[0] = t
 
 
 cdef void _reduce(const double* partial, Py_ssize_t n_slots, Py_ssize_t p, double* loss_out,
@@ -128,7 +114,7 @@ cdef void _reduce(const double* partial, Py_ssize_t n_slots, Py_ssize_t p, doubl
     """grad_out (p + 1) and loss_out[0] = the slots' sums, each entry added in slot order
     (threads own disjoint entries; the loss compensated, a non-finite loss sum returned as it
     is)."""
-    cdef Py_ssize_t width = p + 3
+    cdef Py_ssize_t stride = slot_stride(p + 3)   # doubles between slots
     cdef Py_ssize_t s, j
     cdef double t
     cdef double loss[2]
@@ -136,13 +122,13 @@ cdef void _reduce(const double* partial, Py_ssize_t n_slots, Py_ssize_t p, doubl
                     num_threads=work_threads(n_threads, p + 1, 1.0 * n_slots * (p + 1))):
         t = 0.0
         for s in range(n_slots):
-            t = t + partial[s * width + j]
+            t = t + partial[s * stride + j]
         grad_out[j] = t
     loss[0] = 0.0
     loss[1] = 0.0
     for s in range(n_slots):
-        _add_loss(loss, partial[s * width + p + 1])
-        loss[1] += partial[s * width + p + 2]
+        add_compensated(loss, partial[s * stride + p + 1])
+        loss[1] += partial[s * stride + p + 2]
     loss_out[0] = loss[0] + loss[1] if isfinite(loss[0]) else loss[0]
 
 
@@ -156,6 +142,7 @@ cdef int csr_logistic_pass(const floating* data, const sparse_index* indices,
     0, or -1 when memory runs out."""
     cdef Py_ssize_t width = p + 3          # gradient, intercept gradient, loss (+ its
                                            # compensation)
+    cdef Py_ssize_t stride = slot_stride(width)   # doubles between slots
     cdef Py_ssize_t nnz = indptr[n]
     cdef Plan plan = _plan(n, nnz, width)
     cdef Py_ssize_t s, c, i, i1, j
@@ -165,10 +152,10 @@ cdef int csr_logistic_pass(const floating* data, const sparse_index* indices,
         grad_out[j] = 0.0
     if n == 0:
         return 0
-    partial = <double*> calloc(plan.n_slots * width, sizeof(double))
+    partial = <double*> calloc(plan.n_slots * stride, sizeof(double))
     if partial == NULL:
         return -1
-    n_threads = work_threads(n_threads, plan.n_slots, 4.0 * nnz + ROW_COST * n)
+    n_threads = work_threads(n_threads, plan.n_slots, 4.0 * nnz + ROW_TERM_WORK * n)
     for s in prange(plan.n_slots, nogil=True, schedule="dynamic", num_threads=n_threads):
         c = s
         while c < plan.n_chunks:
@@ -177,7 +164,7 @@ cdef int csr_logistic_pass(const floating* data, const sparse_index* indices,
                 i1 = n
             for i in range(c * plan.rows, i1):
                 _logistic_csr_row(data, indices, indptr[i], indptr[i + 1], i, p, coef,
-                                  intercept, y, w, offset, fisher_kind, partial + s * width,
+                                  intercept, y, w, offset, fisher_kind, partial + s * stride,
                                   weight_out)
             c = c + plan.n_slots
     _reduce(partial, plan.n_slots, p, loss_out, grad_out, n_threads)
@@ -190,21 +177,23 @@ cdef int csr_glm_pass(const floating* data, const sparse_index* indices,
                       const double* coef, double intercept, const double* y, const double* w,
                       const double* offset, const double* trials, int family, int link,
                       double tweedie_power, double link_power, int curvature,
-                      double* loss_out, double* grad_out, double* weight_out, int* valid_out,
-                      int n_threads) noexcept nogil:
-    """One pass over the rows of X for a GLM (see the module docstring). Returns 0, -1 when
-    memory runs out, -2 for an unknown family, link or curvature code (or a zero power-link
-    exponent)."""
+                      bint response_terms, double* loss_out, double* grad_out,
+                      double* weight_out, int* valid_out, int n_threads) noexcept nogil:
+    """One pass over the rows of X for a GLM (see the module docstring; without
+    response_terms the loss leaves out sum_i w_i c(y_i)). Returns 0, -1 when memory runs out,
+    -2 for an unknown family, link or curvature code (or a zero power-link exponent)."""
     cdef GlmSpec spec
     cdef Py_ssize_t width = p + 3          # gradient, intercept gradient, loss (+ its
                                            # compensation)
+    cdef Py_ssize_t stride = slot_stride(width)   # doubles between slots
     cdef Py_ssize_t nnz = indptr[n]
     cdef Plan plan = _plan(n, nnz, width)
     cdef Py_ssize_t s, c, i, i1, j
     cdef double* partial
     cdef int invalid = 0
     cdef int* invalid_ptr = &invalid
-    if not _glm_spec(family, link, tweedie_power, link_power, curvature, &spec):
+    if not _glm_spec(family, link, tweedie_power, link_power, curvature, response_terms,
+                     &spec):
         return -2
     loss_out[0] = 0.0
     for j in range(p + 1):
@@ -212,10 +201,10 @@ cdef int csr_glm_pass(const floating* data, const sparse_index* indices,
     valid_out[0] = 1
     if n == 0:
         return 0
-    partial = <double*> calloc(plan.n_slots * width, sizeof(double))
+    partial = <double*> calloc(plan.n_slots * stride, sizeof(double))
     if partial == NULL:
         return -1
-    n_threads = work_threads(n_threads, plan.n_slots, 4.0 * nnz + ROW_COST * n)
+    n_threads = work_threads(n_threads, plan.n_slots, 4.0 * nnz + ROW_TERM_WORK * n)
     for s in prange(plan.n_slots, nogil=True, schedule="dynamic", num_threads=n_threads):
         c = s
         while c < plan.n_chunks and invalid_ptr[0] == 0:
@@ -224,7 +213,7 @@ cdef int csr_glm_pass(const floating* data, const sparse_index* indices,
                 i1 = n
             for i in range(c * plan.rows, i1):
                 if not _glm_csr_row(&spec, data, indices, indptr[i], indptr[i + 1], i, p, coef,
-                                    intercept, y, w, offset, trials, partial + s * width,
+                                    intercept, y, w, offset, trials, partial + s * stride,
                                     weight_out):
                     invalid_ptr[0] = 1
                     break
@@ -273,7 +262,7 @@ def _glm_impl(const floating[::1] data, const sparse_index[::1] indices,
          const double[::1] y, const double[::1] w, const double[::1] offset,
          const double[::1] trials, int family, int link, double tweedie_power,
          double link_power, int curvature, double[::1] grad_out, double[::1] weight_out,
-         int n_threads):
+         int n_threads, bint response_terms):
     cdef Py_ssize_t n = indptr.shape[0] - 1
     cdef double loss = 0.0
     cdef int status, valid = 0
@@ -287,8 +276,9 @@ def _glm_impl(const floating[::1] data, const sparse_index[::1] indices,
         status = csr_glm_pass(&data[0] if data.shape[0] else NULL,
                               &indices[0] if indices.shape[0] else NULL, &indptr[0], n, p,
                               coef_ptr, intercept, y_ptr, w_ptr, off_ptr, trials_ptr,
-                              family, link, tweedie_power, link_power, curvature, &loss,
-                              &grad_out[0], weight_ptr, &valid, n_threads)
+                              family, link, tweedie_power, link_power, curvature,
+                              response_terms, &loss, &grad_out[0], weight_ptr, &valid,
+                              n_threads)
     if status == -1:
         raise MemoryError("csr_glm_pass could not allocate its slot accumulators")
     if status != 0:
@@ -363,11 +353,13 @@ def _csr_logistic_pass(data, indices, indptr, Py_ssize_t n_features, coef,
 
 def _csr_glm_pass(data, indices, indptr, Py_ssize_t n_features, coef, double intercept, y,
                     w, offset, trials, int family, int link, double tweedie_power,
-                    double link_power, int curvature, grad_out, weight_out, int n_threads=1):
+                    double link_power, int curvature, grad_out, weight_out, int n_threads=1,
+                    bint response_terms=True):
     """``csr_glm_pass`` on the CSR arrays of X (n_features columns); returns (weighted loss
     sum, valid) and fills grad_out (n_features + 1) and, unless curvature is
     GLM_CURVATURE_NONE, weight_out (n). w, offset and trials (binomial counts, used by the
-    empirical curvature) may be None. When valid is False some row's eta or mean left the
+    empirical curvature) may be None; without response_terms the loss sum leaves out
+    sum_i w_i c(y_i) (``Family.response_term``). When valid is False some row's eta or mean left the
     link's or family's domain: the loss is inf and the rest meaningless."""
     cdef Py_ssize_t n = _check_csr(data, indices, indptr, n_features)
     if curvature < GLM_CURVATURE_NONE or curvature > GLM_CURVATURE_OBSERVED:
@@ -378,4 +370,4 @@ def _csr_glm_pass(data, indices, indptr, Py_ssize_t n_features, coef, double int
                 link, tweedie_power, link_power, curvature,
                 _vector("grad_out", grad_out, n_features + 1, output=True),
                 _vector("weight_out", weight_out, n, curvature == GLM_CURVATURE_NONE, True),
-                n_threads)
+                n_threads, response_terms)

@@ -27,9 +27,18 @@ def solver_costs(model, curvature, n_rows, damping=0.0):
     if structural_choice(model, curvature):
         return None
     shape = problem_shape(model, n_rows, damping)
-    names = [name for name in PREFERENCE if name != "woodbury" or (
+    return {name: ESTIMATES[name](shape) for name in solver_names(model, curvature)}
+
+
+def solver_names(model, curvature):
+    """The solvers whose cost ``auto`` compares for this model and curvature (Woodbury:
+    single-output models with a non-negative curvature; the structural choice alone where
+    there is one)."""
+    structural = structural_choice(model, curvature)
+    if structural:
+        return [structural]
+    return [name for name in PREFERENCE if name != "woodbury" or (
         hasattr(model, "curvature_data") and curvature in ("exact", "empirical"))]
-    return {name: ESTIMATES[name](shape) for name in names}
 
 
 def structural_choice(model, curvature):

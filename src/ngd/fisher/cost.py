@@ -218,3 +218,14 @@ def rowspace_costs(shape, rank):
 
 
 ESTIMATES = {"cholesky": cholesky_cost, "woodbury": woodbury_cost, "cg": cg_cost}
+
+
+def subsample_seconds(shape, rows, solvers):
+    """Estimated seconds to converge, up to a factor common to every ``rows``, with the
+    curvature on ``rows`` of the shape's rows: an iteration's gradient (two passes over all
+    rows) plus the cheapest of ``solvers`` on ``rows``, over log(rows / P): each iteration
+    contracts the error by about the subsampled curvature's relative error sqrt(P / rows),
+    so the iterations needed go as 1 / log(sqrt(rows / P))."""
+    on_rows = replace(shape, rows=int(rows))
+    solve = min(ESTIMATES[name](on_rows).seconds for name in solvers)
+    return (_pass_seconds(shape, 2) + solve) / math.log(rows / shape.params)

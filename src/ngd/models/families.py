@@ -29,6 +29,12 @@ class Family:
         """d(y, mu)/2 per row (link gives stable log(mu) where needed)."""
         raise NotImplementedError
 
+    def response_term(self, y):
+        """c(y) per row, the part of the half deviance that depends on y alone: the fused
+        kernels can leave it out of every pass, the model adding sum_i w_i c(y_i) once; None
+        where they keep every term (it must match _row_terms.pxd)."""
+        return None
+
     def check_response(self, y):
         """Raise DataError when y is outside the family's support."""
 
@@ -106,6 +112,10 @@ class Binomial(Family):
             fit = np.where(y > 0, y * log_mu, 0.0) + np.where(y < 1, (1 - y) * log1m_mu, 0.0)
         return xlogy(y, y) + xlogy(1 - y, 1 - y) - fit
 
+    def response_term(self, y):
+        """xlogx(y) + xlogx(1 - y)."""
+        return xlogy(y, y) + xlogy(1 - y, 1 - y)
+
     def check_response(self, y):
         if np.any((y < 0) | (y > 1)):
             raise DataError("binomial responses must lie in [0, 1] (use trials= for counts)")
@@ -147,6 +157,10 @@ class Poisson(Family):
         log_mu = _positive_log(mu, link, eta)
         return xlogy(y, y) - np.where(y > 0, y * log_mu, 0.0) - y + mu
 
+    def response_term(self, y):
+        """xlogx(y) - y."""
+        return xlogy(y, y) - y
+
     def check_response(self, y):
         if np.any(y < 0):
             raise DataError("poisson responses must be >= 0")
@@ -180,6 +194,10 @@ class Gamma(Family):
         log_mu = _positive_log(mu, link, eta)
         return log_mu - np.log(y) + y / mu - 1
 
+    def response_term(self, y):
+        """-log(y) - 1."""
+        return -np.log(y) - 1
+
     def check_response(self, y):
         if np.any(y <= 0):
             raise DataError("gamma responses must be > 0")
@@ -204,7 +222,7 @@ class InverseGaussian(Family):
     canonical_link = "inverse_squared"
 
     def variance(self, mu):
-        return mu ** 3
+        return (mu * mu) * mu
 
     def variance_derivative(self, mu):
         return 3 * mu * mu
@@ -260,9 +278,16 @@ class Tweedie(Family):
             return self._special.half_deviance(y, eta, mu, link)
         p = self.power
         log_mu = _positive_log(mu, link, eta)
+        return self.response_term(y) - y * np.exp((1 - p) * log_mu) / (1 - p) \
+            + np.exp((2 - p) * log_mu) / (2 - p)
+
+    def response_term(self, y):
+        """y^(2-p) / ((1-p)(2-p)) (0 at y = 0); the special powers delegate."""
+        if self._special is not None:
+            return self._special.response_term(y)
+        p = self.power
         with np.errstate(divide="ignore"):
-            y_term = np.where(y > 0, np.power(np.maximum(y, 0), 2 - p), 0.0) / ((1 - p) * (2 - p))
-        return y_term - y * np.exp((1 - p) * log_mu) / (1 - p) + np.exp((2 - p) * log_mu) / (2 - p)
+            return np.where(y > 0, np.power(np.maximum(y, 0), 2 - p), 0.0) / ((1 - p) * (2 - p))
 
     def check_response(self, y):
         if self.power == 0:

@@ -287,6 +287,7 @@ class GLM(SingleOutputModel):
             return self._evaluate_generic(theta, curvature, X, y, w, offset, w_sum, trials,
                                           resid_out, eta_out)
         family, link, power, link_power = self._kernel_codes
+        constant = None
         coef, intercept = self.split(theta)
         coef = np.ascontiguousarray(coef, dtype=np.float64)
         raw_grad = np.empty(self.n_features + 1)
@@ -295,8 +296,10 @@ class GLM(SingleOutputModel):
                 _as_f64(trials) if curvature == "empirical" else None, family, link, power,
                 link_power, _fused.GLM_CURVATURES[curvature], raw_grad, weights, self.n_threads)
         if sparse:
+            constant = self._response_constant(y, w)
             loss_sum, valid = _sparse_fused._csr_glm_pass(X.data, X.indices, X.indptr,
-                                                          X.shape[1], *args)
+                                                          X.shape[1], *args,
+                                                          response_terms=constant is None)
         elif (family, link) == _BINOMIAL_LOGIT and self._binary_response(y) and \
                 (trials is None or curvature != "empirical"):
             # 0/1 responses: the half deviance is the logistic loss and s = h'/V = 1, so the
@@ -306,7 +309,12 @@ class GLM(SingleOutputModel):
                                              self.n_threads, resid_out, eta_out)
             valid = bool(np.isfinite(loss_sum))
         else:
-            loss_sum, valid = _fused._glm_pass(X, *args, resid_out, eta_out)
+            constant = self._response_constant(y, w)
+            loss_sum, valid = _fused._glm_pass(X, *args, resid_out, eta_out,
+                                               response_terms=constant is None)
+        if constant is not None:
+            loss_sum += constant
+            valid = valid and bool(np.isfinite(loss_sum))
         if not valid:
             return Evaluation(np.inf, np.full(self.n_params, np.nan), None, curvature)
         loss = loss_sum / w_sum + 0.5 * self.l2 * float(coef @ coef)
@@ -315,6 +323,24 @@ class GLM(SingleOutputModel):
         if weights is not None:
             weights /= w_sum
         return Evaluation(loss, grad, weights, curvature)
+
+    def _response_constant(self, y, w):
+        """sum_i w_i c(y_i) (``Family.response_term``) for the model's own y and weights,
+        computed once (or taken from its intercept-only model, which shares them) and left out
+        of the kernel passes; None for other rows (a mini-batch) or a family whose kernel
+        keeps every term."""
+        if y is not self.y or w is not self.sample_weight:
+            return None
+        key = (y, w, self.family)
+        null = getattr(self, "_null_model", (None, None))[1]   # shares y, w and the family
+        for model in (self, null):
+            last = getattr(model, "_last_constant", None)
+            if last is not None and all(a is b for a, b in zip(last, key)):
+                self._last_constant = last
+                return last[3]
+        term = self.family.response_term(y)
+        self._last_constant = key + (None if term is None else float(np.sum(w * term)),)
+        return self._last_constant[3]
 
     def _binary_response(self, y):
         """True when every entry of y is 0 or 1 (remembered for the last y object)."""
