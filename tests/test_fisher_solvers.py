@@ -264,7 +264,7 @@ def test_auto_subsample_only_for_large_n_and_ngd():
 def test_auto_subsample_size_is_the_cheapest_estimated_doubling():
     """None below 4 m0 rows (m0 = max(10 000, 16 P)), m0 below 8 m0, else the m among
     m0, 2 m0, ... <= n / 4 with the least estimated time to converge: more rows for a dense
-    pass that dominates the solve, m0 for a softmax whose Gram blocks dominate."""
+    pass that dominates the solve; a softmax keeps m0."""
     from ngd.fisher import auto_subsample_size
     from ngd.fisher.cost import problem_shape, subsample_seconds
     assert auto_subsample_size(_model("logistic", n=39_999, p=10)) is None
@@ -277,7 +277,7 @@ def test_auto_subsample_size_is_the_cheapest_estimated_doubling():
     assert chosen == min(estimates, key=estimates.get)
     assert chosen > 10_000              # the 4e5 x 60 gradient pass outweighs a 10k-row Gram
     assert estimates[chosen] < estimates[10_000]
-    softmax = _model("softmax", n=80_000, p=50, weights=False)   # P = 153, 6 Gram blocks
+    softmax = _model("softmax", n=400_000, p=20, weights=False)   # multi-output: m0
     assert auto_subsample_size(softmax) == 10_000
 
 

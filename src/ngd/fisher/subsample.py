@@ -6,9 +6,11 @@ optimum each step contracts the error by about that factor, while the curvature 
 the full one. ``auto_subsample_size`` subsamples when n >= 4 m0, m0 = max(SUBSAMPLE_MIN_ROWS,
 16 P), and takes the m among m0, 2 m0, 4 m0, ... <= n / 4 with the least estimated time to
 converge (``ngd.fisher.cost.subsample_seconds``: a full gradient pass plus the cheapest solve
-on m rows per iteration, over log(m / P)). On the 4e5 x 60 GLMs of the benchmark that is
-4 m0 = 40 000 rows (5 iterations instead of 7 for Tweedie-1.8); a softmax's K(K+1)/2 Gram
-blocks keep it at m0.
+on m rows per iteration, over log(m / P)), for single-output models; a softmax keeps m0 (its
+pass is one GEMM over X, which the per-output pass estimate overstates, so the estimate would
+take m too large: 80 000 rows made softmax 1e6 x 20, K = 5, 16 % slower). On the 4e5 x 60 GLMs
+of the benchmark that is 4 m0 = 40 000 rows (Tweedie-1.8: 5 iterations instead of 7,
+163 ms instead of 191-199 ms).
 Adaptation: when a step had to be shortened (alpha < 1) or the squared Newton decrement fell
 by less than GROWTH_RATIO since the previous iteration, convergence is not fast and m doubles
 (a fresh seeded draw); once m > n / 4 the full data are used from then on, so the rows'
@@ -35,7 +37,7 @@ def auto_subsample_size(model, curvature="exact"):
     sizes = [smallest]
     while 4 * 2 * sizes[-1] <= n:
         sizes.append(2 * sizes[-1])
-    if len(sizes) == 1:
+    if len(sizes) == 1 or int(getattr(model, "n_classes", 1) or 1) > 1:
         return smallest
     shape = problem_shape(model, n)
     names = [name for name in solver_names(model, curvature) if name in ESTIMATES] \
