@@ -127,3 +127,35 @@ def test_constant_is_computed_once_and_shared_with_the_intercept_only_model():
     finally:
         del fam.response_term
     assert calls == []                           # taken from the intercept-only model
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_pearson_kernel_matches_numpy(case):
+    """``_pearson_sum`` (GLM.pearson_chi2 for the kernel families) against
+    sum_i w_i (y_i - mu_i)^2 / V(mu_i) in numpy, the same for 1 and 2 threads; NaN when a
+    mean leaves the family's domain."""
+    X, y, w, fam, lnk = problem(case)
+    eta = X @ np.full(P, 0.1) + 0.05
+    mu = lnk.inverse(eta)
+    expected = float(np.sum(w * (y - mu) ** 2 / fam.variance(mu)))
+    codes = kernel_codes(fam, lnk)
+    one = fused._pearson_sum(eta, y, w, *codes, n_threads=1)
+    assert one == fused._pearson_sum(eta, y, w, *codes, n_threads=2)
+    np.testing.assert_allclose(one, expected, rtol=1e-12)
+    model = GLM(X, y, family=fam, link=lnk, sample_weight=w)
+    theta = np.r_[np.full(P, 0.1), 0.05]
+    if type(fam).__name__ != "Gaussian":
+        np.testing.assert_allclose(model.pearson_chi2(theta), expected, rtol=1e-12)
+    if lnk.name == "identity":
+        return
+    bad = eta.copy()
+    bad[7] = np.inf if lnk.name == "log" else np.nan
+    assert np.isnan(fused._pearson_sum(bad, y, w, *codes))
+
+
+def test_pearson_kernel_rejects_bad_codes_and_lengths():
+    eta = np.zeros(5)
+    with pytest.raises(ValueError, match="same length"):
+        fused._pearson_sum(eta, np.ones(4), np.ones(5), 0, 0, 0.0, 1.0)
+    with pytest.raises(ValueError, match="bad family"):
+        fused._pearson_sum(eta, np.ones(5), np.ones(5), 99, 0, 0.0, 1.0)

@@ -15,7 +15,7 @@
 # -log y - 1, tweedie y^(2-p) / ((1-p)(2-p)), binomial xlogx(y) + xlogx(1-y)); the caller
 # adds sum_i w_i c(y_i), a constant of the fit, once instead of a log or pow per row and pass.
 from libc.math cimport (exp, expm1, log, log1p, pow, sqrt, erf, erfc, fabs, fmax, isfinite,
-                        INFINITY, M_PI, M_SQRT1_2)
+                        INFINITY, NAN, M_PI, M_SQRT1_2)
 
 from ngd._kernels.fused cimport (FISHER_EXACT, FISHER_EMPIRICAL, GLM_GAUSSIAN, GLM_BINOMIAL,
                                  GLM_POISSON, GLM_GAMMA, GLM_INVERSE_GAUSSIAN, GLM_TWEEDIE,
@@ -326,44 +326,62 @@ cdef inline bint _negative_binomial_family(double y, double alpha, const LinkTer
     return mu > 0 and isfinite(mu)
 
 
+cdef inline bint _glm_terms(const GlmSpec* spec, double eta, double y, bint deriv,
+                            LinkTerms* t, FamilyTerms* f) noexcept nogil:
+    """The link's terms at eta and the family's at (y, h(eta)); False when the row is out of
+    domain (or its half deviance is not finite)."""
+    cdef bint ok
+    if spec.link == GLM_LINK_IDENTITY:
+        ok = _identity_link(eta, spec.logs, t)
+    elif spec.link == GLM_LINK_LOG:
+        ok = _log_link(eta, spec.logs, t)
+    elif spec.link == GLM_LINK_LOGIT:
+        ok = _logit_link(eta, spec.logs, t)
+    elif spec.link == GLM_LINK_PROBIT:
+        ok = _probit_link(eta, spec.logs, t)
+    elif spec.link == GLM_LINK_CLOGLOG:
+        ok = _cloglog_link(eta, spec.logs, t)
+    else:
+        ok = _power_link(eta, spec.inv_a, spec.logs, t)
+    if not ok:
+        return False
+    if spec.family == GLM_GAUSSIAN:
+        ok = _gaussian_family(y, t, deriv, f)
+    elif spec.family == GLM_BINOMIAL:
+        ok = _binomial_family(y, t, deriv, spec.response, f)
+    elif spec.family == GLM_POISSON:
+        ok = _poisson_family(y, t, deriv, spec.response, f)
+    elif spec.family == GLM_GAMMA:
+        ok = _gamma_family(y, t, deriv, spec.response, f)
+    elif spec.family == GLM_INVERSE_GAUSSIAN:
+        ok = _inverse_gaussian_family(y, t, deriv, f)
+    elif spec.family == GLM_TWEEDIE:
+        ok = _tweedie_family(y, spec.param, t, deriv, spec.response, f)
+    else:
+        ok = _negative_binomial_family(y, spec.param, t, deriv, f)
+    return ok and isfinite(f.nll)
+
+
+cdef inline double _pearson_row(const GlmSpec* spec, double eta, double y) noexcept nogil:
+    """(y - mu)^2 / V(mu) at mu = h(eta); NaN when the row is out of domain."""
+    cdef LinkTerms t
+    cdef FamilyTerms f
+    cdef double d
+    if not _glm_terms(spec, eta, y, False, &t, &f):
+        return NAN
+    d = y - t.h
+    return (d * d) / f.var
+
+
 cdef inline bint _glm_row(const GlmSpec* spec, double eta, double y, double w, double m,
                           double* nll, double* resid, double* weight) noexcept nogil:
     """Half deviance, w (mu - y) s and the curvature weight w v of one row (s = h'/V; for
     binomial s = exp(log h' - log h - log(1 - h))); False when the row is out of domain."""
     cdef LinkTerms t
     cdef FamilyTerms f
-    cdef bint ok
     cdef bint deriv = spec.curvature == GLM_CURVATURE_OBSERVED
     cdef double s, h1, diff, v
-    if spec.link == GLM_LINK_IDENTITY:
-        ok = _identity_link(eta, spec.logs, &t)
-    elif spec.link == GLM_LINK_LOG:
-        ok = _log_link(eta, spec.logs, &t)
-    elif spec.link == GLM_LINK_LOGIT:
-        ok = _logit_link(eta, spec.logs, &t)
-    elif spec.link == GLM_LINK_PROBIT:
-        ok = _probit_link(eta, spec.logs, &t)
-    elif spec.link == GLM_LINK_CLOGLOG:
-        ok = _cloglog_link(eta, spec.logs, &t)
-    else:
-        ok = _power_link(eta, spec.inv_a, spec.logs, &t)
-    if not ok:
-        return False
-    if spec.family == GLM_GAUSSIAN:
-        ok = _gaussian_family(y, &t, deriv, &f)
-    elif spec.family == GLM_BINOMIAL:
-        ok = _binomial_family(y, &t, deriv, spec.response, &f)
-    elif spec.family == GLM_POISSON:
-        ok = _poisson_family(y, &t, deriv, spec.response, &f)
-    elif spec.family == GLM_GAMMA:
-        ok = _gamma_family(y, &t, deriv, spec.response, &f)
-    elif spec.family == GLM_INVERSE_GAUSSIAN:
-        ok = _inverse_gaussian_family(y, &t, deriv, &f)
-    elif spec.family == GLM_TWEEDIE:
-        ok = _tweedie_family(y, spec.param, &t, deriv, spec.response, &f)
-    else:
-        ok = _negative_binomial_family(y, spec.param, &t, deriv, &f)
-    if not (ok and isfinite(f.nll)):
+    if not _glm_terms(spec, eta, y, deriv, &t, &f):
         return False
     if spec.family == GLM_BINOMIAL:
         s = exp(t.log_h1 - (t.log_h + t.log1m_h))

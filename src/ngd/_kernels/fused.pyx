@@ -44,7 +44,7 @@ from libc.stdlib cimport malloc, calloc, free
 
 from ngd._kernels._blas cimport blas_int, dgemv
 from ngd._kernels._row_terms cimport (RowTerms, _logistic_row, GlmSpec, _glm_spec, _glm_row,
-                                      _log_ndtr)
+                                      _log_ndtr, _pearson_row)
 from ngd._kernels._rows cimport (RowBlock, chunk_rows, row_block, work_threads, MAX_SLOTS,
                                  ROW_TERM_WORK, add_compensated, slot_stride)
 
@@ -412,6 +412,46 @@ def _glm_pass(const floating[:, :] X, const double[::1] coef, double intercept,
         raise ValueError(f"glm_pass: bad family ({family}), link ({link}, power "
                          f"{link_power}) or curvature ({curvature}) code")
     return loss, bool(valid)
+
+
+cdef enum:
+    PEARSON_BLOCK = 4096            # rows per partial sum of _pearson_sum
+
+
+def _pearson_sum(const double[::1] eta, const double[::1] y, const double[::1] w, int family,
+                 int link, double family_param, double link_power, int n_threads=1):
+    """Pearson's chi^2, sum_i w_i (y_i - mu_i)^2 / V(mu_i) with mu_i = h(eta_i), for glm_pass's
+    family and link codes; NaN when some mean leaves the family's domain. Blocks of
+    PEARSON_BLOCK rows are summed in order: the result does not depend on n_threads."""
+    cdef GlmSpec spec
+    cdef Py_ssize_t n = eta.shape[0]
+    cdef Py_ssize_t n_blocks = (n + PEARSON_BLOCK - 1) // PEARSON_BLOCK
+    cdef Py_ssize_t b, i, i1
+    cdef double acc, total = 0.0
+    cdef double* partial
+    if y.shape[0] != n or w.shape[0] != n:
+        raise ValueError(f"eta, y and w must have the same length, got {n}, {y.shape[0]}, "
+                         f"{w.shape[0]}")
+    if not _glm_spec(family, link, family_param, link_power, GLM_CURVATURE_NONE, False, &spec):
+        raise ValueError(f"_pearson_sum: bad family ({family}) or link ({link}, power "
+                         f"{link_power}) code")
+    partial = <double*> malloc((n_blocks + 1) * sizeof(double))
+    if partial == NULL:
+        raise MemoryError("_pearson_sum could not allocate its partial sums")
+    with nogil:
+        for b in prange(n_blocks, schedule="static",
+                        num_threads=work_threads(n_threads, n_blocks, ROW_TERM_WORK * n)):
+            acc = 0.0
+            i1 = (b + 1) * PEARSON_BLOCK
+            if i1 > n:
+                i1 = n
+            for i in range(b * PEARSON_BLOCK, i1):
+                acc = acc + w[i] * _pearson_row(&spec, eta[i], y[i])
+            partial[b] = acc
+        for b in range(n_blocks):
+            total = total + partial[b]
+    free(partial)
+    return total
 
 
 def _log_ndtr_into(const double[::1] x, double[::1] out):

@@ -513,9 +513,16 @@ class GLM(SingleOutputModel):
 
     def pearson_chi2(self, theta):
         """sum_i w_i (y_i - mu_i)^2 / V(mu_i); Gaussian (V = 1): the deviance, from the fit's
-        last pass."""
+        last pass; the kernel families: ``_pearson_sum`` over the remembered eta."""
         if type(self.family) is _families.Gaussian:
             return self.deviance(theta)
+        if self._kernel_codes is not None:        # one parallel kernel pass over eta
+            _, eta = self._remembered(theta)
+            if eta is None:
+                eta = self.linear_predictor(theta, offset=self.offset)
+            return _fused._pearson_sum(_as_f64(eta), _as_f64(self.y),
+                                       _as_f64(self.sample_weight), *self._kernel_codes,
+                                       n_threads=self.n_threads)
         return float(sum(np.sum(self.sample_weight[rows] * (self.y[rows] - mu) ** 2
                                 / self.family.variance(mu))
                          for rows, mu in self._row_blocks(theta)))
