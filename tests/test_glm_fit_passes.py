@@ -173,3 +173,33 @@ def test_one_exact_step_ends_a_least_squares_fit_only_when_it_is_exact(options, 
     np.testing.assert_allclose(np.append(res.coef, res.intercept), exact,
                                atol=1e-7 * (1 + np.abs(exact).max()))
     assert np.abs(res.grad).max() <= 1e-10 or steps is None
+
+
+def test_margin_witness_looks_at_a_sample_then_at_every_row():
+    """Above 2 x WITNESS_SAMPLE_ROWS rows the witness looks among evenly spaced rows first;
+    a lone wrong row between them is still found by the pass over all rows, and a separated
+    X has no witness in either (the certificate then names the rows), for the GLM and the
+    logistic model alike."""
+    from ngd.models.separation import WITNESS_SAMPLE_ROWS, margin_witness
+    rng = np.random.default_rng(11)
+    n = 3 * WITNESS_SAMPLE_ROWS + 5
+    X = rng.standard_normal((n, 2))
+    y = (X[:, 0] > 0).astype(float)                # separated along column 0
+    w = np.ones(n)
+    delta = np.array([1.0, 0.0, 0.0])
+    assert not margin_witness(X, y, delta, True, w)
+    step = n // WITNESS_SAMPLE_ROWS
+    lone = next(i for i in range(1, n) if i % step and abs(X[i, 0]) > 0.5)
+    y_lone = y.copy()
+    y_lone[lone] = 1.0 - y_lone[lone]               # one row on the wrong side, off the sample
+    assert margin_witness(X, y_lone, delta, True, w)
+    assert binary_certificate(X, y_lone, delta, True, w) is None
+    w_lone = w.copy()
+    w_lone[lone] = 0.0                              # ... unless it has no weight
+    assert not margin_witness(X, y_lone, delta, True, w_lone)
+    for model in (get_model("binomial")(X, y, family="binomial", link="logit"),
+                  get_model("logistic")(X, y)):
+        rows, columns = model.separation(delta)
+        assert columns == [0] and rows.size == np.count_nonzero(X[:, 0] != 0)
+    unseparated = (rng.random(n) < 0.5).astype(float)
+    assert margin_witness(X, unseparated, delta, True, w)

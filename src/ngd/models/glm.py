@@ -23,7 +23,7 @@ from ngd.models import families as _families
 from ngd.models import links as _links
 from ngd.models.families import check_link, get_family
 from ngd.models.links import get_link
-from ngd.models.separation import _SLACK, binary_certificate, involved_columns
+from ngd.models.separation import binary_certificate, involved_columns, margin_witness
 
 CURVATURES = ("exact", "empirical", "observed")
 NULL_MAX_ITER = 100
@@ -83,7 +83,6 @@ _LOGISTIC_KINDS = {None: _fused.FISHER_KINDS["none"], "exact": _fused.FISHER_KIN
                    "empirical": _fused.FISHER_KINDS["empirical"]}
 
 STATISTICS_BLOCK_ROWS = 65_536
-WITNESS_ROWS = 64          # rows whose slack the separation pre-check computes
 
 
 def _zero_mean_at_infinity(family):
@@ -395,28 +394,8 @@ class GLM(SingleOutputModel):
         return rows, involved_columns(self.X, delta[:self.n_features])
 
     def _margin_witness(self, y, delta):
-        """True when a row of positive weight shows that delta does not separate: its margin
-        m_i = x~_i . d has the wrong sign (or is non-zero where 0 < y_i < 1) beyond twice the
-        slack _SLACK max|d| |x~_i| of ``binary_certificate``, which then returns None too.
-        One pass over X (the margins); the row norms only of the WITNESS_ROWS rows whose
-        margins are the most wrong, not of every row (the certificate's second pass)."""
-        scale = float(np.max(np.abs(delta)))
-        if _sparse.is_sparse(self.X) or scale == 0 or not np.isfinite(scale):
-            return False
-        margin = matvec(self.X, np.asarray(delta[:self.n_features], dtype=np.float64))
-        if self.fit_intercept:
-            margin += float(delta[-1])
-        sign = np.where(y >= 1, 1.0, np.where(y <= 0, -1.0, 0.0))
-        wrong = np.where(sign == 0, -np.abs(margin), sign * margin)   # < 0: the wrong side
-        wrong[~(self.sample_weight > 0)] = np.inf
-        k = min(WITNESS_ROWS, wrong.size)
-        rows = np.argpartition(wrong, k - 1)[:k]
-        rows = rows[wrong[rows] < 0]
-        if rows.size == 0:
-            return False
-        X = np.asarray(self.X[rows], dtype=np.float64)
-        norms = np.sqrt(np.sum(X * X, axis=1) + (1.0 if self.fit_intercept else 0.0))
-        return bool(np.any(wrong[rows] < -2.0 * _SLACK * scale * norms))
+        """``ngd.models.separation.margin_witness`` on this model's X and weights."""
+        return margin_witness(self.X, y, delta, self.fit_intercept, self.sample_weight)
 
     def separation_response(self):
         """The responses of the separation check (None: no check): y for a binomial model

@@ -13,7 +13,7 @@ from ngd._kernels import fused as _fused
 from ngd._kernels import sparse_fused as _sparse_fused
 from ngd.models._common import Evaluation, SingleOutputModel
 from ngd.models._linear import matvec, scaled_rows
-from ngd.models.separation import binary_certificate, involved_columns
+from ngd.models.separation import binary_certificate, involved_columns, margin_witness
 
 CURVATURES = ("exact", "empirical", "observed", "bohning")
 BOHNING_WEIGHT = 0.25       # p (1 - p) <= 1/4: Boehning's bound on the logistic curvature
@@ -148,6 +148,8 @@ class LogisticModel(SingleOutputModel):
         if self.l2 > 0:
             return None
         w = np.ones(self.n_samples) if self.sample_weight is None else self.sample_weight
+        if margin_witness(self.X, self.y, delta, self.fit_intercept, w):
+            return None
         rows = binary_certificate(self.X, self.y, delta, self.fit_intercept, w)
         if rows is None:
             return None

@@ -15,6 +15,8 @@ from ngd.models._linear import matvec
 
 # a margin counts as zero below this fraction of |x~_i| |d|
 _SLACK = 1e-7
+WITNESS_ROWS = 64              # rows whose slack the witness pre-check computes
+WITNESS_SAMPLE_ROWS = 8192     # evenly spaced rows the witness looks among first
 
 
 def _row_norms(X, fit_intercept):
@@ -36,6 +38,42 @@ def binary_margins(X, y, delta, fit_intercept, weights):
         return False, np.empty(0, dtype=np.intp)
     margin = (matvec(X, coef) + shift)
     return margin_condition(y, margin, _SLACK * scale * _row_norms(X, fit_intercept), weights)
+
+
+def margin_witness(X, y, delta, fit_intercept, weights):
+    """True when a row of positive weight shows that delta does not separate, so that
+    :func:`binary_certificate` returns None: its margin m_i = x~_i . d has the wrong sign (or
+    is non-zero where 0 < y_i < 1) beyond twice the certificate's slack _SLACK max|d| |x~_i|.
+    It looks first among WITNESS_SAMPLE_ROWS evenly spaced rows (a moving but unseparated fit
+    has such rows nearly everywhere), then among all rows; the row norms only of the
+    WITNESS_ROWS rows whose margins are the most wrong. Dense X only (False for CSR)."""
+    scale = float(np.max(np.abs(delta)))
+    if _sparse.is_sparse(X) or scale == 0 or not np.isfinite(scale):
+        return False
+    step = X.shape[0] // WITNESS_SAMPLE_ROWS
+    if step > 1 and _witness_among(X, y, delta, fit_intercept, weights, scale,
+                                   slice(None, None, step)):
+        return True
+    return _witness_among(X, y, delta, fit_intercept, weights, scale, slice(None))
+
+
+def _witness_among(X, y, delta, fit_intercept, weights, scale, rows):
+    """:func:`margin_witness` restricted to ``rows`` (a slice)."""
+    X, y, weights = X[rows], y[rows], weights[rows]
+    margin = matvec(X, np.asarray(delta[:X.shape[1]], dtype=np.float64))
+    if fit_intercept:
+        margin += float(delta[-1])
+    sign = np.where(y >= 1, 1.0, np.where(y <= 0, -1.0, 0.0))
+    wrong = np.where(sign == 0, -np.abs(margin), sign * margin)   # < 0: the wrong side
+    wrong[~(weights > 0)] = np.inf
+    k = min(WITNESS_ROWS, wrong.size)
+    worst = np.argpartition(wrong, k - 1)[:k]
+    worst = worst[wrong[worst] < 0]
+    if worst.size == 0:
+        return False
+    Xw = np.asarray(X[worst], dtype=np.float64)
+    norms = np.sqrt(np.sum(Xw * Xw, axis=1) + (1.0 if fit_intercept else 0.0))
+    return bool(np.any(wrong[worst] < -2.0 * _SLACK * scale * norms))
 
 
 def margin_condition(y, margin, slack, weights):
