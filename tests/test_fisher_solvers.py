@@ -263,7 +263,7 @@ def test_auto_subsample_only_for_large_n_and_ngd():
 
 def test_auto_subsample_size_is_the_cheapest_estimated_doubling():
     """None below 4 m0 rows (m0 = max(10 000, 16 P)), m0 below 8 m0, else the m among
-    m0, 2 m0, ... <= n / 4 with the least estimated time to converge: more rows for a dense
+    m0, 2 m0, 4 m0 (<= n / 4) with the least estimated time to converge: more rows for a dense
     pass that dominates the solve; a softmax keeps m0."""
     from ngd.fisher import auto_subsample_size
     from ngd.fisher.cost import problem_shape, subsample_seconds
@@ -279,6 +279,8 @@ def test_auto_subsample_size_is_the_cheapest_estimated_doubling():
     assert estimates[chosen] < estimates[10_000]
     softmax = _model("softmax", n=400_000, p=20, weights=False)   # multi-output: m0
     assert auto_subsample_size(softmax) == 10_000
+    narrow = _model("logistic", n=1_000_000, p=3, weights=False)   # a Gram costs ~nothing
+    assert auto_subsample_size(narrow) == 40_000                    # at most 4 m0
 
 
 def test_boehning_bound_is_monotone_with_unit_steps_and_one_factorisation():

@@ -55,7 +55,8 @@ def fit(X, y=None, model=_M.model, method=_S.method, fisher=_S.fisher, l2=_M.l2,
     (matrix-free preconditioned CG) or "woodbury" (n x n system, single-output models with
     fewer rows than parameters); see ngd.fisher.
     subsample: rows the curvature is computed on: "auto" (method "ngd" on large n: a seeded
-    random subset of max(10 000, 16 p) rows, grown when convergence slows; the gradient always
+    random subset of m rows, m >= max(10 000, 16 P) chosen by estimated cost
+    (ngd.fisher.subsample), grown when convergence slows; the gradient always
     uses every row, so the optimum is unchanged), None (all rows), an int (rows) or a float
     in (0, 1] (fraction of the rows).
     Stops when max|g| or the Newton decrement sqrt(g^T C^{-1} g) is <= tol, or the loss

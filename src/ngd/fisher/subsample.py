@@ -4,7 +4,7 @@ the gradient on all of them, so the fixed point -- the optimum -- does not chang
 Size: the subsampled Fisher's relative error is about sqrt(P / m) (P parameters), so near the
 optimum each step contracts the error by about that factor, while the curvature costs m / n of
 the full one. ``auto_subsample_size`` subsamples when n >= 4 m0, m0 = max(SUBSAMPLE_MIN_ROWS,
-16 P), and takes the m among m0, 2 m0, 4 m0, ... <= n / 4 with the least estimated time to
+16 P), and takes the m among m0, 2 m0, 4 m0 (at most n / 4) with the least estimated time to
 converge (``ngd.fisher.cost.subsample_seconds``: a full gradient pass plus the cheapest solve
 on m rows per iteration, over log(m / P)), for single-output models; a softmax keeps m0 (its
 pass is one GEMM over X, which the per-output pass estimate overstates, so the estimate would
@@ -25,6 +25,9 @@ from ngd.models import RowSample
 SUBSAMPLE_MIN_ROWS = 10_000
 ROWS_PER_PARAMETER = 16
 GROWTH_RATIO = 0.1
+AUTO_DOUBLINGS = 2          # the cost-chosen m is at most 4 m0: with few parameters the Gram is
+                            # so cheap that the estimate would take n / 4 rows, a copy of a
+                            # quarter of X for a rate that stopped mattering
 
 
 def auto_subsample_size(model, curvature="exact"):
@@ -35,7 +38,7 @@ def auto_subsample_size(model, curvature="exact"):
     if n < 4 * smallest:
         return None
     sizes = [smallest]
-    while 4 * 2 * sizes[-1] <= n:
+    while 4 * 2 * sizes[-1] <= n and len(sizes) <= AUTO_DOUBLINGS:
         sizes.append(2 * sizes[-1])
     if len(sizes) == 1 or int(getattr(model, "n_classes", 1) or 1) > 1:
         return smallest
