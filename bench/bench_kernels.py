@@ -23,6 +23,7 @@ Summary tables give the best time, GFLOP/s and % of the same-thread-count SciPy 
 the thread speedup t(1)/t(n) of each implementation, and accuracy/determinism columns.
 """
 import contextlib
+import functools
 import importlib.util
 
 import numpy as np
@@ -41,14 +42,18 @@ except ImportError:  # pragma: no cover - layout changed
     _fisher = _fused = None
 
 
+@functools.lru_cache(maxsize=1)
 def _tabmat():
-    """The tabmat module, or None (an optional peer: ``pip install tabmat``)."""
+    """The tabmat module, or None (an optional peer: ``pip install tabmat``). Its wheel
+    brings its own libgomp, loaded on import: the run's thread controller is rebuilt so
+    that the OpenMP limits reach that copy too."""
     if importlib.util.find_spec("tabmat") is None:
         return None
     try:
         import tabmat
     except Exception:          # a broken optional install must not stop the benchmarks
         return None
+    controller.cache_clear()
     return tabmat
 
 
@@ -56,6 +61,7 @@ class _Threaded:
     """setup/teardown that hold BLAS and OpenMP thread limits for one parameter set."""
 
     def _enter_limit(self, n_threads):
+        _tabmat()                 # load the peer's OpenMP runtime before limiting it
         self._stack = contextlib.ExitStack()
         self._stack.enter_context(blas_limit(n_threads))
         # OpenMP pools of peers (tabmat); ngd's own regions get num_threads explicitly

@@ -2,6 +2,7 @@
 at its smallest size. No timing assertions: wall-clock numbers live only in bench/ output."""
 import json
 import math
+import os
 import pathlib
 import subprocess
 import sys
@@ -115,3 +116,22 @@ def test_quick_run_includes_categorical_suite(quick_run):
     for model in ("poisson", "gamma"):
         assert f"Categorical: {model} (log link)" in proc.stdout, proc.stdout
     assert "\nngd-onehot " in proc.stdout and "\nngd-dense-onehot " in proc.stdout
+
+
+def test_kernel_thread_limits_reach_tabmat_openmp():
+    """tabmat's wheel loads its own libgomp on import: a kernel benchmark's 1-thread limit must
+    reach that copy too, or its "1 thread" row times tabmat on every core."""
+    pytest.importorskip("tabmat")
+    code = ("from threadpoolctl import threadpool_info\n"
+            "from bench import bench_kernels as K\n"
+            "K.controller()\n"                      # a controller built before tabmat loads
+            "inst = K.WeightedGram()\n"
+            "inst.setup('3000x20', 1)\n"
+            "pools = [(i['filepath'], i['num_threads']) for i in threadpool_info()\n"
+            "         if i['user_api'] == 'openmp']\n"
+            "inst.teardown('3000x20', 1)\n"
+            "assert any('tabmat' in path for path, _ in pools), pools\n"
+            "assert all(n == 1 for _, n in pools), pools\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, "OMP_NUM_THREADS": "2"})
+    assert proc.returncode == 0, proc.stderr
